@@ -1,0 +1,5 @@
+//! The Cortex domain: tenants and limits, the traits at every network boundary
+//! (`Ring`, `BlockStore`, `Ingester`, `Querier`) and the components built on them.
+//!
+//! The crate is being built up issue by issue; what is here works, and nothing here
+//! pretends to.

@@ -1,0 +1,3 @@
+//! Wiring for the `cortex` binary: command line, configuration, HTTP and gRPC APIs.
+
+pub mod cli;

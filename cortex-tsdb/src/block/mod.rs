@@ -1,0 +1,1 @@
+//! Block directories: `meta.json`, `index`, `chunks/`, `tombstones`, written atomically.

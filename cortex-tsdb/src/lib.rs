@@ -1,0 +1,19 @@
+//! Prometheus' time-series database format, in Rust.
+//!
+//! `cortex-tsdb` reads and writes Prometheus TSDB blocks byte-compatibly: label sets and
+//! matchers ([`labels`]), chunk encodings ([`chunkenc`]), chunk segment files
+//! ([`chunks`]), the index ([`index`]), tombstones and `meta.json` ([`block`]). It depends
+//! on no other crate of the workspace.
+
+pub mod block;
+pub mod chunkenc;
+pub mod chunks;
+pub mod error;
+pub mod float_format;
+pub mod histogram;
+pub mod index;
+pub mod labels;
+pub mod value;
+
+pub use error::{Error, Result};
+pub use labels::{Label, Labels, MatchType, Matcher};
