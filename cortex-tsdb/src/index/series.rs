@@ -142,7 +142,10 @@ mod tests {
         }
     }
 
-    fn decode(entry: &[u8]) -> DecResult<(Vec<(u32, u32)>, Vec<ChunkMeta>, usize)> {
+    /// Label references, chunk metas and end offset of a decoded entry.
+    type Decoded = (Vec<(u32, u32)>, Vec<ChunkMeta>, usize);
+
+    fn decode(entry: &[u8]) -> DecResult<Decoded> {
         let (mut d, end) = series_body(entry, 0, entry.len())?;
         let mut labels = Vec::new();
         decode_label_refs(&mut d, |n, v| {

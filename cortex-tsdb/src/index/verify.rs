@@ -75,7 +75,7 @@ impl IndexReader {
         let mut chunks: Vec<ChunkMeta> = Vec::new();
         let mut off = toc.series as usize;
         while off < series_end {
-            if off as u64 % SERIES_ALIGNMENT != 0 {
+            if !(off as u64).is_multiple_of(SERIES_ALIGNMENT) {
                 let next = align_up(off, SERIES_ALIGNMENT as usize).min(series_end);
                 zeros(data, off, next).map_err(|e| self.corrupt("series", e))?;
                 off = next;

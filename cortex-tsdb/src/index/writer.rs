@@ -73,6 +73,8 @@ pub struct IndexWriter {
     pub(super) name_counts: HashMap<u32, u64>,
     /// Every label pair in use, as `name_ref << 32 | value_ref`.
     pub(super) pairs: HashSet<u64>,
+    /// Most (value, series) pairs one batch of label names may collect in `finish`.
+    pub(super) batch_budget: u64,
     /// Per label name: its symbol and the last value seen with its symbol.
     cache: HashMap<Box<str>, (u32, u32)>,
     label_refs: Vec<(u32, u32)>,
@@ -103,6 +105,7 @@ impl IndexWriter {
             last_chunk_ref: 0,
             series_refs: Vec::new(),
             name_counts: HashMap::new(),
+            batch_budget: super::writer_postings::BATCH_BUDGET,
             pairs: HashSet::new(),
             cache: HashMap::new(),
             label_refs: Vec::new(),

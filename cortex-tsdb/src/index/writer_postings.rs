@@ -19,7 +19,7 @@ use super::series::{SERIES_ALIGNMENT, decode_label_refs};
 use super::writer::IndexWriter;
 
 /// (value, series) pairs a batch may hold regardless of the number of series (32 MiB).
-const BATCH_BUDGET: u64 = 4 << 20;
+pub(super) const BATCH_BUDGET: u64 = 4 << 20;
 
 /// Bytes of the uvarint encoding of `v`.
 fn uvarint_len(v: u64) -> u64 {
@@ -106,7 +106,7 @@ impl IndexWriter {
     fn write_label_postings(&mut self, pairs: &[u64], num_series: u64) -> Result<Vec<u64>> {
         let mut names: Vec<u32> = pairs.iter().map(|p| (p >> 32) as u32).collect();
         names.dedup();
-        let budget = num_series.max(BATCH_BUDGET);
+        let budget = num_series.max(self.batch_budget);
         let mut offsets = Vec::with_capacity(pairs.len());
         let mut next_pair = 0usize;
         let mut i = 0;
@@ -284,6 +284,62 @@ fn read_uvarint(r: &mut impl BufRead) -> std::io::Result<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunks::{ChunkMeta, ChunkRef};
+    use crate::labels::Labels;
+
+    /// Writes 300 series with 4 labels each and returns the file's bytes.
+    fn write(dir: &std::path::Path, budget: u64) -> Vec<u8> {
+        let path = dir.join(format!("index-{budget}"));
+        let series: Vec<Labels> = (0..300)
+            .map(|i| {
+                Labels::from_pairs([
+                    ("__name__", format!("m{}", i % 7)),
+                    ("a", format!("{}", i % 13)),
+                    ("id", format!("{i:04}")),
+                    ("z", format!("{}", i % 2)),
+                ])
+                .unwrap()
+            })
+            .collect();
+        let mut sorted = series.clone();
+        sorted.sort();
+        let mut syms: Vec<String> = sorted
+            .iter()
+            .flat_map(|l| {
+                l.iter()
+                    .flat_map(|l| [l.name.to_string(), l.value.to_string()])
+            })
+            .collect();
+        syms.sort();
+        syms.dedup();
+        let mut w = IndexWriter::create(&path).unwrap();
+        w.batch_budget = budget;
+        for s in &syms {
+            w.add_symbol(s).unwrap();
+        }
+        for (i, l) in sorted.iter().enumerate() {
+            let c = ChunkMeta {
+                min_time: 1000 * i as i64,
+                max_time: 1000 * i as i64 + 999,
+                chunk_ref: ChunkRef(8 + 100 * i as u64),
+            };
+            w.add_series(l, &[c]).unwrap();
+        }
+        w.finish().unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn batching_label_names_does_not_change_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        // Budget 1 forces one read-back per label name (the number of series, 300, is
+        // then the bound); the default budget takes all names in one pass.
+        let one_pass = write(dir.path(), BATCH_BUDGET);
+        let per_name = write(dir.path(), 1);
+        assert_eq!(one_pass, per_name);
+        let r = crate::index::IndexReader::from_bytes(one_pass, "index").unwrap();
+        assert_eq!(r.verify().unwrap().series, 300);
+    }
 
     #[test]
     fn uvarint_len_matches_encoding() {
