@@ -209,6 +209,11 @@ fn bench_index(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    let uids = r.label_values("uid").unwrap();
+    let picks: Vec<&str> = uids.iter().step_by(97).copied().collect();
+    g.bench_function("postings_lookup_1031_values", |b| {
+        b.iter(|| drain(r.postings("uid", &picks).unwrap()))
+    });
     g.bench_function("read_all_series", |b| {
         let mut chunks = Vec::new();
         b.iter(|| {
