@@ -11,11 +11,11 @@ use cortex_tsdb::labels::{MatchType, Matcher};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    exercise(data.to_vec());
+    exercise(data);
     let mut fixed = data.to_vec();
     repair_checksums(&mut fixed);
     if fixed != data {
-        exercise(fixed);
+        exercise(&fixed);
     }
 });
 
@@ -107,7 +107,7 @@ fn repair_checksums(data: &mut [u8]) {
     data[toc_at + 48..].copy_from_slice(&crc.to_be_bytes());
 }
 
-fn exercise(data: Vec<u8>) {
+fn exercise(data: &[u8]) {
     let Ok(r) = IndexReader::from_bytes(data, "fuzz/index") else {
         return;
     };

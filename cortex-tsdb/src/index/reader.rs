@@ -95,9 +95,10 @@ impl IndexReader {
         IndexReader::new(path.to_path_buf(), data)
     }
 
-    /// A reader over `bytes`; `name` is the file name used in errors.
-    pub fn from_bytes(bytes: Vec<u8>, name: impl Into<PathBuf>) -> Result<IndexReader> {
-        IndexReader::new(name.into(), Backing::Owned(bytes))
+    /// A reader over `bytes` (a `Vec<u8>` is taken as is, a slice is copied); `name` is the
+    /// file name used in errors.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>, name: impl Into<PathBuf>) -> Result<IndexReader> {
+        IndexReader::new(name.into(), Backing::Owned(bytes.into()))
     }
 
     fn new(path: PathBuf, data: Backing) -> Result<IndexReader> {
