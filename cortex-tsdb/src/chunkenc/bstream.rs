@@ -58,13 +58,6 @@ impl BitWriter {
         self.buf.get(..len).unwrap_or(&self.buf)
     }
 
-    /// Mutable access to the written bytes, for patching headers in place.
-    #[inline]
-    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
-        let len = self.nbits.div_ceil(8) as usize;
-        let len = len.min(self.buf.len());
-        &mut self.buf[..len]
-    }
 
     /// The first `N` bytes (the chunk header), for patching in place.
     #[inline]
@@ -241,6 +234,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// The next bit, or `None` at the end of the stream.
+    #[cfg(test)]
     #[inline]
     pub(crate) fn read_bit(&mut self) -> Option<bool> {
         if self.valid == 0 {
@@ -279,42 +273,14 @@ impl<'a> BitReader<'a> {
         Some(ones)
     }
 
-    /// Peeks whether the next bit is a zero without consuming it; `None` at the end of the
-    /// stream.
-    #[inline(always)]
-    pub(crate) fn next_is_zero(&mut self) -> Option<bool> {
-        if self.valid == 0 {
-            self.refill();
-            if self.valid == 0 {
-                return None;
-            }
-        }
-        Some(self.bits >> 63 == 0)
-    }
 
-    /// Number of bits guaranteed available without refilling.
-    #[inline(always)]
-    pub(crate) fn valid(&self) -> u32 {
-        self.valid
-    }
 
-    /// The buffered bits, left-aligned (only the top [`valid`](Self::valid) are meaningful).
-    #[inline(always)]
-    pub(crate) fn peek_word(&self) -> u64 {
-        self.bits
-    }
 
-    /// Consumes `n` bits already known to be valid (`n <= valid()` and `n < 64`).
-    #[inline(always)]
-    pub(crate) fn skip_valid(&mut self, n: u32) {
-        debug_assert!(n <= self.valid && n < 64);
-        self.bits <<= n;
-        self.valid -= n;
-    }
 
     /// Reads an unsigned LEB128 varint (Go's `binary.Uvarint`), at most 10 bytes, from the
     /// bit stream. `Err(true)` means the stream ended, `Err(false)` that the varint
     /// overflows 64 bits.
+    #[cfg(test)]
     pub(crate) fn read_uvarint(&mut self) -> Result<u64, bool> {
         let mut x: u64 = 0;
         let mut shift = 0u32;
@@ -333,6 +299,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads a zig-zag signed varint (Go's `binary.Varint`).
+    #[cfg(test)]
     pub(crate) fn read_varint(&mut self) -> Result<i64, bool> {
         let ux = self.read_uvarint()?;
         let x = (ux >> 1) as i64;

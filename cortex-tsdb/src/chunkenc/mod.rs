@@ -14,10 +14,26 @@
 //! number of samples its header announces is [`ChunkError::Truncated`].
 
 mod bstream;
+mod float_histogram;
+mod float_histogram_iter;
+mod histogram;
+mod histogram_iter;
+mod iter;
+mod layout;
+mod recode;
 mod varbit;
 mod xor;
 mod xor_iter;
 
+pub use float_histogram::{
+    FloatHistogramAppendable, FloatHistogramAppender, FloatHistogramChunk, recode_float_histogram,
+};
+pub use float_histogram_iter::FloatHistogramIter;
+pub use histogram::{HistogramAppendable, HistogramAppender, HistogramChunk, recode_histogram};
+pub use histogram_iter::HistogramIter;
+pub use iter::ChunkIter;
+pub use layout::CounterResetHeader;
+pub use recode::{GaugeAppendable, Insert, expand_spans_both_ways};
 pub use xor::{XorAppender, XorChunk};
 pub use xor_iter::XorIter;
 

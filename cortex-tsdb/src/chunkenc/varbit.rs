@@ -10,6 +10,7 @@
 //! The bit-for-bit rules (bucket widths, range tests, the 31 clamp on leading zeros, 0
 //! meaning 64 significant bits) are Prometheus' (`tsdb/chunkenc/varbit.go`, `xor.go`).
 
+use super::ChunkError;
 use super::bstream::{BitReader, BitWriter};
 
 /// Whether `x` fits the signed `nbits`-bit bucket: `-(2^(nbits-1) - 1) <= x <= 2^(nbits-1)`.
@@ -105,16 +106,17 @@ pub(crate) struct XorWindow {
     pub(crate) trailing: u8,
 }
 
+impl Default for XorWindow {
+    fn default() -> Self {
+        XorWindow::UNSET
+    }
+}
+
 impl XorWindow {
-    /// The writer's initial state: no window, so the first non-zero XOR writes one.
+    /// The initial state: no window, so the first non-zero XOR writes one (and a reader
+    /// meeting a window reuse first takes all 64 bits).
     pub(crate) const UNSET: XorWindow = XorWindow {
         leading: 0xff,
-        trailing: 0,
-    };
-
-    /// The reader's initial state, as Prometheus' iterators start it.
-    pub(crate) const READER_START: XorWindow = XorWindow {
-        leading: 0,
         trailing: 0,
     };
 }
@@ -175,7 +177,19 @@ pub(crate) enum XorReadError {
     BadWindow,
 }
 
-/// Reads an XOR-encoded float into `value`, updating the window.
+impl XorReadError {
+    /// The chunk error: `eof` for the end of data, else an invalid window.
+    pub(crate) fn into_chunk_error(self, eof: ChunkError) -> ChunkError {
+        match self {
+            XorReadError::Eof => eof,
+            XorReadError::BadWindow => ChunkError::Invalid("XOR value window wider than 64 bits"),
+        }
+    }
+}
+
+/// Reads an XOR-encoded float into `value`, updating the window. A window still
+/// [`XorWindow::UNSET`] is read as leading and trailing 0 (64 significant bits), as
+/// Prometheus' readers start.
 #[inline]
 pub(crate) fn xor_read(
     r: &mut BitReader<'_>,
@@ -186,9 +200,14 @@ pub(crate) fn xor_read(
     match ones {
         0 => Ok(()),
         1 => {
-            let sig = 64 - u32::from(win.leading) - u32::from(win.trailing);
+            let (leading, trailing) = if win.leading == 0xff {
+                (0, 0)
+            } else {
+                (u32::from(win.leading), u32::from(win.trailing))
+            };
+            let sig = 64 - leading - trailing;
             let bits = r.read_bits(sig).ok_or(XorReadError::Eof)?;
-            *value = f64::from_bits(value.to_bits() ^ (bits << win.trailing));
+            *value = f64::from_bits(value.to_bits() ^ (bits << trailing));
             Ok(())
         }
         _ => {
@@ -329,7 +348,7 @@ mod tests {
         w.write_bits(0, 64);
         let mut r = BitReader::new(w.bytes());
         let mut v = 0.0;
-        let mut win = XorWindow::READER_START;
+        let mut win = XorWindow::UNSET;
         assert_eq!(
             xor_read(&mut r, &mut v, &mut win),
             Err(XorReadError::BadWindow)
@@ -373,7 +392,7 @@ mod tests {
                 prev = v;
             }
             let mut r = BitReader::new(w.bytes());
-            let mut rwin = XorWindow::READER_START;
+            let mut rwin = XorWindow::UNSET;
             let mut cur = 0.0f64;
             for b in &bits {
                 prop_assert_eq!(xor_read(&mut r, &mut cur, &mut rwin), Ok(()));
