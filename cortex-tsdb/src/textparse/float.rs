@@ -57,7 +57,9 @@ mod tests {
 
     #[test]
     fn rejects_what_go_rejects() {
-        for s in ["", "+NaN", "-nan", "0x1p3", "1_000", "1e400", "-1e400", "abc", "1.2.3", " 1", "e5"] {
+        for s in [
+            "", "+NaN", "-nan", "0x1p3", "1_000", "1e400", "-1e400", "abc", "1.2.3", " 1", "e5",
+        ] {
             assert_eq!(parse_go_float(s), None, "{s:?}");
         }
     }

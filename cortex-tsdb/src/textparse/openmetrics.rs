@@ -143,7 +143,10 @@ impl<'a> OpenMetricsParser<'a> {
             Err(e) => {
                 let at = e.valid_up_to();
                 let line = 1 + input[..at].iter().filter(|b| **b == b'\n').count();
-                let line_start = input[..at].iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+                let line_start = input[..at]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |p| p + 1);
                 Err(ParseError {
                     line,
                     column: at - line_start + 1,
@@ -217,7 +220,11 @@ impl<'a> OpenMetricsParser<'a> {
                     "stateset" => MetricType::Stateset,
                     "unknown" => MetricType::Unknown,
                     other => {
-                        return Err(self.err_at(self.line - 1, text_at, format!("invalid metric type {other:?}")));
+                        return Err(self.err_at(
+                            self.line - 1,
+                            text_at,
+                            format!("invalid metric type {other:?}"),
+                        ));
                     }
                 },
             },
@@ -227,7 +234,11 @@ impl<'a> OpenMetricsParser<'a> {
                         && metric.ends_with(text)
                         && metric.as_bytes()[metric.len() - text.len() - 1] == b'_');
                 if !ok {
-                    return Err(self.err_at(self.line - 1, text_at, format!("unit not a suffix of metric {metric:?}")));
+                    return Err(self.err_at(
+                        self.line - 1,
+                        text_at,
+                        format!("unit not a suffix of metric {metric:?}"),
+                    ));
                 }
                 Entry::Unit { metric, unit: text }
             }
@@ -286,7 +297,12 @@ impl<'a> OpenMetricsParser<'a> {
     }
 
     /// Parses `name="value",...}` starting right after `{`; returns the index after `}`.
-    fn label_list(&self, base: usize, mut i: usize, out: &mut Vec<(&'a str, &'a str)>) -> Result<usize, ParseError> {
+    fn label_list(
+        &self,
+        base: usize,
+        mut i: usize,
+        out: &mut Vec<(&'a str, &'a str)>,
+    ) -> Result<usize, ParseError> {
         let line = &self.input[base..];
         let b = line.as_bytes();
         let mut first = true;
@@ -301,7 +317,9 @@ impl<'a> OpenMetricsParser<'a> {
                 }
                 _ if first && label_name_len(&line[i..]) > 0 => {}
                 _ if first => return Err(self.err(base + i, "expected label name or right brace")),
-                _ if label_name_len(&line[i..]) > 0 => return Err(self.err(base + i, "expected comma")),
+                _ if label_name_len(&line[i..]) > 0 => {
+                    return Err(self.err(base + i, "expected comma"));
+                }
                 _ => return Err(self.err(base + i, "expected comma or right brace")),
             }
             first = false;
@@ -349,7 +367,8 @@ impl<'a> OpenMetricsParser<'a> {
 
     fn timestamp(&self, base: usize, s: &str) -> Result<i64, ParseError> {
         let at = base + (s.as_ptr() as usize - self.input[base..].as_ptr() as usize);
-        let ts = parse_go_float(s).ok_or_else(|| self.err(at, format!("invalid timestamp {s:?}")))?;
+        let ts =
+            parse_go_float(s).ok_or_else(|| self.err(at, format!("invalid timestamp {s:?}")))?;
         if !ts.is_finite() {
             return Err(self.err(at, "invalid timestamp"));
         }
@@ -361,9 +380,19 @@ impl<'a> OpenMetricsParser<'a> {
     }
 
     /// Parses ` # {labels} value [ts]` followed by a newline; returns the index after it.
-    fn exemplar(&self, base: usize, line: &'a str, i: usize, name: &str, out: &mut Option<Exemplar>) -> Result<usize, ParseError> {
+    fn exemplar(
+        &self,
+        base: usize,
+        line: &'a str,
+        i: usize,
+        name: &str,
+        out: &mut Option<Exemplar>,
+    ) -> Result<usize, ParseError> {
         if !(name.ends_with("_total") || name.ends_with("_bucket")) {
-            return Err(self.err(base + i, format!("metric name {name} does not support exemplars")));
+            return Err(self.err(
+                base + i,
+                format!("metric name {name} does not support exemplars"),
+            ));
         }
         let mut raw = Vec::new();
         let mut j = self.label_list(base, i + 4, &mut raw)?;
@@ -404,8 +433,15 @@ impl<'a> OpenMetricsParser<'a> {
             [b'\n', ..] => Token::Newline,
             [b' ', b'#', b' ', b'{', ..] => Token::ExemplarStart,
             [b' ', tail @ ..] => {
-                let len = tail.iter().position(|c| *c == b' ' || *c == b'\n').unwrap_or(tail.len());
-                if len == 0 { Token::Other } else { Token::Field(len) }
+                let len = tail
+                    .iter()
+                    .position(|c| *c == b' ' || *c == b'\n')
+                    .unwrap_or(tail.len());
+                if len == 0 {
+                    Token::Other
+                } else {
+                    Token::Field(len)
+                }
             }
             _ => Token::Other,
         }
@@ -422,7 +458,9 @@ impl<'a> OpenMetricsParser<'a> {
     }
 
     fn err_at(&self, line: usize, at: usize, message: impl Into<String>) -> ParseError {
-        let line_start = self.input[..at.min(self.input.len())].rfind('\n').map_or(0, |p| p + 1);
+        let line_start = self.input[..at.min(self.input.len())]
+            .rfind('\n')
+            .map_or(0, |p| p + 1);
         ParseError {
             line,
             column: at.saturating_sub(line_start) + 1,
@@ -433,7 +471,9 @@ impl<'a> OpenMetricsParser<'a> {
 
 impl fmt::Debug for OpenMetricsParser<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenMetricsParser").field("line", &self.line).finish()
+        f.debug_struct("OpenMetricsParser")
+            .field("line", &self.line)
+            .finish()
     }
 }
 
@@ -453,7 +493,10 @@ fn metric_name_len(s: &str) -> usize {
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
         _ => return 0,
     }
-    1 + b[1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b':').count()
+    1 + b[1..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b':')
+        .count()
 }
 
 /// Length of a label name (`[a-zA-Z_][a-zA-Z0-9_]*`) at the start of `s`.
@@ -463,7 +506,10 @@ fn label_name_len(s: &str) -> usize {
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
         _ => return 0,
     }
-    1 + b[1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count()
+    1 + b[1..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count()
 }
 
 /// Unescapes `\"`, `\\` and `\n` in a label value; other backslashes stay as they are.
@@ -523,16 +569,37 @@ mod tests {
         let input = "# TYPE http_requests counter\n# HELP http_requests Requests \\\"served\\\".\n# UNIT rpc_seconds seconds\nhttp_requests_total{job=\"api\",code=\"200\"} 10.0 1700000000\nhttp_requests_total 1.5e3 1700000000.5 # {trace_id=\"abc\"} 1 1700000000.25\nup 1\n# EOF\n";
         let entries = all(input).unwrap();
         assert_eq!(entries.len(), 6);
-        assert_eq!(entries[0], Entry::Type { metric: "http_requests", kind: MetricType::Counter });
-        assert_eq!(entries[1], Entry::Help { metric: "http_requests", text: Cow::Borrowed("Requests \"served\".").into_owned().into() });
-        let Entry::Series(s) = &entries[3] else { panic!() };
-        assert_eq!(s.labels().unwrap().to_string(), r#"{__name__="http_requests_total", code="200", job="api"}"#);
+        assert_eq!(
+            entries[0],
+            Entry::Type {
+                metric: "http_requests",
+                kind: MetricType::Counter
+            }
+        );
+        assert_eq!(
+            entries[1],
+            Entry::Help {
+                metric: "http_requests",
+                text: Cow::Borrowed("Requests \"served\".").into_owned().into()
+            }
+        );
+        let Entry::Series(s) = &entries[3] else {
+            panic!()
+        };
+        assert_eq!(
+            s.labels().unwrap().to_string(),
+            r#"{__name__="http_requests_total", code="200", job="api"}"#
+        );
         assert_eq!((s.value, s.timestamp), (10.0, Some(1_700_000_000_000)));
-        let Entry::Series(s) = &entries[4] else { panic!() };
+        let Entry::Series(s) = &entries[4] else {
+            panic!()
+        };
         assert_eq!(s.timestamp, Some(1_700_000_000_500));
         let ex = s.exemplar.as_ref().unwrap();
         assert_eq!((ex.value, ex.timestamp), (1.0, Some(1_700_000_000_250)));
-        let Entry::Series(s) = &entries[5] else { panic!() };
+        let Entry::Series(s) = &entries[5] else {
+            panic!()
+        };
         assert_eq!(s.timestamp, None);
     }
 
@@ -547,7 +614,13 @@ mod tests {
     fn timestamps_truncate_like_go() {
         // 0.0015 s * 1000 = 1.5 ms → truncated to 1, and negative times toward zero.
         let e = all("a 1 0.0015\nb 1 -0.0015\n# EOF\n").unwrap();
-        let ts: Vec<_> = e.iter().map(|e| match e { Entry::Series(s) => s.timestamp, _ => None }).collect();
+        let ts: Vec<_> = e
+            .iter()
+            .map(|e| match e {
+                Entry::Series(s) => s.timestamp,
+                _ => None,
+            })
+            .collect();
         assert_eq!(ts, vec![Some(1), Some(-1)]);
     }
 
