@@ -59,7 +59,11 @@ fn write_fraction(out: &mut String, v: u128, scale: u128) {
 /// 0)`: every cell that ends in a tab is padded to its column's width (the widest cell
 /// plus `padding`, at least `minwidth`); the last cell of a line is not padded.
 pub fn tabwrite(lines: &[Vec<String>], minwidth: usize, padding: usize) -> String {
-    let cols = lines.iter().map(|l| l.len().saturating_sub(1)).max().unwrap_or(0);
+    let cols = lines
+        .iter()
+        .map(|l| l.len().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
     let mut widths = vec![minwidth; cols];
     for l in lines {
         for (i, cell) in l.iter().take(l.len().saturating_sub(1)).enumerate() {
@@ -102,8 +106,16 @@ mod tests {
     #[test]
     fn tabwriter_pads_all_but_the_last_cell() {
         let lines = vec![
-            vec!["BLOCK ULID".to_string(), "MIN".to_string(), "SIZE".to_string()],
-            vec!["01M81FQXDH9TG6AAKRFGXRBCN3".to_string(), "1795329585000".to_string(), "55098".to_string()],
+            vec![
+                "BLOCK ULID".to_string(),
+                "MIN".to_string(),
+                "SIZE".to_string(),
+            ],
+            vec![
+                "01M81FQXDH9TG6AAKRFGXRBCN3".to_string(),
+                "1795329585000".to_string(),
+                "55098".to_string(),
+            ],
         ];
         let out = tabwrite(&lines, 13, 2);
         assert_eq!(
