@@ -8,15 +8,26 @@
 //! the slice and reports the end of data as `None`. Neither knows about sample encodings:
 //! those live in `varbit.rs`, `xor.rs` and the histogram modules.
 
+use super::ByteCompat;
+
 /// Appends bits to a byte vector, most significant bit first.
 ///
 /// The vector always holds at least [`SLACK`] zero bytes beyond the last written bit, so
 /// every write is one unaligned 8-byte read-modify-write at the current byte.
+///
+/// Writes follow the calls Prometheus' bit writer makes (`write_bit` for its `writeBit`,
+/// `write_byte` for `writeByte`, `write_bits` for `writeBits`), because with
+/// [`ByteCompat::V2`] the chunk bytes depend on them: Prometheus 2.x's writer, after a
+/// whole-byte write that ends on a byte boundary, already holds the next (zero) byte, and a
+/// chunk ending there carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BitWriter {
     buf: Vec<u8>,
     /// Bits written (including any header).
     nbits: u64,
+    compat: ByteCompat,
+    /// Whether Prometheus 2.x would hold a spare zero byte after the bits written.
+    spare: bool,
 }
 
 /// Zero bytes kept after the last written byte.
@@ -24,40 +35,67 @@ const SLACK: usize = 8;
 
 impl Default for BitWriter {
     fn default() -> Self {
-        BitWriter::with_header(0)
+        BitWriter::with_header(0, ByteCompat::default())
     }
 }
 
 impl BitWriter {
     /// A writer whose stream starts with `header_len` zero bytes (the chunk header).
-    pub(crate) fn with_header(header_len: usize) -> BitWriter {
+    pub(crate) fn with_header(header_len: usize, compat: ByteCompat) -> BitWriter {
         let mut buf = Vec::with_capacity(128);
         buf.resize(header_len + SLACK, 0);
         BitWriter {
             buf,
             nbits: header_len as u64 * 8,
+            compat,
+            spare: false,
         }
     }
 
-    /// A writer over existing bytes whose last `free` bits (0..=7) are padding to be
-    /// overwritten by the next write. Padding bits are cleared.
-    pub(crate) fn from_parts(mut buf: Vec<u8>, free: u8) -> BitWriter {
-        let free = if buf.is_empty() { 0 } else { free & 7 };
+    /// A writer over stored chunk bytes of which the first `used_bits` are meaningful:
+    /// later bytes and padding bits are dropped, so writing continues right after them.
+    /// A single zero byte after a byte-aligned end is taken for Prometheus 2.x's spare byte.
+    pub(crate) fn resume(mut buf: Vec<u8>, used_bits: u64, compat: ByteCompat) -> BitWriter {
+        let len = (used_bits.div_ceil(8) as usize).min(buf.len());
+        let spare = used_bits % 8 == 0 && buf.len() == len + 1 && buf.last() == Some(&0);
+        buf.truncate(len);
+        let used_bits = used_bits.min(len as u64 * 8);
+        let free = (len as u64 * 8 - used_bits) as u32;
         if let Some(last) = buf.last_mut() {
             *last &= !((1u16 << free) - 1) as u8;
         }
-        let nbits = buf.len() as u64 * 8 - u64::from(free);
-        buf.resize(buf.len() + SLACK, 0);
-        BitWriter { buf, nbits }
+        buf.resize(len + SLACK, 0);
+        BitWriter {
+            buf,
+            nbits: used_bits,
+            compat,
+            spare,
+        }
+    }
+
+    /// Which Prometheus generation's bytes this writer produces.
+    pub(crate) fn compat(&self) -> ByteCompat {
+        self.compat
+    }
+
+    /// Switches the byte layout (see [`ByteCompat`]).
+    pub(crate) fn set_compat(&mut self, compat: ByteCompat) {
+        self.compat = compat;
+    }
+
+    /// Length of the chunk bytes: the written bits rounded up to whole bytes, plus
+    /// Prometheus 2.x's spare byte when it would be there.
+    #[inline]
+    fn len(&self) -> usize {
+        let spare = self.compat == ByteCompat::V2 && self.spare;
+        self.nbits.div_ceil(8) as usize + usize::from(spare)
     }
 
     /// The bytes written so far (including any header); the last byte is zero-padded.
     #[inline]
     pub(crate) fn bytes(&self) -> &[u8] {
-        let len = self.nbits.div_ceil(8) as usize;
-        self.buf.get(..len).unwrap_or(&self.buf)
+        self.buf.get(..self.len()).unwrap_or(&self.buf)
     }
-
 
     /// The first `N` bytes (the chunk header), for patching in place.
     #[inline]
@@ -67,33 +105,47 @@ impl BitWriter {
 
     /// Gives up the bytes.
     pub(crate) fn into_bytes(mut self) -> Vec<u8> {
-        self.buf.truncate(self.nbits.div_ceil(8) as usize);
+        let len = self.len();
+        self.buf.truncate(len);
         self.buf
     }
 
-    /// Writes one bit.
+    /// Writes one bit (Prometheus' `writeBit`).
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         self.write_small(u64::from(bit), 1);
+        self.spare = false;
     }
 
-    /// Writes a whole byte (8 bits, not necessarily byte aligned).
+    /// Writes a whole byte, not necessarily byte aligned (Prometheus' `writeByte`).
     #[inline]
     pub(crate) fn write_byte(&mut self, byte: u8) {
         self.write_small(u64::from(byte), 8);
+        self.spare = self.nbits % 8 == 0;
     }
 
-    /// Writes the `n` (0..=64) low bits of `v`, most significant first. Higher bits of `v`
-    /// are ignored.
+    /// Writes the `n` (0..=64) low bits of `v`, most significant first (Prometheus'
+    /// `writeBits`). Higher bits of `v` are ignored.
     #[inline(always)]
     pub(crate) fn write_bits(&mut self, v: u64, n: u32) {
+        self.write_bits_ending(v, n, n);
+    }
+
+    /// Writes the `n` low bits of `v` that Prometheus writes with several calls, the last
+    /// of which writes `last` bits (1 standing for a `writeBit`).
+    #[inline(always)]
+    pub(crate) fn write_bits_ending(&mut self, v: u64, n: u32, last: u32) {
         debug_assert!(n <= 64);
         if n > 56 {
             self.write_small(v >> 32, n - 32);
             self.write_small(v, 32);
         } else if n > 0 {
             self.write_small(v, n);
+        } else {
+            return;
         }
+        // writeBits ends with writeByte calls only for whole bytes.
+        self.spare = last % 8 == 0 && self.nbits % 8 == 0;
     }
 
     /// Writes the `n` (1..=56) low bits of `v`.
@@ -273,10 +325,6 @@ impl<'a> BitReader<'a> {
         Some(ones)
     }
 
-
-
-
-
     /// Reads an unsigned LEB128 varint (Go's `binary.Uvarint`), at most 10 bytes, from the
     /// bit stream. `Err(true)` means the stream ended, `Err(false)` that the varint
     /// overflows 64 bits.
@@ -415,9 +463,42 @@ mod tests {
     }
 
     #[test]
-    fn writer_from_parts_continues_in_the_padding() {
-        let mut w = BitWriter::from_parts(vec![0b1010_0111], 5);
+    fn resumed_writer_continues_in_the_padding() {
+        let mut w = BitWriter::resume(vec![0b1010_0111, 0xFF], 3, ByteCompat::V3);
         w.write_bits(0b11, 2);
         assert_eq!(w.bytes(), &[0b1011_1000]);
+    }
+
+    #[test]
+    fn v2_keeps_a_spare_byte_after_aligned_byte_writes() {
+        let mut v2 = BitWriter::with_header(0, ByteCompat::V2);
+        let mut v3 = BitWriter::with_header(0, ByteCompat::V3);
+        for w in [&mut v2, &mut v3] {
+            w.write_byte(0xAB);
+        }
+        assert_eq!(v2.bytes(), &[0xAB, 0]);
+        assert_eq!(v3.bytes(), &[0xAB]);
+        // A bit written next goes into the spare byte.
+        v2.write_bit(true);
+        assert_eq!(v2.bytes(), &[0xAB, 0x80]);
+        // Whole bytes written unaligned leave no spare; aligned multi-byte writes do.
+        v2.write_bits(0xFF, 8);
+        assert_eq!(v2.bytes().len(), 3);
+        v2.write_bits(0x7F, 7);
+        v2.write_bits(0x1234, 16);
+        assert_eq!(v2.bytes().len(), 6);
+        // Several calls merged into one: only the last call's width counts.
+        v2.write_bits_ending(0xFFFF, 16, 1);
+        assert_eq!(v2.bytes().len(), 8);
+        // A resumed V2 writer keeps a stored spare byte until it writes again.
+        let stored = v2.clone().into_bytes();
+        let mut stored_spare = stored.clone();
+        stored_spare.push(0);
+        let r = BitWriter::resume(
+            stored_spare.clone(),
+            stored.len() as u64 * 8,
+            ByteCompat::V2,
+        );
+        assert_eq!(r.bytes(), &stored_spare[..]);
     }
 }

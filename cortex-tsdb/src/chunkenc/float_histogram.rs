@@ -18,7 +18,7 @@ use super::recode::{
     expand_spans_both_ways, insert, same_buckets,
 };
 use super::varbit::{XorWindow, put_varbit_int, xor_write};
-use super::{AppendError, AppendOutcome, ChunkError};
+use super::{AppendError, AppendOutcome, ByteCompat, ChunkError};
 use crate::histogram::{CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Span};
 use crate::value::is_stale_nan;
 
@@ -67,10 +67,26 @@ impl Default for FloatHistogramChunk {
 impl FloatHistogramChunk {
     /// An empty chunk (header only, zero samples, unknown counter reset).
     pub fn new() -> FloatHistogramChunk {
+        FloatHistogramChunk::with_compat(ByteCompat::default())
+    }
+
+    /// An empty chunk whose bytes follow `compat` (see [`ByteCompat`]).
+    pub fn with_compat(compat: ByteCompat) -> FloatHistogramChunk {
         FloatHistogramChunk {
-            w: BitWriter::with_header(HEADER_SIZE),
+            w: BitWriter::with_header(HEADER_SIZE, compat),
             state: Some(FloatHistState::empty()),
         }
+    }
+
+    /// The byte layout appends follow.
+    pub fn byte_compat(&self) -> ByteCompat {
+        self.w.compat()
+    }
+
+    /// Switches the byte layout appends follow from now on (chunks loaded with
+    /// `from_bytes` start with [`ByteCompat::V3`]).
+    pub fn set_byte_compat(&mut self, compat: ByteCompat) {
+        self.w.set_compat(compat);
     }
 
     /// A chunk over stored bytes (without the encoding byte). Only the header's presence
@@ -78,7 +94,10 @@ impl FloatHistogramChunk {
     pub fn from_bytes(data: Vec<u8>) -> Result<FloatHistogramChunk, ChunkError> {
         read_header(&data)?;
         Ok(FloatHistogramChunk {
-            w: BitWriter::from_parts(data, 0),
+            w: {
+                let bits = data.len() as u64 * 8;
+                BitWriter::resume(data, bits, ByteCompat::default())
+            },
             state: None,
         })
     }
@@ -124,11 +143,9 @@ impl FloatHistogramChunk {
             while it.next()? {}
             let (state, used) = it.resume_state();
             let used_bits = HEADER_SIZE as u64 * 8 + used;
-            let len = used_bits.div_ceil(8) as usize;
-            let free = (len as u64 * 8 - used_bits) as u8;
-            let mut bytes = std::mem::take(&mut self.w).into_bytes();
-            bytes.truncate(len);
-            self.w = BitWriter::from_parts(bytes, free);
+            let compat = self.w.compat();
+            let bytes = std::mem::take(&mut self.w).into_bytes();
+            self.w = BitWriter::resume(bytes, used_bits, compat);
             self.state = Some(state);
         }
         let FloatHistogramChunk { w, state } = self;
@@ -362,7 +379,7 @@ impl FloatHistogramAppender<'_> {
         negative_spans: &[Span],
     ) -> Result<FloatHistogramChunk, ChunkError> {
         let mut it = FloatHistogramIter::new(self.w.bytes())?;
-        let mut out = FloatHistogramChunk::new();
+        let mut out = FloatHistogramChunk::with_compat(self.w.compat());
         let mut app = out.appender()?;
         while it.next()? {
             let (t, old) = it.at_float_histogram();
@@ -427,7 +444,7 @@ impl FloatHistogramAppender<'_> {
                 } else {
                     CounterResetHeader::Unknown
                 };
-                return new_chunk_with(header, t, h);
+                return new_chunk_with(self.w.compat(), header, t, h);
             }
             let mut h = std::borrow::Cow::Borrowed(h);
             if !a.backward_positive_inserts.is_empty() || !a.backward_negative_inserts.is_empty() {
@@ -460,7 +477,7 @@ impl FloatHistogramAppender<'_> {
             if append_only {
                 return Err(AppendError::SchemaChange);
             }
-            return new_chunk_with(CounterResetHeader::Gauge, t, h);
+            return new_chunk_with(self.w.compat(), CounterResetHeader::Gauge, t, h);
         }
         let mut h = std::borrow::Cow::Borrowed(h);
         if !a.backward_positive_inserts.is_empty() || !a.backward_negative_inserts.is_empty() {
@@ -512,11 +529,12 @@ impl FloatHistogramAppender<'_> {
 }
 
 fn new_chunk_with(
+    compat: ByteCompat,
     header: CounterResetHeader,
     t: i64,
     h: &FloatHistogram,
 ) -> Result<AppendOutcome<FloatHistogramChunk>, AppendError> {
-    let mut chunk = FloatHistogramChunk::new();
+    let mut chunk = FloatHistogramChunk::with_compat(compat);
     let mut app = chunk.appender()?;
     app.append(t, h)?;
     app.set_counter_reset_header(header);

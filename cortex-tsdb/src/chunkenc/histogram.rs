@@ -19,7 +19,7 @@ use super::recode::{
     expand_spans_both_ways, insert, same_buckets,
 };
 use super::varbit::{XorWindow, put_varbit_int, put_varbit_uint, xor_write};
-use super::{AppendError, AppendOutcome, ChunkError};
+use super::{AppendError, AppendOutcome, ByteCompat, ChunkError};
 use crate::histogram::{CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Histogram, Span};
 use crate::value::is_stale_nan;
 
@@ -71,10 +71,26 @@ impl Default for HistogramChunk {
 impl HistogramChunk {
     /// An empty chunk (header only, zero samples, unknown counter reset).
     pub fn new() -> HistogramChunk {
+        HistogramChunk::with_compat(ByteCompat::default())
+    }
+
+    /// An empty chunk whose bytes follow `compat` (see [`ByteCompat`]).
+    pub fn with_compat(compat: ByteCompat) -> HistogramChunk {
         HistogramChunk {
-            w: BitWriter::with_header(HEADER_SIZE),
+            w: BitWriter::with_header(HEADER_SIZE, compat),
             state: Some(HistState::empty()),
         }
+    }
+
+    /// The byte layout appends follow.
+    pub fn byte_compat(&self) -> ByteCompat {
+        self.w.compat()
+    }
+
+    /// Switches the byte layout appends follow from now on (chunks loaded with
+    /// `from_bytes` start with [`ByteCompat::V3`]).
+    pub fn set_byte_compat(&mut self, compat: ByteCompat) {
+        self.w.set_compat(compat);
     }
 
     /// A chunk over stored bytes (without the encoding byte). Only the header's presence
@@ -82,7 +98,10 @@ impl HistogramChunk {
     pub fn from_bytes(data: Vec<u8>) -> Result<HistogramChunk, ChunkError> {
         read_header(&data)?;
         Ok(HistogramChunk {
-            w: BitWriter::from_parts(data, 0),
+            w: {
+                let bits = data.len() as u64 * 8;
+                BitWriter::resume(data, bits, ByteCompat::default())
+            },
             state: None,
         })
     }
@@ -128,11 +147,9 @@ impl HistogramChunk {
             while it.next()? {}
             let (state, used) = it.resume_state();
             let used_bits = HEADER_SIZE as u64 * 8 + used;
-            let len = used_bits.div_ceil(8) as usize;
-            let free = (len as u64 * 8 - used_bits) as u8;
-            let mut bytes = std::mem::take(&mut self.w).into_bytes();
-            bytes.truncate(len);
-            self.w = BitWriter::from_parts(bytes, free);
+            let compat = self.w.compat();
+            let bytes = std::mem::take(&mut self.w).into_bytes();
+            self.w = BitWriter::resume(bytes, used_bits, compat);
             self.state = Some(state);
         }
         let HistogramChunk { w, state } = self;
@@ -405,7 +422,7 @@ impl HistogramAppender<'_> {
         negative_spans: &[Span],
     ) -> Result<HistogramChunk, ChunkError> {
         let mut it = HistogramIter::new(self.w.bytes())?;
-        let mut out = HistogramChunk::new();
+        let mut out = HistogramChunk::with_compat(self.w.compat());
         let mut app = out.appender()?;
         while it.next()? {
             let (t, old) = it.at_histogram();
@@ -462,7 +479,7 @@ impl HistogramAppender<'_> {
                         AppendError::SchemaChange
                     });
                 }
-                return new_chunk_with(a.counter_reset, t, h);
+                return new_chunk_with(self.w.compat(), a.counter_reset, t, h);
             }
             let mut h = std::borrow::Cow::Borrowed(h);
             if !a.backward_positive_inserts.is_empty() || !a.backward_negative_inserts.is_empty() {
@@ -496,7 +513,7 @@ impl HistogramAppender<'_> {
             if append_only {
                 return Err(AppendError::SchemaChange);
             }
-            return new_chunk_with(CounterResetHeader::Gauge, t, h);
+            return new_chunk_with(self.w.compat(), CounterResetHeader::Gauge, t, h);
         }
         let mut h = std::borrow::Cow::Borrowed(h);
         if !a.backward_positive_inserts.is_empty() || !a.backward_negative_inserts.is_empty() {
@@ -551,11 +568,12 @@ impl HistogramAppender<'_> {
 
 /// A new chunk with `header` whose first sample is `h`.
 fn new_chunk_with(
+    compat: ByteCompat,
     header: CounterResetHeader,
     t: i64,
     h: &Histogram,
 ) -> Result<AppendOutcome<HistogramChunk>, AppendError> {
-    let mut chunk = HistogramChunk::new();
+    let mut chunk = HistogramChunk::with_compat(compat);
     let mut app = chunk.appender()?;
     app.append(t, h)?;
     app.set_counter_reset_header(header);

@@ -29,7 +29,7 @@ const MAX_RESERVED_SCHEMA: i32 = 52;
 
 /// What the top two bits of a histogram chunk's flags byte say about how the chunk
 /// relates to the previous chunk of the series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(u8)]
 pub enum CounterResetHeader {
     /// `00`: unknown; a reader must check for a counter reset itself.

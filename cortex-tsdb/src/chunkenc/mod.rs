@@ -37,6 +37,21 @@ pub use recode::{GaugeAppendable, Insert, expand_spans_both_ways};
 pub use xor::{XorAppender, XorChunk};
 pub use xor_iter::XorIter;
 
+/// Which Prometheus generation's chunk bytes the appenders write.
+///
+/// The bit streams are identical. Prometheus 2.x's bit writer, after writing whole bytes
+/// that end on a byte boundary, already holds the next byte, so a chunk whose last write
+/// ended that way carries one more zero byte; Prometheus 3.0 and later do not. Readers of
+/// either generation accept both, and so do ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ByteCompat {
+    /// Byte-identical to Prometheus 2.x (up to 2.55), including its spare zero byte.
+    V2,
+    /// Byte-identical to Prometheus 3.x.
+    #[default]
+    V3,
+}
+
 /// The encoding byte stored in front of every chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]

@@ -142,7 +142,7 @@ pub(crate) fn xor_write_after(
     let delta = new.to_bits() ^ prev.to_bits();
     if delta == 0 {
         // `0`.
-        w.write_bits(prefix << 1, prefix_bits + 1);
+        w.write_bits_ending(prefix << 1, prefix_bits + 1, 1);
         return;
     }
     let leading = (delta.leading_zeros() as u8).min(31);
@@ -153,7 +153,7 @@ pub(crate) fn xor_write_after(
         let value = delta >> win.trailing;
         let total = prefix_bits + 2 + sig;
         if total <= 64 {
-            w.write_bits((((prefix << 2) | 0b10) << sig) | value, total);
+            w.write_bits_ending((((prefix << 2) | 0b10) << sig) | value, total, sig);
         } else {
             w.write_bits((prefix << 2) | 0b10, prefix_bits + 2);
             w.write_bits(value, sig);

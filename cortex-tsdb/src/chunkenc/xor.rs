@@ -11,7 +11,7 @@
 use super::bstream::{BitWriter, write_uvarint, write_varint};
 use super::varbit::{XorWindow, bit_range, xor_write, xor_write_after};
 use super::xor_iter::XorIter;
-use super::{AppendError, ChunkError};
+use super::{AppendError, ByteCompat, ChunkError};
 
 /// Bytes before the bit stream: the sample count.
 const HEADER_SIZE: usize = 2;
@@ -54,10 +54,26 @@ impl Default for XorChunk {
 impl XorChunk {
     /// An empty chunk (header only, zero samples).
     pub fn new() -> XorChunk {
+        XorChunk::with_compat(ByteCompat::default())
+    }
+
+    /// An empty chunk whose bytes follow `compat` (see [`ByteCompat`]).
+    pub fn with_compat(compat: ByteCompat) -> XorChunk {
         XorChunk {
-            w: BitWriter::with_header(HEADER_SIZE),
+            w: BitWriter::with_header(HEADER_SIZE, compat),
             state: Some(XorState::EMPTY),
         }
+    }
+
+    /// The byte layout appends follow.
+    pub fn byte_compat(&self) -> ByteCompat {
+        self.w.compat()
+    }
+
+    /// Switches the byte layout appends follow from now on (chunks loaded with
+    /// `from_bytes` start with [`ByteCompat::V3`]).
+    pub fn set_byte_compat(&mut self, compat: ByteCompat) {
+        self.w.set_compat(compat);
     }
 
     /// A chunk over stored bytes (without the encoding byte). Only the header's presence
@@ -67,7 +83,10 @@ impl XorChunk {
             return Err(ChunkError::Truncated("XOR chunk header"));
         }
         Ok(XorChunk {
-            w: BitWriter::from_parts(data, 0),
+            w: {
+                let bits = data.len() as u64 * 8;
+                BitWriter::resume(data, bits, ByteCompat::default())
+            },
             state: None,
         })
     }
@@ -113,11 +132,9 @@ impl XorChunk {
                 },
             };
             let used_bits = HEADER_SIZE as u64 * 8 + used;
-            let len = used_bits.div_ceil(8) as usize;
-            let free = (len as u64 * 8 - used_bits) as u8;
-            let mut bytes = std::mem::take(&mut self.w).into_bytes();
-            bytes.truncate(len);
-            self.w = BitWriter::from_parts(bytes, free);
+            let compat = self.w.compat();
+            let bytes = std::mem::take(&mut self.w).into_bytes();
+            self.w = BitWriter::resume(bytes, used_bits, compat);
             self.state = Some(state);
         }
         let XorChunk { w, state } = self;
