@@ -22,7 +22,9 @@ fn decoded_series(set: &str) -> BTreeMap<String, (String, Vec<Sample>)> {
             let samples = decode(fc.encoding, &fc.data).unwrap();
             assert_eq!(samples.first().map(Sample::t), Some(fc.min_time));
             assert_eq!(samples.last().map(Sample::t), Some(fc.max_time));
-            let entry = out.entry(fc.series).or_insert_with(|| (fc.name, Vec::new()));
+            let entry = out
+                .entry(fc.series)
+                .or_insert_with(|| (fc.name, Vec::new()));
             entry.1.extend(samples);
         }
     }
@@ -45,7 +47,10 @@ fn native_histogram_blocks_hold_exactly_the_pushed_samples() {
     assert_eq!(decoded.len(), 8);
     let mut compared = 0;
     for (series, (name, got)) in &decoded {
-        let want: Vec<&Sample> = pushed[name].iter().filter(|s| s.t() < HEAD_START_MS).collect();
+        let want: Vec<&Sample> = pushed[name]
+            .iter()
+            .filter(|s| s.t() < HEAD_START_MS)
+            .collect();
         assert_eq!(got.len(), want.len(), "{series}: sample count");
         let gauge = name.contains("gauge_");
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -66,16 +71,27 @@ fn native_histogram_blocks_hold_exactly_the_pushed_samples() {
                         "{series}: integer vs float"
                     );
                     if is_stale_nan(b.sum) {
-                        assert!(is_stale_nan(a.sum), "{series} sample {i}: stale marker lost");
+                        assert!(
+                            is_stale_nan(a.sum),
+                            "{series} sample {i}: stale marker lost"
+                        );
                         continue;
                     }
                     if gauge {
-                        assert_eq!(a.counter_reset_hint, CounterResetHint::Gauge, "{series} {i}");
+                        assert_eq!(
+                            a.counter_reset_hint,
+                            CounterResetHint::Gauge,
+                            "{series} {i}"
+                        );
                     }
                     assert_eq!(a.schema, b.schema, "{series} sample {i}: schema");
                     assert_eq!(a.zero_threshold, b.zero_threshold, "{series} sample {i}");
                     assert_eq!(a.count.to_bits(), b.count.to_bits(), "{series} {i}: count");
-                    assert_eq!(a.zero_count.to_bits(), b.zero_count.to_bits(), "{series} {i}");
+                    assert_eq!(
+                        a.zero_count.to_bits(),
+                        b.zero_count.to_bits(),
+                        "{series} {i}"
+                    );
                     assert_eq!(a.sum.to_bits(), b.sum.to_bits(), "{series} sample {i}: sum");
                     // Recoding may have added empty buckets: compare by bucket index.
                     assert_eq!(buckets_by_index(&a), buckets_by_index(&b), "{series} {i}");
@@ -128,10 +144,8 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn native_histogram_blocks_agree_with_prometheus_api_answers() {
-    let decoded: BTreeMap<String, Vec<Sample>> = decoded_series("native-histograms")
-        .into_values()
-        .map(|(name, samples)| (name, samples))
-        .collect();
+    let decoded: BTreeMap<String, Vec<Sample>> =
+        decoded_series("native-histograms").into_values().collect();
     let path = fixtures().join("native-histograms/expected.json");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -149,11 +163,20 @@ fn native_histogram_blocks_agree_with_prometheus_api_answers() {
             })
             .collect();
         if let Some(values) = result["values"].as_array() {
-            let values: Vec<_> = values.iter().filter(|p| api_ms(&p[0]) < HEAD_START_MS).collect();
+            let values: Vec<_> = values
+                .iter()
+                .filter(|p| api_ms(&p[0]) < HEAD_START_MS)
+                .collect();
             assert_eq!(values.len(), ours.len(), "{name}");
             for (p, s) in values.iter().zip(&ours) {
-                let Sample::Float(t, v) = s else { panic!("{name}: not a float") };
-                assert_eq!((api_ms(&p[0]), num(&p[1]).to_bits()), (*t, v.to_bits()), "{name}");
+                let Sample::Float(t, v) = s else {
+                    panic!("{name}: not a float")
+                };
+                assert_eq!(
+                    (api_ms(&p[0]), num(&p[1]).to_bits()),
+                    (*t, v.to_bits()),
+                    "{name}"
+                );
                 floats += 1;
             }
             continue;
@@ -168,8 +191,16 @@ fn native_histogram_blocks_agree_with_prometheus_api_answers() {
         for (p, s) in api.iter().zip(&ours) {
             let (t, h) = as_float(s);
             assert_eq!(api_ms(&p[0]), t, "{name}");
-            assert_eq!(num(&p[1]["count"]).to_bits(), h.count.to_bits(), "{name} at {t}");
-            assert_eq!(num(&p[1]["sum"]).to_bits(), h.sum.to_bits(), "{name} at {t}");
+            assert_eq!(
+                num(&p[1]["count"]).to_bits(),
+                h.count.to_bits(),
+                "{name} at {t}"
+            );
+            assert_eq!(
+                num(&p[1]["sum"]).to_bits(),
+                h.sum.to_bits(),
+                "{name} at {t}"
+            );
             let want: Vec<(u64, f64, f64, f64)> = p[1]["buckets"]
                 .as_array()
                 .map(|b| {
@@ -189,7 +220,10 @@ fn native_histogram_blocks_agree_with_prometheus_api_answers() {
             histograms += 1;
         }
     }
-    assert!(histograms > 4000 && floats > 1500, "{histograms} histograms, {floats} floats");
+    assert!(
+        histograms > 4000 && floats > 1500,
+        "{histograms} histograms, {floats} floats"
+    );
 }
 
 #[test]
@@ -202,7 +236,10 @@ fn openmetrics_blocks_match_promtool_dump() {
         let mut parts = line.rsplitn(3, ' ');
         let t: i64 = parts.next().unwrap().parse().unwrap();
         let v: f64 = parts.next().unwrap().parse().unwrap();
-        dumped.entry(parts.next().unwrap()).or_default().push((t, v));
+        dumped
+            .entry(parts.next().unwrap())
+            .or_default()
+            .push((t, v));
     }
     assert_eq!(decoded.len(), dumped.len());
     let mut n = 0;
@@ -210,9 +247,14 @@ fn openmetrics_blocks_match_promtool_dump() {
         let want = &dumped[series.as_str()];
         assert_eq!(samples.len(), want.len(), "{series}");
         for (s, &(t, v)) in samples.iter().zip(want) {
-            let Sample::Float(st, sv) = s else { panic!("{series}: not a float") };
+            let Sample::Float(st, sv) = s else {
+                panic!("{series}: not a float")
+            };
             assert_eq!(*st, t, "{series}");
-            assert!(sv.to_bits() == v.to_bits() || (sv.is_nan() && v.is_nan()), "{series} {t}");
+            assert!(
+                sv.to_bits() == v.to_bits() || (sv.is_nan() && v.is_nan()),
+                "{series} {t}"
+            );
             n += 1;
         }
     }

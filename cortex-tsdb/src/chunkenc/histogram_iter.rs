@@ -150,6 +150,8 @@ impl<'a> HistogramIter<'a> {
 
     /// Advances to the next sample: `Ok(true)` when there is one, `Ok(false)` after the
     /// last, an error if the data is damaged or ends early.
+    // Not `Iterator::next`: samples are lent from buffers the next call reuses.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool, ChunkError> {
         if self.read >= self.total {
             return match self.err {

@@ -78,6 +78,8 @@ impl<'a> ChunkIter<'a> {
     }
 
     /// Advances to the next sample and says what kind it is; `Ok(None)` after the last.
+    // Not `Iterator::next`: samples are lent from buffers the next call reuses.
+    #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<ValueType>, ChunkError> {
         let more = match &mut self.inner {

@@ -320,6 +320,8 @@ impl<'a> XorIter<'a> {
 
     /// Advances to the next sample: `Ok(true)` when there is one, `Ok(false)` after the
     /// last, an error if the data is damaged or ends early.
+    // Not `Iterator::next`: samples are lent from buffers the next call reuses.
+    #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<bool, ChunkError> {
         if self.cur + 1 < self.len {
