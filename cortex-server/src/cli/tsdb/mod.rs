@@ -1,6 +1,7 @@
 //! `cortex tsdb ...`: the block tools, mirroring `promtool tsdb` command for command and
 //! byte for byte in what they print.
 
+mod dump;
 mod list;
 
 use std::io::Write;
@@ -16,6 +17,21 @@ pub enum TsdbCommand {
         /// Print human-readable times and sizes.
         #[arg(short = 'r', long)]
         human_readable: bool,
+        /// The data directory.
+        #[arg(default_value = "data/")]
+        db_path: PathBuf,
+    },
+    /// Dump the samples of a data directory.
+    Dump {
+        /// Minimum timestamp to dump, in milliseconds.
+        #[arg(long, default_value_t = i64::MIN, allow_hyphen_values = true)]
+        min_time: i64,
+        /// Maximum timestamp to dump, in milliseconds.
+        #[arg(long, default_value_t = i64::MAX, allow_hyphen_values = true)]
+        max_time: i64,
+        /// Series selector.
+        #[arg(long = "match", default_value = dump::DEFAULT_MATCH)]
+        selector: String,
         /// The data directory.
         #[arg(default_value = "data/")]
         db_path: PathBuf,
@@ -43,5 +59,11 @@ pub fn run(cmd: TsdbCommand, out: &mut dyn Write) -> Result<(), ToolError> {
             human_readable,
             db_path,
         } => list::run(&db_path, human_readable, out),
+        TsdbCommand::Dump {
+            min_time,
+            max_time,
+            selector,
+            db_path,
+        } => dump::run(&db_path, min_time, max_time, &selector, out),
     }
 }
