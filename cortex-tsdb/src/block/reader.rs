@@ -34,18 +34,19 @@ impl Block {
     /// Opens the block in `dir`.
     pub fn open(dir: &Path) -> Result<Block> {
         let meta = BlockMeta::read(dir)?;
-        if let Some(name) = dir.file_name().and_then(|n| n.to_str()) {
-            if name.parse::<crate::ulid::Ulid>().is_ok() && name != meta.ulid.to_string() {
-                return Err(Error::corrupted(
-                    dir.join(super::META_FILENAME),
-                    "meta.json",
-                    0,
-                    format!(
-                        "ulid {} does not match the block directory {name}",
-                        meta.ulid
-                    ),
-                ));
-            }
+        if let Some(name) = dir.file_name().and_then(|n| n.to_str())
+            && name.parse::<crate::ulid::Ulid>().is_ok()
+            && name != meta.ulid.to_string()
+        {
+            return Err(Error::corrupted(
+                dir.join(super::META_FILENAME),
+                "meta.json",
+                0,
+                format!(
+                    "ulid {} does not match the block directory {name}",
+                    meta.ulid
+                ),
+            ));
         }
         if meta.max_time < meta.min_time {
             return Err(Error::corrupted(
