@@ -145,7 +145,7 @@ fn compaction_report(block: &Block) -> Result<String, ToolError> {
     let mut s = String::from("\nCompaction analysis:\n");
     s.push_str("Fullness: Amount of samples in chunks (100% is 120 samples)\n");
     for (i, count) in histogram.iter().enumerate() {
-        let pct = if total == 0 { 0 } else { 100 * count / total };
+        let pct = (100 * count).checked_div(total).unwrap_or(0);
         let _ = writeln!(s, "{:>7}%: {}", (i + 1) * 10, "#".repeat(pct as usize));
     }
     Ok(s)
