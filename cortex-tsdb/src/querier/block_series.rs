@@ -77,8 +77,12 @@ impl<'a> BlockSeriesSet<'a> {
                         "series",
                         id * crate::index::SERIES_ALIGNMENT,
                         format!(
-                            "series {labels} has a chunk [{}, {}] outside the block's range [{}, {})",
-                            c.min_time, c.max_time, meta.min_time, meta.max_time
+                            "series {labels} has a chunk [{}, {}] outside the block's range [{}, {}) in {}: one of the two files is damaged",
+                            c.min_time,
+                            c.max_time,
+                            meta.min_time,
+                            meta.max_time,
+                            self.block.dir().join(crate::block::META_FILENAME).display()
                         ),
                     ));
                 }
