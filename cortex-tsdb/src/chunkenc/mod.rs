@@ -15,8 +15,10 @@
 
 mod bstream;
 mod float_histogram;
+mod float_histogram_append;
 mod float_histogram_iter;
 mod histogram;
+mod histogram_append;
 mod histogram_iter;
 mod iter;
 mod layout;
@@ -25,11 +27,11 @@ mod varbit;
 mod xor;
 mod xor_iter;
 
-pub use float_histogram::{
-    FloatHistogramAppendable, FloatHistogramAppender, FloatHistogramChunk, recode_float_histogram,
-};
+pub use float_histogram::{FloatHistogramAppender, FloatHistogramChunk};
+pub use float_histogram_append::{FloatHistogramAppendable, recode_float_histogram};
 pub use float_histogram_iter::FloatHistogramIter;
-pub use histogram::{HistogramAppendable, HistogramAppender, HistogramChunk, recode_histogram};
+pub use histogram::{HistogramAppender, HistogramChunk};
+pub use histogram_append::{HistogramAppendable, recode_histogram};
 pub use histogram_iter::HistogramIter;
 pub use iter::ChunkIter;
 pub use layout::CounterResetHeader;
