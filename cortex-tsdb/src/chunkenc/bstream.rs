@@ -25,9 +25,13 @@ pub(crate) struct BitWriter {
     buf: Vec<u8>,
     /// Bits written (including any header).
     nbits: u64,
+    /// The bits of the last, partial byte (`nbits % 8` of them), left-aligned.
+    partial: u64,
     compat: ByteCompat,
-    /// Whether Prometheus 2.x would hold a spare zero byte after the bits written.
-    spare: bool,
+    /// Width of Prometheus' last write call (1 for `writeBit`, 8 for `writeByte`, n for
+    /// `writeBits`, 0 for none): after a multiple of 8 that ends byte aligned, Prometheus
+    /// 2.x holds a spare zero byte.
+    last_call: u32,
 }
 
 /// Zero bytes kept after the last written byte.
@@ -47,8 +51,9 @@ impl BitWriter {
         BitWriter {
             buf,
             nbits: header_len as u64 * 8,
+            partial: 0,
             compat,
-            spare: false,
+            last_call: 0,
         }
     }
 
@@ -61,15 +66,20 @@ impl BitWriter {
         buf.truncate(len);
         let used_bits = used_bits.min(len as u64 * 8);
         let free = (len as u64 * 8 - used_bits) as u32;
+        let mut partial = 0;
         if let Some(last) = buf.last_mut() {
             *last &= !((1u16 << free) - 1) as u8;
+            if free > 0 {
+                partial = u64::from(*last) << 56;
+            }
         }
         buf.resize(len + SLACK, 0);
         BitWriter {
             buf,
             nbits: used_bits,
+            partial,
             compat,
-            spare,
+            last_call: if spare { 8 } else { 0 },
         }
     }
 
@@ -87,7 +97,10 @@ impl BitWriter {
     /// Prometheus 2.x's spare byte when it would be there.
     #[inline]
     fn len(&self) -> usize {
-        let spare = self.compat == ByteCompat::V2 && self.spare;
+        let spare = self.compat == ByteCompat::V2
+            && self.last_call != 0
+            && self.last_call.is_multiple_of(8)
+            && self.nbits.is_multiple_of(8);
         self.nbits.div_ceil(8) as usize + usize::from(spare)
     }
 
@@ -114,14 +127,14 @@ impl BitWriter {
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         self.write_small(u64::from(bit), 1);
-        self.spare = false;
+        self.last_call = 1;
     }
 
     /// Writes a whole byte, not necessarily byte aligned (Prometheus' `writeByte`).
     #[inline]
     pub(crate) fn write_byte(&mut self, byte: u8) {
         self.write_small(u64::from(byte), 8);
-        self.spare = self.nbits.is_multiple_of(8);
+        self.last_call = 8;
     }
 
     /// Writes the `n` (0..=64) low bits of `v`, most significant first (Prometheus'
@@ -144,8 +157,7 @@ impl BitWriter {
         } else {
             return;
         }
-        // writeBits ends with writeByte calls only for whole bytes.
-        self.spare = last.is_multiple_of(8) && self.nbits.is_multiple_of(8);
+        self.last_call = last;
     }
 
     /// Writes the `n` (1..=56) low bits of `v`.
@@ -154,25 +166,26 @@ impl BitWriter {
         debug_assert!((1..=56).contains(&n));
         let byte = (self.nbits >> 3) as usize;
         let off = (self.nbits & 7) as u32;
-        // Left-align the n bits, then move them behind the `off` bits already used.
-        let bits = (v << (64 - n)) >> off;
+        // The partial byte's bits, then the n new bits left-aligned behind them. Storing
+        // the whole word (zeros after the new bits, as the slack already is) needs no
+        // read of the buffer, so writes never wait on the previous store.
+        let word = self.partial | ((v << (64 - n)) >> off);
         match self
             .buf
             .get_mut(byte..)
             .and_then(|b| b.first_chunk_mut::<8>())
         {
-            Some(dst) => {
-                let w = u64::from_be_bytes(*dst) | bits;
-                *dst = w.to_be_bytes();
-            }
-            None => self.grow_and_write(byte, bits),
+            Some(dst) => *dst = word.to_be_bytes(),
+            None => self.grow_and_store(byte, word),
         }
+        // Keep the new partial byte (if any) at the top.
+        self.partial = word << ((off + n) & !7);
         self.nbits += u64::from(n);
     }
 
     #[cold]
     #[inline(never)]
-    fn grow_and_write(&mut self, byte: usize, bits: u64) {
+    fn grow_and_store(&mut self, byte: usize, word: u64) {
         let want = (byte + SLACK).max(self.buf.len() * 2);
         self.buf.resize(want, 0);
         if let Some(dst) = self
@@ -180,7 +193,7 @@ impl BitWriter {
             .get_mut(byte..)
             .and_then(|b| b.first_chunk_mut::<8>())
         {
-            *dst = (u64::from_be_bytes(*dst) | bits).to_be_bytes();
+            *dst = word.to_be_bytes();
         }
     }
 }
