@@ -9,6 +9,8 @@
 //! * [`ChunkIter`]: one iterator over any encoding; [`XorIter`] is the float fast path.
 //! * Appendability and recoding of histogram chunks (new buckets, counter resets, gauge
 //!   layouts) follow Prometheus' rules, so a head can cut and recode chunks as it does.
+//! * [`ByteCompat`] picks Prometheus 3.x's bytes (the default) or 2.x's, which differ only
+//!   by a trailing zero byte on some chunks.
 //!
 //! Decoders never panic on bad bytes and never end early: a chunk that ends before the
 //! number of samples its header announces is [`ChunkError::Truncated`].
