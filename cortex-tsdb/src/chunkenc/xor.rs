@@ -347,6 +347,28 @@ mod tests {
     }
 
     #[test]
+    fn long_runs_of_unchanged_samples_decode_and_truncate_correctly() {
+        // Runs of 0..70 samples with the same interval and value, between changes, so runs
+        // straddle batch boundaries, buffer refills and the end of the data.
+        let mut samples = Vec::new();
+        let mut t = 0;
+        for run in [0usize, 1, 3, 4, 5, 31, 32, 33, 64, 70, 2, 0, 17] {
+            t += 1000 + run as i64;
+            samples.push((t, run as f64));
+            for _ in 0..run {
+                t += 1000;
+                samples.push((t, run as f64));
+            }
+        }
+        let c = encode(&samples);
+        let want: Vec<_> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(decode(c.bytes()), Ok(want));
+        for len in 0..c.bytes().len() {
+            assert!(decode(&c.bytes()[..len]).is_err(), "length {len}");
+        }
+    }
+
+    #[test]
     fn errors_are_sticky() {
         let c = encode(&[(0, 1.0), (1, 2.0), (2, 3.0)]);
         let short = &c.bytes()[..c.bytes().len() - 1];
