@@ -25,8 +25,6 @@ pub(crate) struct BitWriter {
     buf: Vec<u8>,
     /// Bits written (including any header).
     nbits: u64,
-    /// The bits of the last, partial byte (`nbits % 8` of them), left-aligned.
-    partial: u64,
     compat: ByteCompat,
     /// Width of Prometheus' last write call (1 for `writeBit`, 8 for `writeByte`, n for
     /// `writeBits`, 0 for none): after a multiple of 8 that ends byte aligned, Prometheus
@@ -51,7 +49,6 @@ impl BitWriter {
         BitWriter {
             buf,
             nbits: header_len as u64 * 8,
-            partial: 0,
             compat,
             last_call: 0,
         }
@@ -66,18 +63,13 @@ impl BitWriter {
         buf.truncate(len);
         let used_bits = used_bits.min(len as u64 * 8);
         let free = (len as u64 * 8 - used_bits) as u32;
-        let mut partial = 0;
         if let Some(last) = buf.last_mut() {
             *last &= !((1u16 << free) - 1) as u8;
-            if free > 0 {
-                partial = u64::from(*last) << 56;
-            }
         }
         buf.resize(len + SLACK, 0);
         BitWriter {
             buf,
             nbits: used_bits,
-            partial,
             compat,
             last_call: if spare { 8 } else { 0 },
         }
@@ -166,20 +158,17 @@ impl BitWriter {
         debug_assert!((1..=56).contains(&n));
         let byte = (self.nbits >> 3) as usize;
         let off = (self.nbits & 7) as u32;
-        // The partial byte's bits, then the n new bits left-aligned behind them. Storing
-        // the whole word (zeros after the new bits, as the slack already is) needs no
-        // read of the buffer, so writes never wait on the previous store.
-        let word = self.partial | ((v << (64 - n)) >> off);
+        // Left-align the n bits, then move them behind the `off` bits already used; the
+        // bytes from here on are zero apart from those bits.
+        let bits = (v << (64 - n)) >> off;
         match self
             .buf
             .get_mut(byte..)
             .and_then(|b| b.first_chunk_mut::<8>())
         {
-            Some(dst) => *dst = word.to_be_bytes(),
-            None => self.grow_and_store(byte, word),
+            Some(dst) => *dst = (u64::from_be_bytes(*dst) | bits).to_be_bytes(),
+            None => self.grow_and_store(byte, bits),
         }
-        // Keep the new partial byte (if any) at the top.
-        self.partial = word << ((off + n) & !7);
         self.nbits += u64::from(n);
     }
 
@@ -193,7 +182,7 @@ impl BitWriter {
             .get_mut(byte..)
             .and_then(|b| b.first_chunk_mut::<8>())
         {
-            *dst = word.to_be_bytes();
+            *dst = (u64::from_be_bytes(*dst) | word).to_be_bytes();
         }
     }
 }
