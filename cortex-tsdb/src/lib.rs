@@ -15,6 +15,7 @@ pub mod float_format;
 pub mod histogram;
 pub mod index;
 pub mod labels;
+pub mod querier;
 pub mod textparse;
 pub mod tombstones;
 pub mod ulid;

@@ -69,7 +69,7 @@ impl<'a> ChunkIter<'a> {
     }
 
     /// The kind of sample this chunk's samples are.
-    fn value_type(&self) -> ValueType {
+    pub fn value_type(&self) -> ValueType {
         match self.inner {
             Inner::Xor(_) => ValueType::Float,
             Inner::Histogram(_) => ValueType::Histogram,

@@ -78,6 +78,15 @@ impl ChunkReader {
         self.segments.len()
     }
 
+    /// The path of segment `seq` (zero-based), for error messages; a made-up name when
+    /// the segment does not exist.
+    pub fn segment_path(&self, seq: u32) -> PathBuf {
+        self.segments.get(seq as usize).map_or_else(
+            || PathBuf::from(super::segment_file_name(seq)),
+            |s| s.path.clone(),
+        )
+    }
+
     /// Total bytes of all segment files.
     pub fn size(&self) -> u64 {
         self.segments.iter().map(|s| s.map.len() as u64).sum()
