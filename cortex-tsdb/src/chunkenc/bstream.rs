@@ -287,6 +287,22 @@ impl<'a> BitReader<'a> {
         v
     }
 
+    /// Refills and returns the buffered bits (left-aligned) and how many of them are
+    /// stream bits; at least 56 unless the data is about to end.
+    #[inline(always)]
+    pub(crate) fn peek(&mut self) -> (u64, u32) {
+        if self.valid < 56 {
+            self.refill();
+        }
+        (self.bits, self.valid)
+    }
+
+    /// Consumes `n` bits known to be buffered (`n <= valid`, as [`peek`](Self::peek) said).
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, n: u32) {
+        self.take(n);
+    }
+
     /// The next bit, or `None` at the end of the stream.
     #[cfg(test)]
     #[inline]

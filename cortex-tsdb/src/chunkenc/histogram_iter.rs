@@ -13,7 +13,7 @@ use super::bstream::BitReader;
 use super::histogram::HistState;
 use super::layout::{CounterResetHeader, HEADER_SIZE, Layout, read_header, read_layout};
 use super::recode::count_spans;
-use super::varbit::{XorWindow, read_varbit_int, read_varbit_uint, xor_read};
+use super::varbit::{XorWindow, read_varbit_int, read_varbit_int_fast, read_varbit_uint, xor_read};
 use crate::histogram::{FloatHistogram, Histogram};
 use crate::value::{STALE_NAN, is_stale_nan};
 
@@ -226,11 +226,17 @@ impl<'a> HistogramIter<'a> {
         let r = &mut self.r;
         let h = &mut self.h;
         let eof = ChunkError::Truncated("histogram sample");
-        self.t_delta = self.t_delta.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+        self.t_delta = self
+            .t_delta
+            .wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
         self.t = self.t.wrapping_add(self.t_delta);
-        self.cnt_delta = self.cnt_delta.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+        self.cnt_delta = self
+            .cnt_delta
+            .wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
         h.count = h.count.wrapping_add(self.cnt_delta as u64);
-        self.zcnt_delta = self.zcnt_delta.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+        self.zcnt_delta = self
+            .zcnt_delta
+            .wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
         h.zero_count = h.zero_count.wrapping_add(self.zcnt_delta as u64);
         xor_read(r, &mut h.sum, &mut self.win).map_err(|e| e.into_chunk_error(eof))?;
         if is_stale_nan(h.sum) {
@@ -242,7 +248,7 @@ impl<'a> HistogramIter<'a> {
             (&mut h.negative_buckets, &mut self.neg_dd),
         ] {
             for (b, d) in buckets.iter_mut().zip(dd.iter_mut()) {
-                *d = d.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+                *d = d.wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
                 *b = b.wrapping_add(*d);
             }
         }
