@@ -3,3 +3,7 @@
 //!
 //! The crate is being built up issue by issue; what is here works, and nothing here
 //! pretends to.
+//!
+//! - [`promql`]: the PromQL parser and engine.
+
+pub mod promql;
