@@ -5,5 +5,7 @@
 //! pretends to.
 //!
 //! - [`promql`]: the PromQL parser and engine.
+//! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
 
 pub mod promql;
+pub mod querier;
