@@ -94,6 +94,12 @@ impl Evaluator<'_> {
         let with_sts = matches!(name, "rate" | "irate" | "increase" | "resets");
         let drop_name = !matches!(name, "last_over_time" | "first_over_time");
         let arg_pos = c.args[idx].pos();
+        // With `@`, Prometheus folds the pinned time into the offset relative to the
+        // first step; functions see the window boundaries through that offset.
+        let effective_offset = match vs_params.timestamp {
+            Some(at) => vs_params.offset_ms + (self.start - at),
+            None => vs_params.offset_ms,
+        };
         let steps = self.num_steps();
         let mut mat: Matrix = Vec::with_capacity(series.len());
         let mut w = Window::default();
@@ -143,7 +149,7 @@ impl Evaluator<'_> {
                             None
                         },
                         range_ms,
-                        offset_ms: vs_params.offset_ms,
+                        offset_ms: effective_offset,
                         anchored: vs_params.anchored,
                         smoothed: vs_params.smoothed,
                         pos: arg_pos,

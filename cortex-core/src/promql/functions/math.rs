@@ -3,6 +3,7 @@
 
 use super::FnArgs;
 use super::labels::absent_labels;
+use crate::promql::aggregate::{go_max, go_min};
 use crate::promql::engine::EvalError;
 use crate::promql::value::Sample;
 
@@ -65,7 +66,7 @@ fn clamp_to(a: &mut FnArgs<'_>, min: f64, max: f64) -> R {
     if max < min {
         return Ok(());
     }
-    simple(a, |v| min.max(max.min(v)))
+    simple(a, |v| go_max(min, go_min(max, v)))
 }
 
 /// `clamp(v, min, max)`
@@ -135,14 +136,14 @@ pub(super) fn pi(a: &mut FnArgs<'_>) -> R {
 
 /// `max_of(a, b)`
 pub(super) fn max_of(a: &mut FnArgs<'_>) -> R {
-    let v = a.scalar(0).max(a.scalar(1));
+    let v = go_max(a.scalar(0), a.scalar(1));
     a.enh.out.push(Sample::float(Default::default(), v));
     Ok(())
 }
 
 /// `min_of(a, b)`
 pub(super) fn min_of(a: &mut FnArgs<'_>) -> R {
-    let v = a.scalar(0).min(a.scalar(1));
+    let v = go_min(a.scalar(0), a.scalar(1));
     a.enh.out.push(Sample::float(Default::default(), v));
     Ok(())
 }

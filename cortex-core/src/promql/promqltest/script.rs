@@ -220,29 +220,24 @@ fn parse_eval(lines: &[String], i: usize) -> Result<(Eval, usize), String> {
     if modifier == "fail" {
         ev.fail = Some(Matcher::Any);
     }
-    if let Some(r) = rest.strip_prefix("instant") {
-        let r = r.trim_start();
-        let r = r
-            .strip_prefix("at")
-            .ok_or_else(|| format!("line {line}: expected `at`"))?
-            .trim_start();
-        let (t, expr) = r
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("line {line}: bad eval"))?;
+    let instant_re =
+        Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
+            .map_err(|e| e.to_string())?;
+    let range_re = Regex::new(
+        r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$",
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(c) = instant_re.captures(l) {
+        let t = c.get(2).map_or("", |m| m.as_str());
         ev.start = dur(t, line)?;
         ev.end = ev.start;
-        ev.expr = expr.trim().to_string();
-    } else if let Some(r) = rest.strip_prefix("range") {
-        let toks: Vec<&str> = r.split_whitespace().collect();
-        if toks.len() < 7 || toks[0] != "from" || toks[2] != "to" || toks[4] != "step" {
-            return Err(format!("line {line}: bad range eval"));
-        }
+        ev.expr = c.get(3).map_or("", |m| m.as_str()).to_string();
+    } else if let Some(c) = range_re.captures(l) {
         ev.range = true;
-        ev.start = dur(toks[1], line)?;
-        ev.end = dur(toks[3], line)?;
-        ev.step = dur(toks[5], line)?;
-        let expr_start = r.find(toks[5]).map(|p| p + toks[5].len()).unwrap_or(0);
-        ev.expr = r[expr_start..].trim().to_string();
+        ev.start = dur(&c[2], line)?;
+        ev.end = dur(&c[3], line)?;
+        ev.step = dur(&c[4], line)?;
+        ev.expr = c[5].to_string();
     } else {
         return Err(format!("line {line}: invalid evaluation command"));
     }
