@@ -4,7 +4,7 @@
 //!
 //! `PROMQL_RATCHET_UPDATE=1` rewrites the list from the current run;
 //! `PROMQL_VERBOSE=1` prints why each failing case failed; `PROMQL_FILE=name` runs
-//! one file only. Outside CI the test is skipped when the files are absent.
+//! one file only; `PROMQL_DIR` reads the files from another directory. Outside CI the test is skipped when the files are absent.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -24,7 +24,8 @@ const RATCHET: &str = concat!(
 
 #[test]
 fn promql_conformance() {
-    let dir = Path::new(TESTS);
+    let dir_override = std::env::var("PROMQL_DIR").ok();
+    let dir = Path::new(dir_override.as_deref().unwrap_or(TESTS));
     if !dir.is_dir() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("conformance files not found at {TESTS}");

@@ -66,6 +66,7 @@ pub(crate) type SeriesList = Rc<Vec<Arc<dyn StorageSeries>>>;
 pub(crate) struct QueryCtx<'a> {
     querier: &'a dyn Querier,
     hints: &'a HashMap<usize, SelectHints>,
+    stats_only: &'a std::collections::HashSet<usize>,
     series: RefCell<HashMap<usize, SeriesList>>,
     annotations: RefCell<Annotations>,
     pub(crate) max_samples: usize,
@@ -78,6 +79,7 @@ impl<'a> QueryCtx<'a> {
     pub(crate) fn new(
         querier: &'a dyn Querier,
         hints: &'a HashMap<usize, SelectHints>,
+        stats_only: &'a std::collections::HashSet<usize>,
         max_samples: usize,
         deadline: Instant,
         cancel: Option<&'a CancelToken>,
@@ -85,6 +87,7 @@ impl<'a> QueryCtx<'a> {
         QueryCtx {
             querier,
             hints,
+            stats_only,
             series: RefCell::new(HashMap::new()),
             annotations: RefCell::new(Annotations::new()),
             max_samples,
@@ -139,11 +142,17 @@ impl<'a> QueryCtx<'a> {
                 end: i64::MAX,
                 ..Default::default()
             });
-        let series = Rc::new(
-            self.querier
-                .select(&hints, &vs.matchers)
-                .map_err(EvalError::Storage)?,
-        );
+        let mut selected = self
+            .querier
+            .select(&hints, &vs.matchers)
+            .map_err(EvalError::Storage)?;
+        if self.stats_only.contains(&key) {
+            selected = selected
+                .into_iter()
+                .map(|s| Arc::new(super::stats::StatsSeries(s)) as Arc<dyn StorageSeries>)
+                .collect();
+        }
+        let series = Rc::new(selected);
         self.series.borrow_mut().insert(key, series.clone());
         Ok(series)
     }

@@ -11,6 +11,7 @@ mod evaluator;
 mod preprocess;
 mod range_fn;
 mod selector;
+mod stats;
 mod subquery;
 
 use std::sync::Arc;
@@ -195,6 +196,7 @@ impl Engine {
         let ctx = QueryCtx::new(
             querier,
             &prepared.hints,
+            &prepared.stats_only,
             self.opts.max_samples,
             Instant::now() + self.opts.timeout,
             cancel,

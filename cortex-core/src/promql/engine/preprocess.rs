@@ -3,7 +3,7 @@
 //! become timestamps, step-invariant subtrees are wrapped so they are evaluated once,
 //! and every selector gets the storage hints Prometheus would pass to `Select`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::QueryRange;
 use crate::promql::parser::{
@@ -37,6 +37,8 @@ pub(crate) struct Prepared {
     pub expr: Box<Expr>,
     /// Storage hints by selector address.
     pub hints: HashMap<usize, SelectHints>,
+    /// Selectors that only need histogram count and sum, by address.
+    pub stats_only: HashSet<usize>,
 }
 
 /// The key under which a selector's hints and series are kept.
@@ -59,6 +61,7 @@ pub(crate) fn prepare(
     }
     let boxed = Box::new(e);
     let mut hints = HashMap::new();
+    let mut stats_only = HashSet::new();
     let interval = range.step;
     let mut path = Vec::new();
     collect_hints(&boxed, &mut path, 0, &mut |vs, path, eval_range| {
@@ -72,8 +75,38 @@ pub(crate) fn prepare(
             no_step_interval,
         );
         hints.insert(selector_key(vs), h);
+        if only_needs_histogram_stats(path) {
+            stats_only.insert(selector_key(vs));
+        }
     });
-    Ok(Prepared { expr: boxed, hints })
+    Ok(Prepared {
+        expr: boxed,
+        hints,
+        stats_only,
+    })
+}
+
+/// True when every use of the selector's histograms on the way up is a
+/// `histogram_count`, `histogram_sum` or `histogram_avg` (and no subquery, trim
+/// operator or quantile/fraction function needs the buckets).
+fn only_needs_histogram_stats(path: &[&Expr]) -> bool {
+    use crate::promql::parser::BinOp;
+    let mut skip = false;
+    for n in path.iter().rev() {
+        match n {
+            Expr::Subquery(_) => return false,
+            Expr::Call(c) => match c.func.name {
+                "histogram_count" | "histogram_sum" | "histogram_avg" => skip = true,
+                "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => {
+                    return false;
+                }
+                _ => {}
+            },
+            Expr::Binary(b) if matches!(b.op, BinOp::TrimUpper | BinOp::TrimLower) => return false,
+            _ => {}
+        }
+    }
+    skip
 }
 
 fn number(val: f64, call: &Call) -> Expr {
