@@ -330,12 +330,10 @@ impl Evaluator<'_> {
                     g.values.push(f);
                 }
                 A::Group => g.float_value = 1.0,
-                A::Min | A::Max => {
-                    if h.is_some() {
-                        g.seen = false;
-                        self.ctx
-                            .annotate(kinds::histogram_ignored_in_aggregation(op.as_str(), epos));
-                    }
+                A::Min | A::Max if h.is_some() => {
+                    g.seen = false;
+                    self.ctx
+                        .annotate(kinds::histogram_ignored_in_aggregation(op.as_str(), epos));
                 }
                 _ => {}
             }

@@ -73,7 +73,6 @@ impl Evaluator<'_> {
             self.ctx.annotate(kinds::sort_in_range_query(c.pos));
         }
         let exprs: Vec<&Expr> = c.args.iter().collect();
-        let instant = self.start == self.end;
         let args = &c.args;
         let m = self.range_eval(None, &exprs, &mut |vals, _, enh| {
             let mut fa = FnArgs {
@@ -81,7 +80,6 @@ impl Evaluator<'_> {
                 range: None,
                 args,
                 enh,
-                instant,
             };
             call(&mut fa)
         })?;
@@ -102,7 +100,6 @@ impl Evaluator<'_> {
         }
         let lookback = self.lookback;
         let starts = c.func.name == "start_timestamp";
-        let mut counted = 0usize;
         let m = self.range_eval(None, &[], &mut |_, _, enh: &mut NodeHelper| {
             let ref_t = match vs.timestamp {
                 Some(at) => at,
@@ -112,7 +109,6 @@ impl Evaluator<'_> {
                 let Some(sample) = cur.at(ref_t, lookback)? else {
                     continue;
                 };
-                counted += 1;
                 let t = if starts { sample.st } else { sample.t };
                 enh.out.push(Sample {
                     metric: s.labels().clone(),
@@ -124,8 +120,6 @@ impl Evaluator<'_> {
             }
             Ok(())
         })?;
-        self.current_samples += counted.min(0);
-        self.check_samples()?;
         Ok(m)
     }
 

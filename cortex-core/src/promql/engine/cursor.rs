@@ -3,8 +3,6 @@
 //! the window cursor maintains the samples in a sliding `(mint, maxt]` window (range
 //! selectors), reusing the points of the previous step.
 
-use std::sync::Arc;
-
 use cortex_tsdb::value::is_stale_nan;
 
 use super::evaluator::EvalError;
@@ -210,9 +208,4 @@ impl<'a> WindowCursor<'a> {
         }
         Ok((dropped, added))
     }
-}
-
-/// Turns a storage histogram into an engine point value.
-pub(crate) fn hpoint(t: i64, h: &Arc<cortex_tsdb::histogram::FloatHistogram>) -> HPoint {
-    HPoint { t, h: h.clone() }
 }

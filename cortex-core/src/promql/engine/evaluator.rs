@@ -105,7 +105,7 @@ impl<'a> QueryCtx<'a> {
         }
         let n = self.checks.get().wrapping_add(1);
         self.checks.set(n);
-        if n % 64 == 0 && Instant::now() > self.deadline {
+        if n.is_multiple_of(64) && Instant::now() > self.deadline {
             return Err(EvalError::Timeout);
         }
         Ok(())
@@ -178,6 +178,11 @@ pub(crate) struct NodeHelper {
     /// Cache of classic-histogram groupings for `histogram_quantile` and friends.
     pub histogram_cache: crate::promql::functions::histogram::ClassicCache,
 }
+
+/// The per-step callback of [`Evaluator::range_eval`]: input vectors, their match
+/// signature ordinals, and the step state to write the output into.
+pub(crate) type StepFn<'f> =
+    &'f mut dyn FnMut(&[Vector], &[Vec<usize>], &mut NodeHelper) -> Result<(), EvalError>;
 
 /// Evaluates expressions over `[start, end]` every `interval` ms.
 pub(crate) struct Evaluator<'a> {
@@ -367,7 +372,7 @@ impl<'a> Evaluator<'a> {
         &mut self,
         matching: Option<&VectorMatching>,
         exprs: &[&Expr],
-        f: &mut dyn FnMut(&[Vector], &[Vec<usize>], &mut NodeHelper) -> Result<(), EvalError>,
+        f: StepFn<'_>,
     ) -> Result<Matrix, EvalError> {
         let original = self.current_samples;
         let mut inputs: Vec<Matrix> = Vec::with_capacity(exprs.len());

@@ -106,6 +106,20 @@ pub struct QueryResult {
     pub value: Value,
     /// Warnings and info notes.
     pub annotations: Annotations,
+    /// The query text (annotation positions refer to it).
+    pub query: String,
+}
+
+impl QueryResult {
+    /// The warnings, as Prometheus shows them (`PromQL warning: ... (1:5)`).
+    pub fn warnings(&self) -> Vec<String> {
+        self.annotations.warnings(&self.query)
+    }
+
+    /// The info notes, as Prometheus shows them.
+    pub fn infos(&self) -> Vec<String> {
+        self.annotations.infos(&self.query)
+    }
 }
 
 /// The time range and resolution of a query (milliseconds).
@@ -253,7 +267,11 @@ impl Engine {
                 }
             }
         };
-        Ok(QueryResult { value, annotations })
+        Ok(QueryResult {
+            value,
+            annotations,
+            query: query.to_string(),
+        })
     }
 
     fn no_step_interval(&self) -> i64 {

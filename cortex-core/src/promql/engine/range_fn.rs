@@ -161,7 +161,6 @@ impl Evaluator<'_> {
                         range: Some(&arg),
                         args: &c.args,
                         enh: &mut enh,
-                        instant: self.start == self.end,
                     };
                     call(&mut fa)?;
                     if let Some(r) = enh.out.first() {

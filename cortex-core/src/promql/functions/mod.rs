@@ -55,8 +55,6 @@ pub(crate) struct FnArgs<'a> {
     pub args: &'a [Expr],
     /// Step state and output.
     pub enh: &'a mut NodeHelper,
-    /// True in instant queries.
-    pub instant: bool,
 }
 
 impl FnArgs<'_> {

@@ -215,26 +215,6 @@ fn add_with_annos(
     }
 }
 
-fn sub_with_annos(
-    h: &mut FloatHistogram,
-    o: &FloatHistogram,
-    annos: &mut Annotations,
-    r: &RangeArg<'_>,
-) -> bool {
-    match h.sub(o) {
-        Err(_) => {
-            annos.add(kinds::mixed_exponential_custom(&metric_name(r), r.pos));
-            false
-        }
-        Ok(c) => {
-            if c.nhcb_bounds_reconciled {
-                annos.add(kinds::mismatched_custom_buckets(r.pos, HistogramOp::Sub));
-            }
-            true
-        }
-    }
-}
-
 /// The increase of a histogram counter over `points` (at least two), or `None` when
 /// the histograms cannot be combined (annotated).
 fn histogram_rate(

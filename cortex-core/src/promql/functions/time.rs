@@ -56,7 +56,7 @@ fn civil(secs: i64) -> Civil {
 /// Seconds as Go's `int64(float)` conversion gives them (truncated; NaN and
 /// out-of-range values become the minimum).
 fn go_int64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_776e18 || f < -9.223_372_036_854_776e18 {
+    if f.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
         i64::MIN
     } else {
         f as i64

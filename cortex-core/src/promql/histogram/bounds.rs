@@ -204,7 +204,8 @@ mod tests {
         assert_eq!(get_bound_exponential(1, 0), 2.0);
         assert_eq!(get_bound_exponential(-1, 0), 0.5);
         // Prometheus rounds the mantissa table, not the bound: not exactly sqrt(2).
-        assert_eq!(get_bound_exponential(1, 1), 1.414213562373095);
+        assert_eq!(get_bound_exponential(1, 1), 2.0 * 0.707_106_781_186_547_5);
+        assert_ne!(get_bound_exponential(1, 1), std::f64::consts::SQRT_2);
         assert_eq!(get_bound_exponential(1, -1), 4.0);
         assert_eq!(get_bound_exponential(1024, 0), f64::MAX);
         assert_eq!(get_bound_exponential(1025, 0), f64::INFINITY);

@@ -14,6 +14,9 @@ use crate::promql::value::{Sample, Series, Value};
 
 const EPSILON: f64 = 1e-6;
 
+/// An expected series: labels, values, position among the result lines.
+type ExpectedSeries = (Labels, Vec<SeqValue>, usize);
+
 fn layout(spans: &[Span], buckets: &[f64]) -> Vec<i32> {
     pair_vec(spans, buckets)
         .into_iter()
@@ -54,14 +57,11 @@ pub fn histograms_match(exp: &FloatHistogram, cur: &FloatHistogram, hint_set: bo
     !hint_set || e.counter_reset_hint == c.counter_reset_hint
 }
 
-fn find<'a>(
-    exp: &'a [(Labels, Vec<SeqValue>, usize)],
-    l: &Labels,
-) -> Option<&'a (Labels, Vec<SeqValue>, usize)> {
+fn find<'a>(exp: &'a [ExpectedSeries], l: &Labels) -> Option<&'a ExpectedSeries> {
     exp.iter().find(|(m, _, _)| m == l)
 }
 
-fn expected_series(ev: &Eval) -> Result<&[(Labels, Vec<SeqValue>, usize)], String> {
+fn expected_series(ev: &Eval) -> Result<&[ExpectedSeries], String> {
     match &ev.expected {
         Expected::Series(s) => Ok(s),
         Expected::Empty => Ok(&[]),

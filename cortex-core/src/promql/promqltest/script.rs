@@ -190,14 +190,11 @@ fn parse_matcher(kind: &str, rest: &str) -> Result<Matcher, String> {
 fn parse_eval(lines: &[String], i: usize) -> Result<(Eval, usize), String> {
     let l = &lines[i];
     let line = i + 1;
-    let (head, rest) = l
-        .split_once(char::is_whitespace)
-        .ok_or_else(|| format!("line {line}: bad eval"))?;
+    let head = l.split_whitespace().next().unwrap_or("");
     let modifier = head
         .strip_prefix("eval")
         .unwrap_or("")
         .trim_start_matches('_');
-    let rest = rest.trim_start();
     let mut ev = Eval {
         expr: String::new(),
         line,
