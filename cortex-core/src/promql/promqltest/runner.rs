@@ -3,6 +3,8 @@
 //! same query with `@` pinned to the evaluation time at other evaluation times, and
 //! the same query evaluated as a range query around the evaluation time.
 
+use std::sync::LazyLock;
+
 use regex::Regex;
 
 use super::compare::{check_annotations, compare_value, compare_vector};
@@ -167,7 +169,11 @@ fn run_eval(ev: &Eval, engine: &Engine, q: &MemoryQuerier) -> Result<(), String>
         };
         queries.extend(times.into_iter().map(|t| (text.clone(), t)));
     }
-    let context_fns = Regex::new(r"(start|end|range|step)\(\)").map_err(|e| e.to_string())?;
+    static CONTEXT_FNS: LazyLock<Option<Regex>> =
+        LazyLock::new(|| Regex::new(r"(start|end|range|step)\(\)").ok());
+    let Some(context_fns) = CONTEXT_FNS.as_ref() else {
+        return Err("pattern does not compile".into());
+    };
     for (text, t) in queries {
         let res = exec(
             engine,

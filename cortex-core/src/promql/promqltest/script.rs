@@ -2,6 +2,8 @@
 //! `eval instant`/`eval range` with their expectations.
 
 use cortex_tsdb::labels::Labels;
+use std::sync::LazyLock;
+
 use regex::Regex;
 
 use super::series::{SeqValue, parse_series};
@@ -217,13 +219,18 @@ fn parse_eval(lines: &[String], i: usize) -> Result<(Eval, usize), String> {
     if modifier == "fail" {
         ev.fail = Some(Matcher::Any);
     }
-    let instant_re =
-        Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
-            .map_err(|e| e.to_string())?;
-    let range_re = Regex::new(
-        r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$",
-    )
-    .map_err(|e| e.to_string())?;
+    static INSTANT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$").ok()
+    });
+    static RANGE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        Regex::new(
+            r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$",
+        )
+        .ok()
+    });
+    let (Some(instant_re), Some(range_re)) = (INSTANT.as_ref(), RANGE.as_ref()) else {
+        return Err("eval patterns do not compile".into());
+    };
     if let Some(c) = instant_re.captures(l) {
         let t = c.get(2).map_or("", |m| m.as_str());
         ev.start = dur(t, line)?;
