@@ -383,7 +383,7 @@ fn vector_binop(
                 &mut last_err,
             )?,
             None => {
-                let Some(fill) = (if swapped { m.fill_lhs } else { m.fill_rhs }) else {
+                let Some(fill) = m.fill_rhs else {
                     continue;
                 };
                 let rs = Sample::float(match_signature(&ls.metric, m), fill);
@@ -399,7 +399,7 @@ fn vector_binop(
             }
         }
     }
-    if let Some(fill) = if swapped { m.fill_rhs } else { m.fill_lhs } {
+    if let Some(fill) = m.fill_lhs {
         for (rs, &sig) in rhs.iter().zip(rsig) {
             let done = if card == Cardinality::OneToOne {
                 matched_one[sig]

@@ -12,7 +12,7 @@ use crate::promql::functions::labels::{compile_go_regex, expand_template, is_val
 use crate::promql::functions::{FnArgs, function_impl};
 use crate::promql::parser::literal::go_quote_bytes;
 use crate::promql::parser::{Call, Expr, StringLiteral, VectorSelector};
-use crate::promql::value::{Matrix, Sample, Vector};
+use crate::promql::value::{Matrix, Sample};
 
 /// The value of a string argument.
 pub(crate) fn string_arg(e: &Expr) -> &str {
@@ -190,12 +190,5 @@ impl Evaluator<'_> {
             }
         }
         merge_same_labelsets(m)
-    }
-
-    fn eval_info(&mut self, args: &[Expr]) -> Result<Matrix, EvalError> {
-        // `info()` enrichment is experimental; without data-label matchers it returns
-        // its first argument unchanged.
-        let _: &Vector = &Vec::new();
-        self.eval_matrix(&args[0])
     }
 }

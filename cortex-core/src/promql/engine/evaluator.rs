@@ -127,6 +127,15 @@ impl<'a> QueryCtx<'a> {
         std::mem::take(&mut *self.annotations.borrow_mut())
     }
 
+    /// Selects series directly (for lookups the query text does not contain).
+    pub(crate) fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[cortex_tsdb::labels::Matcher],
+    ) -> Result<Vec<Arc<dyn StorageSeries>>, EvalError> {
+        self.querier.select(hints, matchers).map_err(EvalError::Storage)
+    }
+
     /// The series a selector selects (fetched once per query).
     pub(crate) fn series_for(&self, vs: &VectorSelector) -> Result<SeriesList, EvalError> {
         let key = selector_key(vs);

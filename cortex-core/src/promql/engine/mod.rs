@@ -8,6 +8,7 @@
 pub(crate) mod call;
 mod cursor;
 mod evaluator;
+mod info;
 mod preprocess;
 mod range_fn;
 mod selector;

@@ -23,6 +23,19 @@ impl Evaluator<'_> {
         if vs.smoothed {
             return self.smoothed_series(vs, &series);
         }
+        self.eval_series(&series, vs.offset_ms, vs.timestamp, false)
+    }
+
+    /// The latest sample (within the lookback) of each series at every step, read at
+    /// `at` (or the step time) minus `offset`. With `record_t`, the value is the
+    /// sample's timestamp instead of its value.
+    pub(crate) fn eval_series(
+        &mut self,
+        series: &[std::sync::Arc<dyn crate::querier::Series>],
+        offset: i64,
+        at: Option<i64>,
+        record_t: bool,
+    ) -> Result<Matrix, EvalError> {
         let steps = self.num_steps();
         let mut mat = Vec::with_capacity(series.len());
         for s in series.iter() {
@@ -31,8 +44,18 @@ impl Evaluator<'_> {
             let mut out = Series::new(s.labels().clone());
             let mut ts = self.start;
             while ts <= self.end {
-                if let Some(sample) = cur.at(Self::ref_time(vs, ts), self.lookback)? {
-                    match sample.value {
+                if let Some(sample) = cur.at(at.unwrap_or(ts) - offset, self.lookback)? {
+                    let value = match sample.value {
+                        SampleValue::Float(_) if record_t => SampleValue::Float(sample.t as f64),
+                        SampleValue::Histogram(_) if record_t => {
+                            return err(format!(
+                                "this should be an info metric, with float samples: {}",
+                                out.metric
+                            ));
+                        }
+                        v => v,
+                    };
+                    match value {
                         SampleValue::Float(f) => {
                             if out.floats.is_empty() {
                                 out.floats.reserve(steps);
@@ -118,7 +141,7 @@ impl Evaluator<'_> {
             let mut annos = crate::promql::annotations::Annotations::new();
             let mut ts = self.start;
             while ts <= self.end {
-                let data_t = ts - vs.offset_ms;
+                let data_t = Self::ref_time(vs, ts);
                 cur.advance(
                     &mut w,
                     data_t - self.lookback,
