@@ -133,7 +133,9 @@ impl<'a> QueryCtx<'a> {
         hints: &SelectHints,
         matchers: &[cortex_tsdb::labels::Matcher],
     ) -> Result<Vec<Arc<dyn StorageSeries>>, EvalError> {
-        self.querier.select(hints, matchers).map_err(EvalError::Storage)
+        self.querier
+            .select(hints, matchers)
+            .map_err(EvalError::Storage)
     }
 
     /// The series a selector selects (fetched once per query).

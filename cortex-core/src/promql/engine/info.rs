@@ -17,7 +17,10 @@ const IDENTIFYING: [&str; 2] = ["instance", "job"];
 /// The name matchers that pick info metrics: the given ones if any is positive,
 /// otherwise the given ones restricted to `*_info`, or `target_info` without any.
 fn effective_name_matchers(ms: &[Matcher]) -> Vec<Matcher> {
-    if ms.iter().any(|m| matches!(m.kind(), MatchType::Equal | MatchType::Regexp)) {
+    if ms
+        .iter()
+        .any(|m| matches!(m.kind(), MatchType::Equal | MatchType::Regexp))
+    {
         return ms.to_vec();
     }
     if !ms.is_empty() {
@@ -89,7 +92,9 @@ impl Evaluator<'_> {
         let mut name_matchers = Vec::new();
         if let Some(Expr::VectorSelector(sel)) = args.get(1) {
             for m in &sel.matchers {
-                data.entry(m.name().to_string()).or_default().push(m.clone());
+                data.entry(m.name().to_string())
+                    .or_default()
+                    .push(m.clone());
                 if m.name() == METRIC_NAME {
                     name_matchers.push(m.clone());
                 }
@@ -195,7 +200,9 @@ impl Evaluator<'_> {
             self.ctx.check_done()?;
             let mut by_sig: HashMap<Labels, (f64, &Labels)> = HashMap::new();
             for (i, s) in info.iter().enumerate() {
-                let Some(p) = s.floats.get(ipos[i]).filter(|p| p.t == ts) else { continue };
+                let Some(p) = s.floats.get(ipos[i]).filter(|p| p.t == ts) else {
+                    continue;
+                };
                 ipos[i] += 1;
                 let name = s.metric.get(METRIC_NAME).unwrap_or("");
                 let sig = signature(name, &s.metric);
@@ -215,9 +222,21 @@ impl Evaluator<'_> {
             for (i, s) in base.iter().enumerate() {
                 let sample = if let Some(p) = s.floats.get(bpos[i]).filter(|p| p.t == ts) {
                     bpos[i] += 1;
-                    Sample { metric: s.metric.clone(), t: ts, f: p.f, h: None, drop_name: s.drop_name }
+                    Sample {
+                        metric: s.metric.clone(),
+                        t: ts,
+                        f: p.f,
+                        h: None,
+                        drop_name: s.drop_name,
+                    }
                 } else if let Some(p) = s.histograms.iter().find(|p| p.t == ts) {
-                    Sample { metric: s.metric.clone(), t: ts, f: 0.0, h: Some(p.h.clone()), drop_name: s.drop_name }
+                    Sample {
+                        metric: s.metric.clone(),
+                        t: ts,
+                        f: 0.0,
+                        h: Some(p.h.clone()),
+                        drop_name: s.drop_name,
+                    }
                 } else {
                     continue;
                 };
@@ -227,10 +246,14 @@ impl Evaluator<'_> {
                     let mut added: BTreeMap<&str, &str> = BTreeMap::new();
                     let mut seen = 0;
                     for name in &info_names {
-                        let Some((_, im)) = by_sig.get(&signature(name, &s.metric)) else { continue };
+                        let Some((_, im)) = by_sig.get(&signature(name, &s.metric)) else {
+                            continue;
+                        };
                         seen += 1;
                         for l in im.iter() {
-                            if l.name == METRIC_NAME || (!data.is_empty() && !data.contains_key(l.name)) {
+                            if l.name == METRIC_NAME
+                                || (!data.is_empty() && !data.contains_key(l.name))
+                            {
                                 continue;
                             }
                             if let Some(v) = added.get(l.name)

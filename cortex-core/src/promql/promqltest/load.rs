@@ -11,6 +11,7 @@ use cortex_tsdb::histogram::{CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHisto
 use cortex_tsdb::labels::{Labels, METRIC_NAME};
 use cortex_tsdb::value::{STALE_NAN, is_stale_nan};
 
+use super::script::LoadSeries;
 use super::series::SeqValue;
 use crate::promql::histogram::HistogramExt;
 use crate::querier::{Sample, SampleValue};
@@ -26,19 +27,24 @@ pub(super) fn load(
     store: &mut Store,
     interval_ms: i64,
     with_nhcb: bool,
-    series: &[(Labels, Vec<SeqValue>)],
+    series: &[LoadSeries],
 ) -> Result<Vec<Labels>, String> {
     let mut touched = Vec::new();
-    for (labels, vals) in series {
+    for ls in series {
+        let (labels, vals) = (&ls.labels, &ls.values);
         let samples = store.entry(labels.clone()).or_default();
         for (i, v) in vals.iter().enumerate() {
             let t = i as i64 * interval_ms;
+            let st = match &ls.sts {
+                Some(sts) => sts.get(i).copied().flatten().map_or(0, |o| t + o),
+                None => 0,
+            };
             let value = match v {
                 SeqValue::Omitted => continue,
                 SeqValue::Float(f) => SampleValue::Float(*f),
                 SeqValue::Histogram { h, .. } => SampleValue::Histogram(Arc::new(h.clone())),
             };
-            insert(samples, Sample { t, st: 0, value });
+            insert(samples, Sample { t, st, value });
         }
         touched.push(labels.clone());
     }
@@ -59,7 +65,7 @@ fn insert(samples: &mut Vec<Sample>, s: Sample) {
 fn convert_nhcb(
     store: &mut Store,
     interval_ms: i64,
-    series: &[(Labels, Vec<SeqValue>)],
+    series: &[LoadSeries],
 ) -> Result<Vec<Labels>, String> {
     #[derive(Default)]
     struct Temp {
@@ -68,7 +74,8 @@ fn convert_nhcb(
         sum: f64,
     }
     let mut hists: HashMap<Labels, BTreeMap<i64, Temp>> = HashMap::new();
-    for (labels, vals) in series {
+    for ls in series {
+        let (labels, vals) = (&ls.labels, &ls.values);
         let name = labels.metric_name().unwrap_or("");
         let (kind, base) = if let Some(b) = name.strip_suffix("_bucket") {
             (0, b)

@@ -14,5 +14,5 @@ mod script;
 mod series;
 
 pub use runner::{CaseResult, run_script};
-pub use script::{Command, Eval, Expected, Matcher, parse_script};
-pub use series::{SeqValue, parse_histogram, parse_series};
+pub use script::{Command, Eval, Expected, LoadSeries, Matcher, parse_script};
+pub use series::{SeqValue, parse_histogram, parse_series, parse_st_line};

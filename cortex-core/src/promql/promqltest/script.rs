@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::series::{SeqValue, parse_series};
+use super::series::{SeqValue, parse_series, parse_st_line};
 use crate::promql::parser::literal::{parse_duration, parse_number, unquote};
 
 /// A test command.
@@ -19,12 +19,24 @@ pub enum Command {
         /// Also convert classic histograms to native custom-bucket histograms.
         with_nhcb: bool,
         /// The series.
-        series: Vec<(Labels, Vec<SeqValue>)>,
+        series: Vec<LoadSeries>,
     },
     /// Drop all data.
     Clear,
     /// Evaluate and check.
     Eval(Box<Eval>),
+}
+
+/// A series of a `load` command.
+#[derive(Debug, Clone)]
+pub struct LoadSeries {
+    /// The series labels.
+    pub labels: Labels,
+    /// Its values, one per load interval.
+    pub values: Vec<SeqValue>,
+    /// Start-timestamp offsets (ms, relative to each sample), from a preceding `@st`
+    /// line.
+    pub sts: Option<Vec<Option<i64>>>,
 }
 
 /// How an expected annotation or error message is matched.
@@ -155,10 +167,45 @@ fn parse_load(lines: &[String], i: usize) -> Result<(Command, usize), String> {
         .ok_or_else(|| format!("line {}: invalid load command", i + 1))?;
     let interval_ms = parse_duration(interval).map_err(|e| format!("line {}: {e}", i + 1))?;
     let mut series = Vec::new();
+    let mut pending: Option<(Labels, Vec<Option<i64>>, usize)> = None;
     let mut j = i + 1;
     while j < lines.len() && !lines[j].is_empty() {
-        series.push(parse_series(&lines[j]).map_err(|e| format!("line {}: {e}", j + 1))?);
+        let line = &lines[j];
         j += 1;
+        if let Some((labels, sts)) = parse_st_line(line).map_err(|e| format!("line {j}: {e}"))? {
+            if pending.is_some() {
+                return Err(format!("line {j}: @st line has no following sample line"));
+            }
+            pending = Some((labels, sts, j));
+            continue;
+        }
+        let (labels, values) = parse_series(line).map_err(|e| format!("line {j}: {e}"))?;
+        let sts = match pending.take() {
+            None => None,
+            Some((l, sts, at)) => {
+                if l != labels {
+                    return Err(format!(
+                        "line {at}: @st metric does not match the following sample line metric"
+                    ));
+                }
+                if sts.len() != values.len() {
+                    return Err(format!(
+                        "line {at}: @st line has {} values but sample line has {}",
+                        sts.len(),
+                        values.len()
+                    ));
+                }
+                Some(sts)
+            }
+        };
+        series.push(LoadSeries {
+            labels,
+            values,
+            sts,
+        });
+    }
+    if let Some((_, _, at)) = pending {
+        return Err(format!("line {at}: @st line has no following sample line"));
     }
     Ok((
         Command::Load {

@@ -32,6 +32,89 @@ pub fn parse_series(line: &str) -> Result<(Labels, Vec<SeqValue>), String> {
     Ok((labels, parse_values(rest)?))
 }
 
+/// Parses a start-timestamp line (`metric{...}@st -1m+1sx3 _ 0s`): the metric and
+/// one optional offset (ms) per position. `None` when the line is a sample line.
+pub fn parse_st_line(line: &str) -> Result<Option<(Labels, Vec<Option<i64>>)>, String> {
+    let line = line.trim();
+    let Some(space) = line.find([' ', '\t']) else {
+        return Ok(None);
+    };
+    let Some(metric) = line[..space].strip_suffix("@st") else {
+        return Ok(None);
+    };
+    let (labels, rest) = parse_metric(metric)?;
+    if !rest.trim().is_empty() {
+        return Err(format!("invalid @st line metric {metric:?}"));
+    }
+    let mut out = Vec::new();
+    for item in line[space..].split_whitespace() {
+        parse_st_item(item, &mut out).map_err(|e| format!("invalid ST item {item:?}: {e}"))?;
+    }
+    Ok(Some((labels, out)))
+}
+
+fn parse_st_item(item: &str, out: &mut Vec<Option<i64>>) -> Result<(), String> {
+    if item == "_" {
+        out.push(None);
+        return Ok(());
+    }
+    if let Some(n) = item.strip_prefix("_x") {
+        let n = parse_times(n)?;
+        if n == 0 {
+            return Err("invalid repeat count".into());
+        }
+        out.extend(std::iter::repeat_n(None, n as usize));
+        return Ok(());
+    }
+    let (base, rest) = duration_prefix(item)?;
+    if rest.is_empty() {
+        out.push(Some(base));
+        return Ok(());
+    }
+    if let Some(n) = rest.strip_prefix('x') {
+        out.extend(std::iter::repeat_n(
+            Some(base),
+            parse_times(n)? as usize + 1,
+        ));
+        return Ok(());
+    }
+    let negative = rest.starts_with('-');
+    let rest = rest
+        .strip_prefix(['+', '-'])
+        .ok_or("unexpected character after duration")?;
+    let (delta, rest) = duration_prefix(rest)?;
+    let delta = if negative { -delta } else { delta };
+    let n = parse_times(
+        rest.strip_prefix('x')
+            .ok_or("expected 'x<count>' after step duration")?,
+    )?;
+    let mut v = base;
+    for _ in 0..=n {
+        out.push(Some(v));
+        v += delta;
+    }
+    Ok(())
+}
+
+/// A signed duration at the start of `s` (the unit ends at `x`), in ms.
+fn duration_prefix(s: &str) -> Result<(i64, &str), String> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!("expected digits in duration {s:?}"));
+    }
+    let unit = body[digits..]
+        .bytes()
+        .take_while(|c| c.is_ascii_alphabetic() && *c != b'x')
+        .count();
+    let ms = parse_duration(&body[..digits + unit])?;
+    Ok((if neg { -ms } else { ms }, &body[digits + unit..]))
+}
+
 /// Parses `name{labels}` (either part optional) at the start of `s`.
 pub fn parse_metric(s: &str) -> Result<(Labels, &str), String> {
     let mut b = LabelsBuilder::new();
