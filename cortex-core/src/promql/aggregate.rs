@@ -16,7 +16,7 @@ use super::engine::{EvalError, Evaluator, err};
 use super::histogram::{HistogramExt, kahan_inc};
 use super::parser::{AggregateExpr, AggregateOp, Expr, literal::go_quote_bytes};
 use super::quantile::quantile;
-use super::value::{FPoint, HPoint, Matrix, Series, matrix_samples};
+use super::value::{FPoint, HPoint, Matrix, Series, matrix_samples, no_labels};
 
 /// Go's `math.Max`: NaN wins.
 pub(crate) fn go_max(a: f64, b: f64) -> f64 {
@@ -66,7 +66,7 @@ pub(crate) fn grouping_labels(metric: &Labels, grouping: &[String], without: boo
     if without {
         metric.filter(|l| l.name != METRIC_NAME && !grouping.iter().any(|g| g == l.name))
     } else if grouping.is_empty() {
-        Labels::empty()
+        no_labels()
     } else {
         metric.filter(|l| grouping.iter().any(|g| g == l.name))
     }

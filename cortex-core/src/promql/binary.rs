@@ -13,7 +13,7 @@ use super::annotations::{Annotation, kinds, kinds::HistogramOp};
 use super::engine::{EvalError, Evaluator, NodeHelper, err, is_metadata_label, match_signature};
 use super::histogram::HistogramExt;
 use super::parser::{BinOp, BinaryExpr, Cardinality, PosRange, ValueType, VectorMatching};
-use super::value::{Sample, Vector};
+use super::value::{Sample, Vector, no_labels};
 
 fn btos(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
@@ -193,7 +193,7 @@ impl Evaluator<'_> {
                     let l = v[0].first().map_or(f64::NAN, |s| s.f);
                     let r = v[1].first().map_or(f64::NAN, |s| s.f);
                     enh.out
-                        .push(Sample::float(Labels::empty(), scalar_binop(b.op, l, r)));
+                        .push(Sample::float(no_labels(), scalar_binop(b.op, l, r)));
                     Ok(())
                 })
             }

@@ -2,12 +2,19 @@
 //! float points and native histogram points.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use cortex_tsdb::histogram::FloatHistogram;
 use cortex_tsdb::labels::Labels;
 
 use super::histogram::HistogramExt;
+
+/// The empty label set. Clones share one buffer, so handing it out per sample does
+/// not allocate.
+pub fn no_labels() -> Labels {
+    static EMPTY: LazyLock<Labels> = LazyLock::new(Labels::empty);
+    EMPTY.clone()
+}
 
 /// A float point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -82,7 +89,9 @@ impl Series {
     pub fn new(metric: Labels) -> Series {
         Series {
             metric,
-            ..Default::default()
+            floats: Vec::new(),
+            histograms: Vec::new(),
+            drop_name: false,
         }
     }
 

@@ -98,13 +98,19 @@ pub(crate) struct WindowCursor<'a> {
     started: bool,
 }
 
-/// A window's points, with their start timestamps when requested.
+/// A window's points, with their start timestamps when requested. Points leaving the
+/// window are skipped by advancing a start offset; the buffers are compacted only
+/// when most of them is dead, so sliding costs no per-step copying.
 #[derive(Default)]
 pub(crate) struct Window {
-    pub floats: Vec<FPoint>,
-    pub histograms: Vec<HPoint>,
-    pub float_sts: Vec<i64>,
-    pub histogram_sts: Vec<i64>,
+    floats: Vec<FPoint>,
+    histograms: Vec<HPoint>,
+    float_sts: Vec<i64>,
+    histogram_sts: Vec<i64>,
+    f0: usize,
+    h0: usize,
+    /// Number of live points with a known start timestamp.
+    known_sts: usize,
 }
 
 impl Window {
@@ -114,11 +120,68 @@ impl Window {
         self.histograms.clear();
         self.float_sts.clear();
         self.histogram_sts.clear();
+        self.f0 = 0;
+        self.h0 = 0;
+        self.known_sts = 0;
+    }
+
+    /// Float points in the window.
+    pub(crate) fn floats(&self) -> &[FPoint] {
+        &self.floats[self.f0..]
+    }
+
+    /// Histogram points in the window.
+    pub(crate) fn histograms(&self) -> &[HPoint] {
+        &self.histograms[self.h0..]
+    }
+
+    /// Start timestamps of the float points (when tracked).
+    pub(crate) fn float_sts(&self) -> &[i64] {
+        self.float_sts.get(self.f0..).unwrap_or(&[])
+    }
+
+    /// Start timestamps of the histogram points (when tracked).
+    pub(crate) fn histogram_sts(&self) -> &[i64] {
+        self.histogram_sts.get(self.h0..).unwrap_or(&[])
+    }
+
+    /// True when some point in the window has a known start timestamp.
+    pub(crate) fn has_sts(&self) -> bool {
+        self.known_sts > 0
+    }
+
+    /// True when the window holds no points.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.f0 == self.floats.len() && self.h0 == self.histograms.len()
     }
 
     /// Points in the window, histograms weighted by size.
     pub(crate) fn samples(&self) -> usize {
-        self.floats.len() + self.histograms.iter().map(HPoint::size).sum::<usize>()
+        self.floats().len() + self.histograms().iter().map(HPoint::size).sum::<usize>()
+    }
+
+    /// Takes the points out of the window.
+    pub(crate) fn take(mut self) -> (Vec<FPoint>, Vec<HPoint>) {
+        self.floats.drain(..self.f0);
+        self.histograms.drain(..self.h0);
+        (self.floats, self.histograms)
+    }
+
+    fn compact(&mut self) {
+        if self.f0 > 32 && self.f0 * 2 > self.floats.len() {
+            self.floats.drain(..self.f0);
+            if !self.float_sts.is_empty() {
+                self.float_sts.drain(..self.f0.min(self.float_sts.len()));
+            }
+            self.f0 = 0;
+        }
+        if self.h0 > 32 && self.h0 * 2 > self.histograms.len() {
+            self.histograms.drain(..self.h0);
+            if !self.histogram_sts.is_empty() {
+                self.histogram_sts.drain(..self.h0.min(self.histogram_sts.len()));
+            }
+            self.h0 = 0;
+        }
     }
 }
 
@@ -142,42 +205,35 @@ impl<'a> WindowCursor<'a> {
         with_sts: bool,
     ) -> Result<(usize, usize), EvalError> {
         let mut dropped = 0;
-        let nf = w.floats.partition_point(|p| p.t <= mint);
+        let nf = w.floats[w.f0..].partition_point(|p| p.t <= mint);
         if nf > 0 {
             dropped += nf;
-            w.floats.drain(..nf);
             if with_sts {
-                w.float_sts.drain(..nf.min(w.float_sts.len()));
+                w.known_sts -= w.float_sts[w.f0..w.f0 + nf].iter().filter(|s| **s != 0).count();
             }
+            w.f0 += nf;
         }
-        let nh = w.histograms.partition_point(|p| p.t <= mint);
+        let nh = w.histograms[w.h0..].partition_point(|p| p.t <= mint);
         if nh > 0 {
-            dropped += w.histograms[..nh].iter().map(HPoint::size).sum::<usize>();
-            w.histograms.drain(..nh);
+            dropped += w.histograms[w.h0..w.h0 + nh].iter().map(HPoint::size).sum::<usize>();
             if with_sts {
-                w.histogram_sts.drain(..nh.min(w.histogram_sts.len()));
+                w.known_sts -= w.histogram_sts[w.h0..w.h0 + nh].iter().filter(|s| **s != 0).count();
             }
+            w.h0 += nh;
         }
-        let last = w
-            .floats
-            .last()
-            .map(|p| p.t)
-            .into_iter()
-            .chain(w.histograms.last().map(|p| p.t))
-            .max()
-            .unwrap_or(i64::MIN);
+        w.compact();
+        let last = match (w.floats.last(), w.histograms.last()) {
+            (Some(f), Some(h)) => f.t.max(h.t),
+            (Some(f), None) => f.t,
+            (None, Some(h)) => h.t,
+            (None, None) => i64::MIN,
+        };
         let lower = last.max(mint);
         if !self.started {
             self.started = true;
-            self.pending = self
-                .it
-                .seek(lower.saturating_add(1))
-                .map_err(EvalError::Storage)?;
+            self.pending = self.it.seek(lower.saturating_add(1)).map_err(EvalError::Storage)?;
         } else if self.pending.as_ref().is_some_and(|p| p.t <= lower) {
-            self.pending = self
-                .it
-                .seek(lower.saturating_add(1))
-                .map_err(EvalError::Storage)?;
+            self.pending = self.it.seek(lower.saturating_add(1)).map_err(EvalError::Storage)?;
         }
         let mut added = 0;
         while let Some(s) = self.pending.take() {
@@ -186,6 +242,9 @@ impl<'a> WindowCursor<'a> {
                 break;
             }
             if s.t > lower && !is_stale(&s) {
+                if with_sts && s.st != 0 {
+                    w.known_sts += 1;
+                }
                 match s.value {
                     SampleValue::Float(f) => {
                         w.floats.push(FPoint { t: s.t, f });

@@ -20,7 +20,7 @@ use crate::promql::annotations::{Annotation, Annotations};
 use crate::promql::histogram::HistogramExt;
 use crate::promql::parser::{Expr, ValueType, VectorMatching, VectorSelector};
 use crate::promql::value::{
-    FPoint, HPoint, Matrix, Sample, Series, Vector, matrix_samples, vector_samples,
+    FPoint, HPoint, Matrix, Sample, Series, Vector, matrix_samples, no_labels, vector_samples,
 };
 use crate::querier::{Querier, QuerierError, SelectHints, Series as StorageSeries};
 
@@ -333,7 +333,7 @@ impl<'a> Evaluator<'a> {
         self.current_samples += n;
         self.check_samples()?;
         Ok(vec![Series {
-            metric: Labels::empty(),
+            metric: no_labels(),
             floats,
             histograms: Vec::new(),
             drop_name: false,

@@ -11,7 +11,7 @@ use crate::promql::annotations::kinds;
 use crate::promql::functions::{FnArgs, RangeArg, function_impl};
 use crate::promql::histogram::HistogramExt;
 use crate::promql::parser::{Call, Expr, VectorSelector};
-use crate::promql::value::{FPoint, Matrix, Sample, Series, Vector};
+use crate::promql::value::{FPoint, Matrix, Sample, Series, Vector, no_labels};
 use crate::querier::Series as StorageSeries;
 
 /// Functions that accept an `anchored` range.
@@ -127,7 +127,7 @@ impl Evaluator<'_> {
                         .and_then(|m| m.first())
                         .and_then(|s| s.floats.get(step))
                         .map_or(f64::NAN, |p| p.f);
-                    vals[k].push(Sample::float(Default::default(), v));
+                    vals[k].push(Sample::float(no_labels(), v));
                     k += 1;
                 }
                 if ts == self.start || vs_params.timestamp.is_none() {
@@ -137,17 +137,13 @@ impl Evaluator<'_> {
                     self.current_samples = self.current_samples.saturating_sub(dropped) + added;
                     self.check_samples()?;
                 }
-                if !w.floats.is_empty() || !w.histograms.is_empty() {
+                if !w.is_empty() {
                     let arg = RangeArg {
                         metric: &metric,
-                        floats: &w.floats,
-                        histograms: &w.histograms,
-                        float_sts: if with_sts { Some(&w.float_sts) } else { None },
-                        histogram_sts: if with_sts {
-                            Some(&w.histogram_sts)
-                        } else {
-                            None
-                        },
+                        floats: w.floats(),
+                        histograms: w.histograms(),
+                        float_sts: if w.has_sts() { Some(w.float_sts()) } else { None },
+                        histogram_sts: if w.has_sts() { Some(w.histogram_sts()) } else { None },
                         range_ms,
                         offset_ms: effective_offset,
                         anchored: vs_params.anchored,

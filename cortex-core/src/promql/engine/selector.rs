@@ -101,14 +101,13 @@ impl Evaluator<'_> {
             self.check_samples()?;
             let mut out = Series::new(s.labels().clone());
             if vs.anchored || vs.smoothed {
-                if !w.histograms.is_empty() {
+                if !w.histograms().is_empty() {
                     let which = if vs.anchored { "anchored" } else { "smoothed" };
                     return err(format!("{which} modifier is not supported with histograms"));
                 }
-                out.floats = super::range_fn::extend_floats(&w.floats, mint, maxt, vs.smoothed);
+                out.floats = super::range_fn::extend_floats(w.floats(), mint, maxt, vs.smoothed);
             } else {
-                out.floats = w.floats;
-                out.histograms = w.histograms;
+                (out.floats, out.histograms) = w.take();
             }
             if !out.is_empty() {
                 mat.push(out);
@@ -150,15 +149,15 @@ impl Evaluator<'_> {
                 )?;
                 ts += self.interval;
                 let ts = ts - self.interval;
-                if w.floats.is_empty() && w.histograms.is_empty() {
+                if w.is_empty() {
                     continue;
                 }
-                if !w.floats.is_empty() && !w.histograms.is_empty() {
+                if !w.floats().is_empty() && !w.histograms().is_empty() {
                     annos.add(kinds::mixed_floats_histograms(&name, pos));
                     continue;
                 }
-                if !w.histograms.is_empty() {
-                    let h = &w.histograms;
+                if !w.histograms().is_empty() {
+                    let h = w.histograms();
                     let i = h.partition_point(|p| p.t < data_t);
                     if i < h.len() && h[i].t == data_t {
                         out.histograms.push(HPoint {
@@ -192,7 +191,7 @@ impl Evaluator<'_> {
                         });
                     }
                 } else {
-                    let f = &w.floats;
+                    let f = w.floats();
                     let i = f.partition_point(|p| p.t < data_t);
                     if i < f.len() && f[i].t == data_t {
                         out.floats.push(FPoint { t: ts, f: f[i].f });

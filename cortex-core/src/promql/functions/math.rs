@@ -5,7 +5,7 @@ use super::FnArgs;
 use super::labels::absent_labels;
 use crate::promql::aggregate::{go_max, go_min};
 use crate::promql::engine::EvalError;
-use crate::promql::value::Sample;
+use crate::promql::value::{Sample, no_labels};
 
 type R = Result<(), EvalError>;
 
@@ -108,21 +108,21 @@ pub(super) fn scalar(a: &mut FnArgs<'_>) -> R {
     }
     a.enh
         .out
-        .push(Sample::float(Default::default(), found.unwrap_or(f64::NAN)));
+        .push(Sample::float(no_labels(), found.unwrap_or(f64::NAN)));
     Ok(())
 }
 
 /// `vector(s)`
 pub(super) fn vector(a: &mut FnArgs<'_>) -> R {
     let v = a.scalar(0);
-    a.enh.out.push(Sample::float(Default::default(), v));
+    a.enh.out.push(Sample::float(no_labels(), v));
     Ok(())
 }
 
 /// `time()`
 pub(super) fn time(a: &mut FnArgs<'_>) -> R {
     let t = a.enh.ts as f64 / 1000.0;
-    a.enh.out.push(Sample::float(Default::default(), t));
+    a.enh.out.push(Sample::float(no_labels(), t));
     Ok(())
 }
 
@@ -130,21 +130,21 @@ pub(super) fn time(a: &mut FnArgs<'_>) -> R {
 pub(super) fn pi(a: &mut FnArgs<'_>) -> R {
     a.enh
         .out
-        .push(Sample::float(Default::default(), std::f64::consts::PI));
+        .push(Sample::float(no_labels(), std::f64::consts::PI));
     Ok(())
 }
 
 /// `max_of(a, b)`
 pub(super) fn max_of(a: &mut FnArgs<'_>) -> R {
     let v = go_max(a.scalar(0), a.scalar(1));
-    a.enh.out.push(Sample::float(Default::default(), v));
+    a.enh.out.push(Sample::float(no_labels(), v));
     Ok(())
 }
 
 /// `min_of(a, b)`
 pub(super) fn min_of(a: &mut FnArgs<'_>) -> R {
     let v = go_min(a.scalar(0), a.scalar(1));
-    a.enh.out.push(Sample::float(Default::default(), v));
+    a.enh.out.push(Sample::float(no_labels(), v));
     Ok(())
 }
 

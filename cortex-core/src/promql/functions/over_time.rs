@@ -11,7 +11,7 @@ use crate::promql::annotations::kinds::{self, HistogramOp};
 use crate::promql::engine::{EvalError, err};
 use crate::promql::histogram::{HistogramExt, kahan_inc};
 use crate::promql::quantile::quantile;
-use crate::promql::value::{FPoint, Sample};
+use crate::promql::value::{FPoint, Sample, no_labels};
 
 type R = Result<(), EvalError>;
 
@@ -20,12 +20,12 @@ fn name(r: &RangeArg<'_>) -> String {
 }
 
 fn push_f(a: &mut FnArgs<'_>, f: f64) {
-    a.enh.out.push(Sample::float(Default::default(), f));
+    a.enh.out.push(Sample::float(no_labels(), f));
 }
 
 fn push_h(a: &mut FnArgs<'_>, h: FloatHistogram) {
     a.enh.out.push(Sample {
-        metric: Default::default(),
+        metric: no_labels(),
         t: 0,
         f: 0.0,
         h: Some(Arc::new(h)),

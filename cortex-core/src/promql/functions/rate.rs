@@ -13,7 +13,7 @@ use crate::promql::annotations::kinds::{self, HistogramOp};
 use crate::promql::engine::EvalError;
 use crate::promql::histogram::HistogramExt;
 use crate::promql::parser::PosRange;
-use crate::promql::value::{FPoint, HPoint, Sample};
+use crate::promql::value::{FPoint, HPoint, Sample, no_labels};
 
 type R = Result<(), EvalError>;
 
@@ -104,8 +104,18 @@ fn extrapolated(a: &mut FnArgs<'_>, is_counter: bool, is_rate: bool) -> R {
             if let Some(s) = r.float_sts {
                 sts = s;
             }
+            if sts.is_empty() {
+                // Without start timestamps only decreasing values mark resets.
+                let mut prev = f[0].f;
+                for p in &f[1..] {
+                    if p.f < prev {
+                        result_f += prev;
+                    }
+                    prev = p.f;
+                }
+            }
             let mut overlap = false;
-            for i in 1..f.len() {
+            for i in 1..if sts.is_empty() { 0 } else { f.len() } {
                 let (prev, cur) = (f[i - 1], f[i]);
                 if !overlap && i < sts.len() && st_overlap(sts[i - 1], prev.t, sts[i]) {
                     annos.add(kinds::start_time_overlap(&metric_name(r), r.pos));
@@ -179,11 +189,11 @@ fn extrapolated(a: &mut FnArgs<'_>, is_counter: bool, is_rate: bool) -> R {
         factor /= r.range_ms as f64 / 1000.0;
     }
     let out = match result_h {
-        None => Sample::float(Default::default(), result_f * factor),
+        None => Sample::float(no_labels(), result_f * factor),
         Some(mut h) => {
             h.mul(factor);
             Sample {
-                metric: Default::default(),
+                metric: no_labels(),
                 t: 0,
                 f: 0.0,
                 h: Some(Arc::new(h)),
@@ -423,7 +433,7 @@ fn instant_value(a: &mut FnArgs<'_>, is_rate: bool) -> R {
         }
     }
     a.enh.out.push(Sample {
-        metric: Default::default(),
+        metric: no_labels(),
         t: 0,
         f: out_f,
         h: out_h.map(Arc::new),
@@ -536,6 +546,6 @@ fn extended(a: &mut FnArgs<'_>, r: &RangeArg<'_>, is_counter: bool, is_rate: boo
     if is_rate {
         result /= r.range_ms as f64 / 1000.0;
     }
-    a.enh.out.push(Sample::float(Default::default(), result));
+    a.enh.out.push(Sample::float(no_labels(), result));
     Ok(())
 }

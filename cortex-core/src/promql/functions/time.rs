@@ -2,7 +2,7 @@
 
 use super::FnArgs;
 use crate::promql::engine::EvalError;
-use crate::promql::value::Sample;
+use crate::promql::value::{Sample, no_labels};
 
 /// Year, month (1-12) and day (1-31) of the day `days` after 1970-01-01.
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -66,7 +66,7 @@ fn go_int64(f: f64) -> i64 {
 fn date_fn(a: &mut FnArgs<'_>, f: fn(&Civil) -> f64) -> Result<(), EvalError> {
     if a.args.is_empty() {
         let v = f(&civil(a.enh.ts.div_euclid(1000)));
-        a.enh.out.push(Sample::float(Default::default(), v));
+        a.enh.out.push(Sample::float(no_labels(), v));
         return Ok(());
     }
     for el in &a.vals[0] {
