@@ -63,6 +63,14 @@ impl SampleIterator for SliceIterator<'_> {
         self.pos += rest.partition_point(|s| s.t < t);
         self.next()
     }
+
+    fn next_batch(&mut self, out: &mut Vec<Sample>, max: usize) -> Result<usize, QuerierError> {
+        let end = self.samples.len().min(self.pos.saturating_add(max));
+        let run = &self.samples[self.pos..end];
+        out.extend_from_slice(run);
+        self.pos = end;
+        Ok(run.len())
+    }
 }
 
 /// An in-memory store of series, queryable with PromQL.

@@ -77,6 +77,22 @@ pub trait SampleIterator: Send {
         }
         Ok(None)
     }
+
+    /// Appends up to `max` following samples to `out` and returns how many it
+    /// appended; 0 means the end. The engine reads through this, so implementations
+    /// that can copy a run of samples at once should override the default, which
+    /// calls [`SampleIterator::next`] per sample.
+    fn next_batch(&mut self, out: &mut Vec<Sample>, max: usize) -> Result<usize, QuerierError> {
+        let mut n = 0;
+        while n < max {
+            match self.next()? {
+                Some(s) => out.push(s),
+                None => break,
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 /// A selected series.

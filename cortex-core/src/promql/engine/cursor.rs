@@ -12,9 +12,8 @@ use crate::querier::{Sample, SampleIterator, SampleValue};
 /// Finds, for increasing times `t`, the last sample at or before `t` within a
 /// lookback window.
 pub(crate) struct LookbackCursor<'a> {
-    it: Box<dyn SampleIterator + 'a>,
-    cur: Option<Sample>,
-    last_t: i64,
+    src: Buffered<'a>,
+    started: bool,
     prev: Option<Sample>,
     delta: i64,
 }
@@ -22,12 +21,10 @@ pub(crate) struct LookbackCursor<'a> {
 impl<'a> LookbackCursor<'a> {
     /// A cursor that may skip ahead by seeking when the next time is more than `delta`
     /// past the current sample.
-    pub(crate) fn new(mut it: Box<dyn SampleIterator + 'a>, delta: i64) -> Result<Self, EvalError> {
-        let cur = it.next().map_err(EvalError::Storage)?;
+    pub(crate) fn new(it: Box<dyn SampleIterator + 'a>, delta: i64) -> Result<Self, EvalError> {
         Ok(LookbackCursor {
-            it,
-            cur,
-            last_t: i64::MIN,
+            src: Buffered::new(it),
+            started: false,
             prev: None,
             delta,
         })
@@ -37,30 +34,21 @@ impl<'a> LookbackCursor<'a> {
     /// the sample before it.
     fn seek(&mut self, t: i64) -> Result<(), EvalError> {
         let t0 = t.saturating_sub(self.delta);
-        if let Some(c) = &self.cur
-            && t0 > self.last_t
+        if let Some(c) = self.src.peek()?
+            && (!self.started || t0 > c.t)
         {
             self.prev = None;
             if c.t < t0 {
-                self.cur = self.it.seek(t0).map_err(EvalError::Storage)?;
-            }
-            match &self.cur {
-                None => return Ok(()),
-                Some(c) => self.last_t = c.t,
+                self.src.seek(t0)?;
             }
         }
-        if self.cur.is_some() && self.last_t >= t {
-            return Ok(());
-        }
-        while self.cur.is_some() {
-            self.prev = self.cur.take();
-            self.cur = self.it.next().map_err(EvalError::Storage)?;
-            if let Some(c) = &self.cur {
-                self.last_t = c.t;
-                if c.t >= t {
-                    return Ok(());
-                }
+        self.started = true;
+        while let Some(c) = self.src.peek()? {
+            if c.t >= t {
+                break;
             }
+            self.prev = Some(c.clone());
+            self.src.bump();
         }
         Ok(())
     }
@@ -69,7 +57,7 @@ impl<'a> LookbackCursor<'a> {
     /// newer than `ref_t - lookback`, unless it is a staleness marker.
     pub(crate) fn at(&mut self, ref_t: i64, lookback: i64) -> Result<Option<Sample>, EvalError> {
         self.seek(ref_t)?;
-        let s = match &self.cur {
+        let s = match self.src.peek()? {
             Some(c) if c.t == ref_t => c,
             _ => match &self.prev {
                 Some(p) if p.t > ref_t - lookback && p.t <= ref_t => p,
@@ -91,10 +79,69 @@ pub(crate) fn is_stale(s: &Sample) -> bool {
     }
 }
 
+/// How many samples [`Buffered`] asks its iterator for at once.
+const BATCH: usize = 64;
+
+/// Reads a sample iterator in batches, so walking a series costs no dynamic call per
+/// sample.
+pub(crate) struct Buffered<'a> {
+    it: Box<dyn SampleIterator + 'a>,
+    buf: Vec<Sample>,
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> Buffered<'a> {
+    pub(crate) fn new(it: Box<dyn SampleIterator + 'a>) -> Self {
+        Buffered {
+            it,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// The current sample, without consuming it; `None` at the end.
+    pub(crate) fn peek(&mut self) -> Result<Option<&Sample>, EvalError> {
+        if self.pos == self.buf.len() && !self.done {
+            self.buf.clear();
+            self.pos = 0;
+            let n = self
+                .it
+                .next_batch(&mut self.buf, BATCH)
+                .map_err(EvalError::Storage)?;
+            self.done = n == 0;
+        }
+        Ok(self.buf.get(self.pos))
+    }
+
+    /// Consumes the current sample.
+    pub(crate) fn bump(&mut self) {
+        self.pos = (self.pos + 1).min(self.buf.len());
+    }
+
+    /// Skips to the first sample at or after `t`.
+    pub(crate) fn seek(&mut self, t: i64) -> Result<(), EvalError> {
+        let rest = &self.buf[self.pos..];
+        if rest.last().is_some_and(|s| s.t >= t) {
+            self.pos += rest.partition_point(|s| s.t < t);
+            return Ok(());
+        }
+        self.buf.clear();
+        self.pos = 0;
+        if !self.done {
+            match self.it.seek(t).map_err(EvalError::Storage)? {
+                Some(s) => self.buf.push(s),
+                None => self.done = true,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Keeps the samples of one series in a sliding `(mint, maxt]` window.
 pub(crate) struct WindowCursor<'a> {
-    it: Box<dyn SampleIterator + 'a>,
-    pending: Option<Sample>,
+    src: Buffered<'a>,
     started: bool,
 }
 
@@ -178,7 +225,8 @@ impl Window {
         if self.h0 > 32 && self.h0 * 2 > self.histograms.len() {
             self.histograms.drain(..self.h0);
             if !self.histogram_sts.is_empty() {
-                self.histogram_sts.drain(..self.h0.min(self.histogram_sts.len()));
+                self.histogram_sts
+                    .drain(..self.h0.min(self.histogram_sts.len()));
             }
             self.h0 = 0;
         }
@@ -188,8 +236,7 @@ impl Window {
 impl<'a> WindowCursor<'a> {
     pub(crate) fn new(it: Box<dyn SampleIterator + 'a>) -> Self {
         WindowCursor {
-            it,
-            pending: None,
+            src: Buffered::new(it),
             started: false,
         }
     }
@@ -209,15 +256,24 @@ impl<'a> WindowCursor<'a> {
         if nf > 0 {
             dropped += nf;
             if with_sts {
-                w.known_sts -= w.float_sts[w.f0..w.f0 + nf].iter().filter(|s| **s != 0).count();
+                w.known_sts -= w.float_sts[w.f0..w.f0 + nf]
+                    .iter()
+                    .filter(|s| **s != 0)
+                    .count();
             }
             w.f0 += nf;
         }
         let nh = w.histograms[w.h0..].partition_point(|p| p.t <= mint);
         if nh > 0 {
-            dropped += w.histograms[w.h0..w.h0 + nh].iter().map(HPoint::size).sum::<usize>();
+            dropped += w.histograms[w.h0..w.h0 + nh]
+                .iter()
+                .map(HPoint::size)
+                .sum::<usize>();
             if with_sts {
-                w.known_sts -= w.histogram_sts[w.h0..w.h0 + nh].iter().filter(|s| **s != 0).count();
+                w.known_sts -= w.histogram_sts[w.h0..w.h0 + nh]
+                    .iter()
+                    .filter(|s| **s != 0)
+                    .count();
             }
             w.h0 += nh;
         }
@@ -231,30 +287,32 @@ impl<'a> WindowCursor<'a> {
         let lower = last.max(mint);
         if !self.started {
             self.started = true;
-            self.pending = self.it.seek(lower.saturating_add(1)).map_err(EvalError::Storage)?;
-        } else if self.pending.as_ref().is_some_and(|p| p.t <= lower) {
-            self.pending = self.it.seek(lower.saturating_add(1)).map_err(EvalError::Storage)?;
+            self.src.seek(lower.saturating_add(1))?;
+        } else if self.src.peek()?.is_some_and(|p| p.t <= lower) {
+            self.src.seek(lower.saturating_add(1))?;
         }
         let mut added = 0;
-        while let Some(s) = self.pending.take() {
+        while let Some(s) = self.src.peek()? {
             if s.t > maxt {
-                self.pending = Some(s);
                 break;
             }
-            if s.t > lower && !is_stale(&s) {
+            if s.t > lower && !is_stale(s) {
                 if with_sts && s.st != 0 {
                     w.known_sts += 1;
                 }
-                match s.value {
+                match &s.value {
                     SampleValue::Float(f) => {
-                        w.floats.push(FPoint { t: s.t, f });
+                        w.floats.push(FPoint { t: s.t, f: *f });
                         if with_sts {
                             w.float_sts.push(s.st);
                         }
                         added += 1;
                     }
                     SampleValue::Histogram(h) => {
-                        let p = HPoint { t: s.t, h };
+                        let p = HPoint {
+                            t: s.t,
+                            h: h.clone(),
+                        };
                         added += p.size();
                         w.histograms.push(p);
                         if with_sts {
@@ -263,7 +321,7 @@ impl<'a> WindowCursor<'a> {
                     }
                 }
             }
-            self.pending = self.it.next().map_err(EvalError::Storage)?;
+            self.src.bump();
         }
         Ok((dropped, added))
     }

@@ -188,6 +188,8 @@ pub(crate) struct NodeHelper {
     pub annos: Annotations,
     /// Cache of classic-histogram groupings for `histogram_quantile` and friends.
     pub histogram_cache: crate::promql::functions::histogram::ClassicCache,
+    /// A range-vector function's result for the current series and step.
+    pub range_out: Option<crate::querier::SampleValue>,
 }
 
 /// The per-step callback of [`Evaluator::range_eval`]: input vectors, their match

@@ -12,7 +12,7 @@ use crate::promql::functions::{FnArgs, RangeArg, function_impl};
 use crate::promql::histogram::HistogramExt;
 use crate::promql::parser::{Call, Expr, VectorSelector};
 use crate::promql::value::{FPoint, Matrix, Sample, Series, Vector, no_labels};
-use crate::querier::Series as StorageSeries;
+use crate::querier::{SampleValue, Series as StorageSeries};
 
 /// Functions that accept an `anchored` range.
 const ANCHORED_SAFE: &[&str] = &["changes", "delta", "increase", "rate", "resets"];
@@ -142,8 +142,16 @@ impl Evaluator<'_> {
                         metric: &metric,
                         floats: w.floats(),
                         histograms: w.histograms(),
-                        float_sts: if w.has_sts() { Some(w.float_sts()) } else { None },
-                        histogram_sts: if w.has_sts() { Some(w.histogram_sts()) } else { None },
+                        float_sts: if w.has_sts() {
+                            Some(w.float_sts())
+                        } else {
+                            None
+                        },
+                        histogram_sts: if w.has_sts() {
+                            Some(w.histogram_sts())
+                        } else {
+                            None
+                        },
                         range_ms,
                         offset_ms: effective_offset,
                         anchored: vs_params.anchored,
@@ -151,7 +159,7 @@ impl Evaluator<'_> {
                         pos: arg_pos,
                     };
                     enh.ts = ts;
-                    enh.out.clear();
+                    enh.range_out = None;
                     let mut fa = FnArgs {
                         vals: &vals,
                         range: Some(&arg),
@@ -159,19 +167,17 @@ impl Evaluator<'_> {
                         enh: &mut enh,
                     };
                     call(&mut fa)?;
-                    if let Some(r) = enh.out.first() {
-                        match &r.h {
-                            None => {
-                                if out.floats.is_empty() {
-                                    out.floats.reserve(steps - step);
-                                }
-                                out.floats.push(FPoint { t: ts, f: r.f });
+                    match enh.range_out.take() {
+                        None => {}
+                        Some(SampleValue::Float(f)) => {
+                            if out.floats.is_empty() {
+                                out.floats.reserve(steps - step);
                             }
-                            Some(h) => out.histograms.push(crate::promql::value::HPoint {
-                                t: ts,
-                                h: h.clone(),
-                            }),
+                            out.floats.push(FPoint { t: ts, f });
                         }
+                        Some(SampleValue::Histogram(h)) => out
+                            .histograms
+                            .push(crate::promql::value::HPoint { t: ts, h }),
                     }
                 }
                 ts += self.interval;

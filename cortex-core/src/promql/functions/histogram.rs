@@ -21,7 +21,7 @@ use crate::promql::quantile::{
     Bucket, bucket_fraction, bucket_quantile, histogram_fraction as native_fraction,
     histogram_quantile as native_quantile,
 };
-use crate::promql::value::{HPoint, Sample, no_labels};
+use crate::promql::value::{HPoint, Sample};
 
 type R = Result<(), EvalError>;
 
@@ -484,12 +484,6 @@ pub(crate) fn extended_histogram_rate(
     }
     result.counter_reset_hint = CounterResetHint::Gauge;
     result.compact();
-    a.enh.out.push(Sample {
-        metric: no_labels(),
-        t: 0,
-        f: 0.0,
-        h: Some(Arc::new(result)),
-        drop_name: false,
-    });
+    a.emit_histogram(Arc::new(result));
     Ok(())
 }

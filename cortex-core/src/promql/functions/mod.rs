@@ -14,6 +14,7 @@ pub mod rate;
 mod sort;
 pub mod time;
 
+use cortex_tsdb::histogram::FloatHistogram;
 use cortex_tsdb::labels::Labels;
 
 use super::engine::{EvalError, NodeHelper};
@@ -58,6 +59,16 @@ pub(crate) struct FnArgs<'a> {
 }
 
 impl FnArgs<'_> {
+    /// Emits a range function's float result for the current series and step.
+    pub(crate) fn emit_float(&mut self, f: f64) {
+        self.enh.range_out = Some(crate::querier::SampleValue::Float(f));
+    }
+
+    /// Emits a range function's histogram result for the current series and step.
+    pub(crate) fn emit_histogram(&mut self, h: std::sync::Arc<FloatHistogram>) {
+        self.enh.range_out = Some(crate::querier::SampleValue::Histogram(h));
+    }
+
     /// The scalar value of `vals[i]` (NaN when absent).
     pub(crate) fn scalar(&self, i: usize) -> f64 {
         self.vals

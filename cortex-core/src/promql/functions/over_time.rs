@@ -11,7 +11,7 @@ use crate::promql::annotations::kinds::{self, HistogramOp};
 use crate::promql::engine::{EvalError, err};
 use crate::promql::histogram::{HistogramExt, kahan_inc};
 use crate::promql::quantile::quantile;
-use crate::promql::value::{FPoint, Sample, no_labels};
+use crate::promql::value::FPoint;
 
 type R = Result<(), EvalError>;
 
@@ -20,17 +20,11 @@ fn name(r: &RangeArg<'_>) -> String {
 }
 
 fn push_f(a: &mut FnArgs<'_>, f: f64) {
-    a.enh.out.push(Sample::float(no_labels(), f));
+    a.emit_float(f);
 }
 
 fn push_h(a: &mut FnArgs<'_>, h: FloatHistogram) {
-    a.enh.out.push(Sample {
-        metric: no_labels(),
-        t: 0,
-        f: 0.0,
-        h: Some(Arc::new(h)),
-        drop_name: false,
-    });
+    a.emit_histogram(Arc::new(h));
 }
 
 /// Sum of histograms with Kahan compensation; `Err` when schemas mix.
@@ -283,19 +277,12 @@ pub(super) fn last_over_time(a: &mut FnArgs<'_>) -> R {
     let Some(r) = a.range else { return Ok(()) };
     let f = r.floats.last();
     let h = r.histograms.last();
-    let s = match (f, h) {
-        (Some(f), Some(h)) if h.t < f.t => Sample::float(r.metric.clone(), f.f),
-        (Some(f), None) => Sample::float(r.metric.clone(), f.f),
-        (_, Some(h)) => Sample {
-            metric: r.metric.clone(),
-            t: 0,
-            f: 0.0,
-            h: Some(h.h.clone()),
-            drop_name: false,
-        },
-        (None, None) => return Ok(()),
-    };
-    a.enh.out.push(s);
+    match (f, h) {
+        (Some(f), Some(h)) if h.t < f.t => a.emit_float(f.f),
+        (Some(f), None) => a.emit_float(f.f),
+        (_, Some(h)) => a.emit_histogram(h.h.clone()),
+        (None, None) => {}
+    }
     Ok(())
 }
 
@@ -304,19 +291,12 @@ pub(super) fn first_over_time(a: &mut FnArgs<'_>) -> R {
     let Some(r) = a.range else { return Ok(()) };
     let f = r.floats.first();
     let h = r.histograms.first();
-    let s = match (f, h) {
-        (Some(f), Some(h)) if f.t < h.t => Sample::float(r.metric.clone(), f.f),
-        (Some(f), None) => Sample::float(r.metric.clone(), f.f),
-        (_, Some(h)) => Sample {
-            metric: r.metric.clone(),
-            t: 0,
-            f: 0.0,
-            h: Some(h.h.clone()),
-            drop_name: false,
-        },
-        (None, None) => return Ok(()),
-    };
-    a.enh.out.push(s);
+    match (f, h) {
+        (Some(f), Some(h)) if f.t < h.t => a.emit_float(f.f),
+        (Some(f), None) => a.emit_float(f.f),
+        (_, Some(h)) => a.emit_histogram(h.h.clone()),
+        (None, None) => {}
+    }
     Ok(())
 }
 
@@ -325,9 +305,7 @@ pub(super) fn ts_of_first_over_time(a: &mut FnArgs<'_>) -> R {
     let Some(r) = a.range else { return Ok(()) };
     let tf = r.floats.first().map_or(i64::MAX, |p| p.t);
     let th = r.histograms.first().map_or(i64::MAX, |p| p.t);
-    a.enh
-        .out
-        .push(Sample::float(r.metric.clone(), tf.min(th) as f64 / 1000.0));
+    a.emit_float(tf.min(th) as f64 / 1000.0);
     Ok(())
 }
 
@@ -336,9 +314,7 @@ pub(super) fn ts_of_last_over_time(a: &mut FnArgs<'_>) -> R {
     let Some(r) = a.range else { return Ok(()) };
     let tf = r.floats.last().map_or(0, |p| p.t);
     let th = r.histograms.last().map_or(0, |p| p.t);
-    a.enh
-        .out
-        .push(Sample::float(r.metric.clone(), tf.max(th) as f64 / 1000.0));
+    a.emit_float(tf.max(th) as f64 / 1000.0);
     Ok(())
 }
 

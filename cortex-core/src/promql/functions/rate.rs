@@ -13,7 +13,7 @@ use crate::promql::annotations::kinds::{self, HistogramOp};
 use crate::promql::engine::EvalError;
 use crate::promql::histogram::HistogramExt;
 use crate::promql::parser::PosRange;
-use crate::promql::value::{FPoint, HPoint, Sample, no_labels};
+use crate::promql::value::{FPoint, HPoint};
 
 type R = Result<(), EvalError>;
 
@@ -188,20 +188,13 @@ fn extrapolated(a: &mut FnArgs<'_>, is_counter: bool, is_rate: bool) -> R {
     if is_rate {
         factor /= r.range_ms as f64 / 1000.0;
     }
-    let out = match result_h {
-        None => Sample::float(no_labels(), result_f * factor),
+    match result_h {
+        None => a.emit_float(result_f * factor),
         Some(mut h) => {
             h.mul(factor);
-            Sample {
-                metric: no_labels(),
-                t: 0,
-                f: 0.0,
-                h: Some(Arc::new(h)),
-                drop_name: false,
-            }
+            a.emit_histogram(Arc::new(h));
         }
-    };
-    a.enh.out.push(out);
+    }
     Ok(())
 }
 
@@ -432,13 +425,10 @@ fn instant_value(a: &mut FnArgs<'_>, is_rate: bool) -> R {
             }
         }
     }
-    a.enh.out.push(Sample {
-        metric: no_labels(),
-        t: 0,
-        f: out_f,
-        h: out_h.map(Arc::new),
-        drop_name: false,
-    });
+    match out_h {
+        None => a.emit_float(out_f),
+        Some(h) => a.emit_histogram(Arc::new(h)),
+    }
     Ok(())
 }
 
@@ -546,6 +536,6 @@ fn extended(a: &mut FnArgs<'_>, r: &RangeArg<'_>, is_counter: bool, is_rate: boo
     if is_rate {
         result /= r.range_ms as f64 / 1000.0;
     }
-    a.enh.out.push(Sample::float(no_labels(), result));
+    a.emit_float(result);
     Ok(())
 }
