@@ -104,8 +104,10 @@ fn extrapolated(a: &mut FnArgs<'_>, is_counter: bool, is_rate: bool) -> R {
             if let Some(s) = r.float_sts {
                 sts = s;
             }
-            if sts.is_empty() {
-                // Without start timestamps only decreasing values mark resets.
+            // Without start timestamps only decreasing values mark resets. Resets are
+            // rare: a cheap scan finds whether there is any before summing them in
+            // order.
+            if sts.is_empty() && f.windows(2).any(|w| w[1].f < w[0].f) {
                 let mut prev = f[0].f;
                 for p in &f[1..] {
                     if p.f < prev {
