@@ -21,6 +21,16 @@ fn dur_precedence(kind: K) -> Option<(u8, bool)> {
 }
 
 impl Parser<'_> {
+    /// Consumes a token of `kind` inside a duration, or fails with the enclosing
+    /// context's error.
+    fn dur_expect(&mut self, kind: K) -> PResult<super::token::Token> {
+        if self.peek().kind == kind {
+            Ok(self.next())
+        } else {
+            Err(self.unexpected(self.dur_ctx.0, self.dur_ctx.1))
+        }
+    }
+
     /// A duration that must be positive: a range or subquery step.
     pub(super) fn parse_positive_duration(&mut self) -> PResult<Dur> {
         let e = self.parse_dur_expr(0)?;
@@ -190,26 +200,23 @@ impl Parser<'_> {
             }
             K::Step | K::Range | K::MaxOf | K::MinOf => self.parse_dur_function(),
             K::LeftParen => self.parse_dur_paren(),
-            _ => Err(self.unexpected(
-                "subquery or range selector",
-                "number, duration, step(), or range()",
-            )),
+            _ => Err(self.unexpected(self.dur_ctx.0, self.dur_ctx.1)),
         }
     }
 
     /// `step()`, `range()`, `min_of(a, b)`, `max_of(a, b)`.
     fn parse_dur_function(&mut self) -> PResult<Expr> {
         let t = self.next();
-        self.expect(K::LeftParen, "duration expression", "\"(\"")?;
+        self.dur_expect(K::LeftParen)?;
         let (lhs, rhs) = if matches!(t.kind, K::MaxOf | K::MinOf) {
             let a = self.parse_dur_expr(0)?;
-            self.expect(K::Comma, "duration expression", "\",\"")?;
+            self.dur_expect(K::Comma)?;
             let b = self.parse_dur_expr(0)?;
             (Some(Box::new(a)), Some(Box::new(b)))
         } else {
             (None, None)
         };
-        let close = self.expect(K::RightParen, "duration expression", "\")\"")?;
+        let close = self.dur_expect(K::RightParen)?;
         Ok(Expr::Duration(DurationExpr {
             op: t.kind,
             lhs,
@@ -225,7 +232,7 @@ impl Parser<'_> {
     fn parse_dur_paren(&mut self) -> PResult<Expr> {
         let open = self.next();
         let inner = self.parse_dur_expr(0)?;
-        let close = self.expect(K::RightParen, "duration expression", "\")\"")?;
+        let close = self.dur_expect(K::RightParen)?;
         Ok(match inner {
             Expr::Duration(mut d) => {
                 d.wrapped = true;

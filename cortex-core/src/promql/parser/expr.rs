@@ -22,9 +22,24 @@ pub(super) struct Parser<'a> {
     pub(super) lex_err: Option<LexError>,
     /// End of the last closing token (`)`, `}`, `]`, number, duration) consumed.
     pub(super) last_closing: usize,
+    /// Where a duration is being parsed, as (context, expected) for syntax errors
+    /// inside it: Prometheus reports them against the enclosing range, subquery
+    /// step or offset.
+    pub(super) dur_ctx: (&'static str, &'static str),
 }
 
 pub(super) type PResult<T> = Result<T, ParseError>;
+
+/// Error context of the range part of `[...]`.
+pub(super) const RANGE_CTX: &str = "subquery or range selector";
+/// What the range part of `[...]` expects.
+pub(super) const RANGE_EXPECTED: &str = "number, duration, step(), or range()";
+/// Error context of a subquery step.
+pub(super) const STEP_CTX: &str = "subquery selector";
+/// What a subquery step expects.
+pub(super) const STEP_EXPECTED: &str = "number, duration, step(), range(), or \"]\"";
+/// Error context of an offset.
+pub(super) const OFFSET_CTX: &str = "offset";
 
 /// Binding power of a binary operator token, and whether it is right-associative.
 fn binary_precedence(kind: K) -> Option<(u8, bool)> {
@@ -103,6 +118,7 @@ impl<'a> Parser<'a> {
             idx: 0,
             lex_err,
             last_closing: 0,
+            dur_ctx: (RANGE_CTX, RANGE_EXPECTED),
         }
     }
 

@@ -28,6 +28,8 @@ pub fn lex(input: &str) -> (Vec<Token>, Option<LexError>) {
         brace_open: false,
         bracket_open: false,
         got_colon: false,
+        duration_expr: false,
+        got_duration: false,
         tokens: Vec::new(),
     };
     let err = l.run().err();
@@ -48,6 +50,12 @@ pub(super) struct Lexer<'a> {
     brace_open: bool,
     bracket_open: bool,
     got_colon: bool,
+    /// Right after `[`, until the first number or duration: only duration
+    /// arithmetic may appear.
+    duration_expr: bool,
+    /// A number was lexed in duration-arithmetic mode (never reset, as in
+    /// Prometheus).
+    got_duration: bool,
     tokens: Vec<Token>,
 }
 
@@ -95,6 +103,8 @@ impl<'a> Lexer<'a> {
                 if self.lex_inside_braces()? {
                     return Ok(());
                 }
+            } else if self.duration_expr {
+                self.lex_duration_expr()?;
             } else if self.lex_statement()? {
                 return Ok(());
             }
@@ -227,12 +237,11 @@ impl<'a> Lexer<'a> {
                 K::LeftParen
             }
             b')' => {
-                self.emit(K::RightParen, start);
                 self.paren_depth -= 1;
                 if self.paren_depth < 0 {
-                    return self.err(start, "unexpected right parenthesis ')'".into());
+                    return self.err(self.pos, "unexpected right parenthesis ')'".into());
                 }
-                return Ok(false);
+                K::RightParen
             }
             b'{' => {
                 self.brace_open = true;
@@ -243,8 +252,13 @@ impl<'a> Lexer<'a> {
                     return self.err(start, "unexpected left bracket '['".into());
                 }
                 self.got_colon = false;
+                self.emit(K::LeftBracket, start);
+                while self.peek().is_some_and(is_space) {
+                    self.pos += 1;
+                }
                 self.bracket_open = true;
-                K::LeftBracket
+                self.duration_expr = true;
+                return Ok(false);
             }
             b']' => {
                 if !self.bracket_open {
@@ -266,6 +280,95 @@ impl<'a> Lexer<'a> {
         };
         self.emit(kind, start);
         Ok(false)
+    }
+
+    /// Lexes one token of duration arithmetic right after `[`; a number or duration
+    /// hands over to the statement lexer.
+    fn lex_duration_expr(&mut self) -> Result<(), LexError> {
+        let start = self.pos;
+        let Some(c) = self.peek() else {
+            return self.err(
+                start,
+                "unexpected end of input in duration expression".into(),
+            );
+        };
+        if c.is_ascii_digit() || (c == b'.' && self.peek_at(1).is_some_and(|d| d.is_ascii_digit()))
+        {
+            self.got_duration = true;
+            self.duration_expr = false;
+            return self.lex_number_or_duration();
+        }
+        if is_space(c) {
+            self.pos += 1;
+            return Ok(());
+        }
+        if matches!(c.to_ascii_lowercase(), b's' | b'r' | b'm') {
+            if self.lex_duration_keyword() {
+                return Ok(());
+            }
+            return self.err(
+                start,
+                format!(
+                    "unexpected character in duration expression: {}",
+                    go_quote_rune(c as char)
+                ),
+            );
+        }
+        self.pos += 1;
+        let kind = match c {
+            b']' => {
+                self.bracket_open = false;
+                self.got_colon = false;
+                self.duration_expr = false;
+                K::RightBracket
+            }
+            b':' => {
+                self.emit(K::Colon, start);
+                if !self.got_duration {
+                    return self.err(
+                        self.pos,
+                        "unexpected colon before duration in duration expression".into(),
+                    );
+                }
+                if self.got_colon {
+                    return self.err(
+                        self.pos,
+                        "unexpected repeated colon in duration expression".into(),
+                    );
+                }
+                self.got_colon = true;
+                return Ok(());
+            }
+            b'(' => {
+                self.paren_depth += 1;
+                K::LeftParen
+            }
+            b')' => {
+                self.paren_depth -= 1;
+                if self.paren_depth < 0 {
+                    return self.err(self.pos, "unexpected right parenthesis ')'".into());
+                }
+                K::RightParen
+            }
+            b'+' => K::Add,
+            b'-' => K::Sub,
+            b'*' => K::Mul,
+            b'/' => K::Div,
+            b'%' => K::Mod,
+            b'^' => K::Pow,
+            b',' => K::Comma,
+            _ => {
+                return self.err(
+                    start,
+                    format!(
+                        "unexpected character in duration expression: {}",
+                        go_quote_rune(self.char_at(start))
+                    ),
+                );
+            }
+        };
+        self.emit(kind, start);
+        Ok(())
     }
 
     /// Inside brackets: `step`, `range`, `max_of`, `min_of`.

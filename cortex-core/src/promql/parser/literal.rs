@@ -91,12 +91,18 @@ pub fn parse_number(s: &str) -> Result<f64, String> {
     if let Some(i) = parse_go_int(s) {
         return Ok(i as f64);
     }
-    parse_go_float(s).ok_or_else(|| {
-        format!(
+    match parse_go_float(s) {
+        // A finite literal too large for f64 is an error, as in Go.
+        Some(f) if f.is_infinite() && !s.to_ascii_lowercase().contains("inf") => Err(format!(
+            "error parsing number: strconv.ParseFloat: parsing {}: value out of range",
+            go_quote(s)
+        )),
+        Some(f) => Ok(f),
+        None => Err(format!(
             "error parsing number: strconv.ParseFloat: parsing {}: invalid syntax",
             go_quote(s)
-        )
-    })
+        )),
+    }
 }
 
 /// Go's `strconv.ParseInt(s, 0, 64)`.

@@ -93,7 +93,12 @@ impl Lexer<'_> {
             }
             self.accept(b"s");
         }
-        !self.peek().is_some_and(is_alnum)
+        if self.peek().is_some_and(is_alnum) {
+            // The offending character is part of the reported text.
+            self.pos += 1;
+            return false;
+        }
+        true
     }
 
     pub(super) fn lex_string(&mut self, quote: u8, start: usize) -> Result<(), LexError> {

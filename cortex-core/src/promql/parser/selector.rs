@@ -5,7 +5,10 @@
 use cortex_tsdb::labels::{METRIC_NAME, MatchType, Matcher};
 
 use super::ast::*;
-use super::expr::{Dur, PResult, Parser, seconds_to_ms};
+use super::expr::{
+    Dur, OFFSET_CTX, PResult, Parser, RANGE_CTX, RANGE_EXPECTED, STEP_CTX, STEP_EXPECTED,
+    seconds_to_ms,
+};
 use super::token::TokenKind as K;
 
 impl Parser<'_> {
@@ -116,6 +119,7 @@ impl Parser<'_> {
                 "number, duration, step(), or range()",
             ));
         }
+        self.dur_ctx = (RANGE_CTX, RANGE_EXPECTED);
         let range = self.parse_positive_duration()?;
         match self.peek().kind {
             K::RightBracket => {
@@ -161,6 +165,7 @@ impl Parser<'_> {
                         "number, duration, step(), range(), or \"]\"",
                     ));
                 } else {
+                    self.dur_ctx = (STEP_CTX, STEP_EXPECTED);
                     Some(self.parse_positive_duration()?)
                 };
                 if self.peek().kind != K::RightBracket {
@@ -187,6 +192,7 @@ impl Parser<'_> {
     }
 
     fn parse_offset(&mut self, mut expr: Expr) -> PResult<Expr> {
+        self.dur_ctx = (OFFSET_CTX, RANGE_EXPECTED);
         let dur = self.parse_offset_duration()?;
         let pos = expr.pos();
         let (ms, dexpr) = split_duration(dur);

@@ -229,6 +229,36 @@ fn errors_match_prometheus() {
         ),
         ("1 +", "1:4: parse error: unexpected end of input"),
         ("x $", "1:3: parse error: unexpected character: '$'"),
+        ("(1))", "1:5: parse error: unexpected right parenthesis ')'"),
+        (
+            "0deadbeef",
+            "1:1: parse error: bad number or duration syntax: \"0de\"",
+        ),
+        (
+            "foo[5mm]",
+            "1:5: parse error: bad number or duration syntax: \"5mm\"",
+        ),
+        ("-=", "1:2: parse error: unexpected \"=\""),
+        (
+            "foo[\"5m\"]",
+            "1:5: parse error: unexpected character in duration expression: '\"'",
+        ),
+        (
+            "foo{bar=\"baz\"}[",
+            "1:16: parse error: unexpected end of input in duration expression",
+        ),
+        (
+            "foo[step]",
+            "1:9: parse error: unexpected \"]\" in subquery or range selector, expected number, duration, step(), or range()",
+        ),
+        (
+            "foo[1m:step(]",
+            "1:13: parse error: unexpected \"]\" in subquery selector, expected number, duration, step(), range(), or \"]\"",
+        ),
+        (
+            "1e999",
+            "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"1e999\": value out of range",
+        ),
     ];
     let bad: Vec<String> = cases
         .iter()

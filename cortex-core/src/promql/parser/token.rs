@@ -209,7 +209,6 @@ impl TokenKind {
                 | K::Div
                 | K::Mod
                 | K::Pow
-                | K::Eql
                 | K::Eqlc
                 | K::Neq
                 | K::Lss
