@@ -66,14 +66,14 @@ pub fn classic_histograms(name: &str, histograms: usize, from: i64, to: i64) -> 
     let steps = ((to - from) / SCRAPE_MS) as usize + 1;
     for i in 0..histograms {
         // Per scrape: observations land in buckets; buckets are cumulative.
-        let mut cum = vec![vec![0.0; steps]; BOUNDS.len()];
+        let mut cum = vec![Vec::with_capacity(steps); BOUNDS.len()];
         let mut totals = vec![0.0; BOUNDS.len()];
-        for s in 0..steps {
+        for _ in 0..steps {
             let mut below = 0.0;
-            for (b, total) in totals.iter_mut().enumerate() {
+            for (total, series) in totals.iter_mut().zip(cum.iter_mut()) {
                 below += (rng.next() % 5) as f64;
                 *total += below;
-                cum[b][s] = *total;
+                series.push(*total);
             }
         }
         for (b, le) in BOUNDS.iter().enumerate() {

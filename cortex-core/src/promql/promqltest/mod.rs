@@ -15,4 +15,4 @@ mod series;
 
 pub use runner::{CaseResult, run_script};
 pub use script::{Command, Eval, Expected, LoadSeries, Matcher, parse_script};
-pub use series::{SeqValue, parse_histogram, parse_series, parse_st_line};
+pub use series::{SeqValue, StLine, parse_histogram, parse_series, parse_st_line};

@@ -32,9 +32,12 @@ pub fn parse_series(line: &str) -> Result<(Labels, Vec<SeqValue>), String> {
     Ok((labels, parse_values(rest)?))
 }
 
-/// Parses a start-timestamp line (`metric{...}@st -1m+1sx3 _ 0s`): the metric and
-/// one optional offset (ms) per position. `None` when the line is a sample line.
-pub fn parse_st_line(line: &str) -> Result<Option<(Labels, Vec<Option<i64>>)>, String> {
+/// A start-timestamp line: the metric and one optional offset (ms) per position.
+pub type StLine = (Labels, Vec<Option<i64>>);
+
+/// Parses a start-timestamp line (`metric{...}@st -1m+1sx3 _ 0s`). `None` when the
+/// line is a sample line.
+pub fn parse_st_line(line: &str) -> Result<Option<StLine>, String> {
     let line = line.trim();
     let Some(space) = line.find([' ', '\t']) else {
         return Ok(None);
