@@ -6,6 +6,7 @@
 //! (`evaluator.rs`), then shaped into the result type its expression has.
 
 pub(crate) mod call;
+mod context;
 mod cursor;
 mod evaluator;
 mod info;

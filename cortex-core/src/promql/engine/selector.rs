@@ -121,7 +121,7 @@ impl Evaluator<'_> {
     fn smoothed_series(
         &mut self,
         vs: &VectorSelector,
-        series: &super::evaluator::SeriesList,
+        series: &super::context::SeriesList,
     ) -> Result<Matrix, EvalError> {
         use crate::promql::annotations::kinds;
         use crate::promql::functions::histogram::interpolate_histograms;

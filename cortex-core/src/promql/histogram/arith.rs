@@ -1,6 +1,6 @@
 //! Arithmetic on float native histograms: adding and subtracting (with schema
-//! reduction, zero-bucket reconciliation and custom-bound intersection), Kahan-
-//! compensated adding for aggregations, scaling, schema conversion and compaction.
+//! reduction, zero-bucket reconciliation and custom-bound intersection), scaling,
+//! schema conversion and compaction. Kahan-compensated adding is in `kahan.rs`.
 //!
 //! The bucket layouts are merged as sorted `(index, count)` lists, which gives the
 //! same buckets as Prometheus' in-place span surgery; the span encoding of a result
@@ -9,9 +9,8 @@
 use cortex_tsdb::histogram::{CounterResetHint, FloatHistogram};
 
 use super::bounds::get_bound_exponential;
-use super::buckets::{
-    from_pairs, negative_buckets, pair_vec, positive_buckets, reduce_pairs, target_idx,
-};
+use super::buckets::{from_pairs, negative_buckets, pair_vec, positive_buckets, reduce_pairs};
+use super::kahan::kahan_compact;
 use super::kahan_inc;
 
 /// Histograms with exponential and with custom buckets cannot be combined.
@@ -34,7 +33,7 @@ pub fn uses_custom(h: &FloatHistogram) -> bool {
 
 /// Sets `h`'s counter reset hint for a sum or difference with `other`; true on a
 /// collision of "reset" and "not reset".
-fn adjust_counter_reset(h: &mut FloatHistogram, other: &FloatHistogram) -> bool {
+pub(super) fn adjust_counter_reset(h: &mut FloatHistogram, other: &FloatHistogram) -> bool {
     use CounterResetHint::*;
     match (h.counter_reset_hint, other.counter_reset_hint) {
         (a, b) if a == b => false,
@@ -61,7 +60,7 @@ pub fn custom_bounds_match(a: &[f64], b: &[f64]) -> bool {
 }
 
 /// The bounds present in both sorted lists.
-fn intersect_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
+pub(super) fn intersect_bounds(a: &[f64], b: &[f64]) -> Vec<f64> {
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();
     while i < a.len() && j < b.len() {
@@ -138,7 +137,10 @@ pub(super) fn zero_count_for_larger_threshold(
 
 /// Drops the buckets of `h` (and the parallel compensation buckets) that now lie
 /// within the zero bucket, then compacts.
-fn trim_buckets_in_zero_bucket(h: &mut FloatHistogram, mut comp: Option<&mut FloatHistogram>) {
+pub(super) fn trim_buckets_in_zero_bucket(
+    h: &mut FloatHistogram,
+    mut comp: Option<&mut FloatHistogram>,
+) {
     for (i, b) in positive_buckets(h).iter().enumerate() {
         if b.lower >= h.zero_threshold {
             break;
@@ -169,7 +171,7 @@ fn trim_buckets_in_zero_bucket(h: &mut FloatHistogram, mut comp: Option<&mut Flo
 
 /// Widens the zero buckets of `h` and (virtually) `other` to a common threshold.
 /// Returns the zero count `other` would have, and its compensation term.
-fn reconcile_zero_buckets(
+pub(super) fn reconcile_zero_buckets(
     h: &mut FloatHistogram,
     other: &FloatHistogram,
     mut comp: Option<&mut FloatHistogram>,
@@ -240,7 +242,7 @@ fn merge_pairs(
 /// Maps the buckets of two custom-bucket histograms onto the intersection of their
 /// bounds and adds (or subtracts) them there, with Kahan compensation. Returns the
 /// populated `(index, value, compensation)` triples.
-fn add_custom_mismatched(
+pub(super) fn add_custom_mismatched(
     negate: bool,
     a: &FloatHistogram,
     a_comp: Option<&[f64]>,
@@ -346,172 +348,6 @@ pub fn combine(
     Ok(out)
 }
 
-/// A compensation histogram with `h`'s layout and all buckets zero.
-pub fn new_compensation(h: &FloatHistogram) -> FloatHistogram {
-    FloatHistogram {
-        counter_reset_hint: h.counter_reset_hint,
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        custom_values: h.custom_values.clone(),
-        positive_spans: h.positive_spans.clone(),
-        positive_buckets: vec![0.0; h.positive_buckets.len()],
-        negative_spans: h.negative_spans.clone(),
-        negative_buckets: vec![0.0; h.negative_buckets.len()],
-        ..Default::default()
-    }
-}
-
-type Triple = (i32, f64, f64);
-
-fn triples(pairs: Vec<(i32, f64)>, comp: &[f64]) -> Vec<Triple> {
-    pairs
-        .into_iter()
-        .enumerate()
-        .map(|(k, (i, v))| (i, v, comp.get(k).copied().unwrap_or(0.0)))
-        .collect()
-}
-
-/// Merges triples into a coarser schema with Kahan summation.
-fn kahan_reduce(t: &[Triple], origin: i32, target: i32) -> Vec<Triple> {
-    let mut out: Vec<Triple> = Vec::with_capacity(t.len());
-    for &(idx, v, c) in t {
-        let ti = target_idx(idx, origin, target);
-        match out.last_mut() {
-            Some(last) if last.0 == ti => {
-                (last.1, last.2) = kahan_inc(v, last.1, last.2);
-                (last.1, last.2) = kahan_inc(c, last.1, last.2);
-            }
-            _ => out.push((ti, v, c)),
-        }
-    }
-    out
-}
-
-fn kahan_merge(a: &[Triple], b: &[Triple], schema: i32, threshold: f64) -> Vec<Triple> {
-    let skip = b
-        .iter()
-        .take_while(|(idx, _, _)| get_bound_exponential(*idx, schema) <= threshold)
-        .count();
-    kahan_merge_from(a, &b[skip..])
-}
-
-fn kahan_merge_from(a: &[Triple], b: &[Triple]) -> Vec<Triple> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
-            out.push(a[i]);
-            i += 1;
-        } else if i >= a.len() || b[j].0 < a[i].0 {
-            out.push(b[j]);
-            j += 1;
-        } else {
-            let (idx, mut v, mut c) = a[i];
-            (v, c) = kahan_inc(b[j].1, v, c);
-            if b[j].2 != 0.0 {
-                (v, c) = kahan_inc(b[j].2, v, c);
-            }
-            out.push((idx, v, c));
-            i += 1;
-            j += 1;
-        }
-    }
-    out
-}
-
-fn split_triples(t: &[Triple]) -> (Vec<cortex_tsdb::histogram::Span>, Vec<f64>, Vec<f64>) {
-    let pairs: Vec<(i32, f64)> = t.iter().map(|(i, v, _)| (*i, *v)).collect();
-    let (spans, buckets) = from_pairs(&pairs);
-    (spans, buckets, t.iter().map(|(_, _, c)| *c).collect())
-}
-
-/// `h += other` with Kahan compensation kept in `comp` (created when `None`);
-/// returns the updated compensation histogram.
-pub fn kahan_add(
-    h: &mut FloatHistogram,
-    other: &FloatHistogram,
-    comp: Option<FloatHistogram>,
-) -> Result<(FloatHistogram, Combined), IncompatibleSchemas> {
-    if uses_custom(h) != uses_custom(other) {
-        return Err(IncompatibleSchemas);
-    }
-    let mut out = Combined {
-        counter_reset_collision: adjust_counter_reset(h, other),
-        ..Default::default()
-    };
-    let mut c = comp.unwrap_or_else(|| new_compensation(h));
-    if !uses_custom(h) {
-        let (oz, ocz) = reconcile_zero_buckets(h, other, Some(&mut c));
-        (h.zero_count, c.zero_count) = kahan_inc(oz, h.zero_count, c.zero_count);
-        (h.zero_count, c.zero_count) = kahan_inc(ocz, h.zero_count, c.zero_count);
-    }
-    (h.count, c.count) = kahan_inc(other.count, h.count, c.count);
-    (h.sum, c.sum) = kahan_inc(other.sum, h.sum, c.sum);
-    let hp = triples(
-        pair_vec(&h.positive_spans, &h.positive_buckets),
-        &c.positive_buckets,
-    );
-    if uses_custom(h) {
-        let merged = if custom_bounds_match(&h.custom_values, &other.custom_values) {
-            let op = triples(
-                pair_vec(&other.positive_spans, &other.positive_buckets),
-                &[],
-            );
-            kahan_merge_from(&hp, &op)
-        } else {
-            out.nhcb_bounds_reconciled = true;
-            let bounds = intersect_bounds(&h.custom_values, &other.custom_values);
-            let comp_buckets = c.positive_buckets.clone();
-            let t = add_custom_mismatched(false, h, Some(&comp_buckets), other, &bounds);
-            h.custom_values = bounds.clone();
-            c.custom_values = bounds;
-            t
-        };
-        let (spans, buckets, comps) = split_triples(&merged);
-        h.positive_spans = spans.clone();
-        h.positive_buckets = buckets;
-        c.positive_spans = spans;
-        c.positive_buckets = comps;
-        return Ok((c, out));
-    }
-    let mut hp = hp;
-    let mut hn = triples(
-        pair_vec(&h.negative_spans, &h.negative_buckets),
-        &c.negative_buckets,
-    );
-    let mut op = triples(
-        pair_vec(&other.positive_spans, &other.positive_buckets),
-        &[],
-    );
-    let mut on = triples(
-        pair_vec(&other.negative_spans, &other.negative_buckets),
-        &[],
-    );
-    if other.schema < h.schema {
-        hp = kahan_reduce(&hp, h.schema, other.schema);
-        hn = kahan_reduce(&hn, h.schema, other.schema);
-        h.schema = other.schema;
-    } else if other.schema > h.schema {
-        op = kahan_reduce(&op, other.schema, h.schema);
-        on = kahan_reduce(&on, other.schema, h.schema);
-    }
-    let pos = kahan_merge(&hp, &op, h.schema, h.zero_threshold);
-    let neg = kahan_merge(&hn, &on, h.schema, h.zero_threshold);
-    let (ps, pb, pc) = split_triples(&pos);
-    let (ns, nb, nc) = split_triples(&neg);
-    h.positive_spans = ps.clone();
-    h.positive_buckets = pb;
-    h.negative_spans = ns.clone();
-    h.negative_buckets = nb;
-    c.schema = h.schema;
-    c.zero_threshold = h.zero_threshold;
-    c.positive_spans = ps;
-    c.positive_buckets = pc;
-    c.negative_spans = ns;
-    c.negative_buckets = nc;
-    Ok((c, out))
-}
-
 /// Scales every count and the sum by `factor`; a negative factor makes it a gauge.
 pub fn mul(h: &mut FloatHistogram, factor: f64) {
     h.zero_count *= factor;
@@ -590,33 +426,4 @@ pub fn compact(h: &mut FloatHistogram) {
             .collect();
         (*spans, *buckets) = from_pairs(&kept);
     }
-}
-
-/// Compacts `h` and its compensation `c` together: a bucket goes only when both are
-/// zero.
-fn kahan_compact(h: &mut FloatHistogram, c: &mut FloatHistogram) {
-    let pos: Vec<Triple> = triples(
-        pair_vec(&h.positive_spans, &h.positive_buckets),
-        &c.positive_buckets,
-    )
-    .into_iter()
-    .filter(|(_, v, k)| *v != 0.0 || *k != 0.0)
-    .collect();
-    let neg: Vec<Triple> = triples(
-        pair_vec(&h.negative_spans, &h.negative_buckets),
-        &c.negative_buckets,
-    )
-    .into_iter()
-    .filter(|(_, v, k)| *v != 0.0 || *k != 0.0)
-    .collect();
-    let (ps, pb, pc) = split_triples(&pos);
-    let (ns, nb, nc) = split_triples(&neg);
-    h.positive_spans = ps.clone();
-    h.positive_buckets = pb;
-    c.positive_spans = ps;
-    c.positive_buckets = pc;
-    h.negative_spans = ns.clone();
-    h.negative_buckets = nb;
-    c.negative_spans = ns;
-    c.negative_buckets = nc;
 }

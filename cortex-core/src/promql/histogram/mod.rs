@@ -11,6 +11,7 @@ mod bounds;
 pub mod buckets;
 mod compare;
 mod format;
+mod kahan;
 mod trim;
 
 pub use arith::{Combined, IncompatibleSchemas};
@@ -86,7 +87,7 @@ impl HistogramExt for FloatHistogram {
         other: &FloatHistogram,
         comp: Option<FloatHistogram>,
     ) -> Result<(FloatHistogram, Combined), IncompatibleSchemas> {
-        arith::kahan_add(self, other, comp)
+        kahan::kahan_add(self, other, comp)
     }
 
     fn mul(&mut self, factor: f64) -> &mut Self {

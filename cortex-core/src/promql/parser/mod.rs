@@ -7,6 +7,8 @@
 //! checker (`check.rs`) rejects ill-typed trees. [`parse_expr`] runs all three.
 
 pub mod ast;
+mod brackets;
+mod call;
 mod check;
 mod duration;
 mod expr;
