@@ -265,4 +265,15 @@ mod tests {
         assert_eq!(it.next().unwrap().unwrap().t, 30);
         assert!(it.next().unwrap().is_none());
     }
+
+    #[test]
+    fn memory_querier_passes_the_querier_conformance_suite() {
+        crate::querier::testing::run_conformance(|data| {
+            let mut q = MemoryQuerier::new();
+            for (labels, samples) in data {
+                q.set_series(labels, samples.clone());
+            }
+            q
+        });
+    }
 }

@@ -8,6 +8,8 @@
 //! queriers over ingesters and store-gateways, implement the same trait.
 
 pub mod memory;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -115,6 +115,10 @@ impl<'a> QueryCtx<'a> {
             .querier
             .select(&hints, &vs.matchers)
             .map_err(EvalError::Storage)?;
+        // Results are ordered by labels whatever order storage returns.
+        if !selected.is_sorted_by(|a, b| a.labels() <= b.labels()) {
+            selected.sort_by(|a, b| a.labels().cmp(b.labels()));
+        }
         if self.stats_only.contains(&key) {
             selected = selected
                 .into_iter()
