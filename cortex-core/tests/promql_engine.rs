@@ -396,3 +396,71 @@ fn memory_querier_selects_and_lists_labels() {
         .expect("lists values");
     assert_eq!(values, ["a", "b"]);
 }
+
+#[test]
+fn long_range_aggregations_agree_with_instant_queries() {
+    // Enough steps that aggregation works through several blocks of steps.
+    let mut q = MemoryQuerier::new();
+    for job in ["a", "b"] {
+        for inst in 0..3 {
+            let l = labels(&[
+                ("__name__", "x"),
+                ("job", job),
+                ("instance", &inst.to_string()),
+            ]);
+            for i in 0..700 {
+                // Gaps make some groups disappear at some steps.
+                if (i + inst) % 7 != 0 {
+                    let v = ((i * 31 + inst * 17) % 101) as f64 / 3.0;
+                    q.add_float(&l, i * 10_000, v);
+                }
+            }
+        }
+    }
+    let p = labels(&[("__name__", "p")]);
+    for i in 0..700 {
+        q.add_float(&p, i * 10_000, (i % 11) as f64 / 10.0);
+    }
+    let e = Engine::new(EngineOpts {
+        lookback_delta: Duration::from_secs(5),
+        ..Default::default()
+    });
+    for query in [
+        "sum by (job) (x)",
+        "avg(x)",
+        "stddev without (instance) (x)",
+        "quantile by (job) (scalar(p), x)",
+        "count(x) - max(x) + min(x)",
+    ] {
+        let r = e
+            .range_query(&q, query, 0, 6_990_000, 10_000)
+            .expect("range query runs");
+        let Value::Matrix(m) = &r.value else {
+            panic!("expected a matrix")
+        };
+        for step in [0, 1, 255, 256, 257, 300, 511, 512, 698, 699] {
+            let t = step * 10_000;
+            let inst = e.instant_query(&q, query, t).expect("instant query runs");
+            let Value::Vector(v) = &inst.value else {
+                panic!("expected a vector")
+            };
+            for s in v {
+                let series = m
+                    .iter()
+                    .find(|x| x.metric == s.metric)
+                    .unwrap_or_else(|| panic!("{query}: {:?} missing", s.metric));
+                let point = series.floats.iter().find(|p| p.t == t);
+                assert_eq!(
+                    point.map(|p| p.f.to_bits()),
+                    Some(s.f.to_bits()),
+                    "{query} at step {step}"
+                );
+            }
+            let points = m
+                .iter()
+                .filter(|x| x.floats.iter().any(|p| p.t == t))
+                .count();
+            assert_eq!(points, v.len(), "{query} at step {step}");
+        }
+    }
+}

@@ -2,8 +2,9 @@
 //! `group`, `stddev`, `stdvar`, `quantile` (this file) and `topk`, `bottomk`,
 //! `limitk`, `limit_ratio`, `count_values` (`aggregate_k.rs`).
 //!
-//! Input series are mapped to their groups once; each step then folds the points
-//! of that step into per-group accumulators, without building per-step vectors.
+//! Input series are mapped to their groups once; the points of a block of steps are
+//! then folded into per-group, per-step accumulators, without building per-step
+//! vectors.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,6 +72,11 @@ pub(crate) fn grouping_labels(metric: &Labels, grouping: &[String], without: boo
         metric.filter(|l| grouping.iter().any(|g| g == l.name))
     }
 }
+
+/// Memory for the accumulators of one block of steps.
+const BLOCK_BUDGET: usize = 1 << 20;
+/// Most steps folded per block.
+const MAX_BLOCK_STEPS: usize = 256;
 
 /// Per-group state of one step.
 #[derive(Default, Clone)]
@@ -229,50 +235,64 @@ impl Evaluator<'_> {
                 self.ctx.annotate(kinds::invalid_quantile(params.min, pos));
             }
         }
-        let mut groups = vec![Group::default(); out.len()];
+        // Steps are folded a block at a time, series by series within the block, so
+        // each input series is read in runs rather than one point per step. Each
+        // (group, step) accumulator still sees its points in input order, as when
+        // folding step by step.
+        let block = (BLOCK_BUDGET / (out.len().max(1) * std::mem::size_of::<Group>()))
+            .clamp(1, MAX_BLOCK_STEPS);
+        let mut groups = vec![Group::default(); out.len() * block];
         let mut pos = vec![(0usize, 0usize); input.len()];
         let temp = self.current_samples;
         let steps = self.num_steps();
         let epos = a.expr.pos();
-        let mut ts = self.start;
-        while ts <= self.end {
-            let q = params.next();
+        let mut first = 0;
+        while first < steps {
+            let n = block.min(steps - first);
             self.ctx.check_done()?;
-            self.current_samples = temp;
             for g in groups.iter_mut() {
                 g.seen = false;
             }
             for (si, s) in input.iter().enumerate() {
-                let Some((f, h)) = next_value(s, &mut pos[si], ts) else {
-                    continue;
-                };
-                self.fold(a.op, &mut groups[series_group[si]], f, h, s, epos)?;
-            }
-            for (gi, g) in groups.iter_mut().enumerate() {
-                if !g.seen {
-                    continue;
+                let base = series_group[si] * block;
+                for k in 0..n {
+                    let ts = self.start + (first + k) as i64 * self.interval;
+                    let Some((f, h)) = next_value(s, &mut pos[si], ts) else {
+                        continue;
+                    };
+                    self.fold(a.op, &mut groups[base + k], f, h, s, epos)?;
                 }
-                let Some((f, h)) = self.finish(a.op, g, q, epos) else {
-                    continue;
-                };
-                let series = &mut out[gi];
-                match h {
-                    Some(h) => series.histograms.push(HPoint {
-                        t: ts,
-                        h: Arc::new(h),
-                    }),
-                    None => {
-                        if series.floats.is_empty() {
-                            series.floats.reserve(steps);
-                        }
-                        series.floats.push(FPoint { t: ts, f });
+            }
+            for k in 0..n {
+                let ts = self.start + (first + k) as i64 * self.interval;
+                let q = params.next();
+                self.current_samples = temp;
+                for (gi, series) in out.iter_mut().enumerate() {
+                    let g = &mut groups[gi * block + k];
+                    if !g.seen {
+                        continue;
                     }
+                    let Some((f, h)) = self.finish(a.op, g, q, epos) else {
+                        continue;
+                    };
+                    match h {
+                        Some(h) => series.histograms.push(HPoint {
+                            t: ts,
+                            h: Arc::new(h),
+                        }),
+                        None => {
+                            if series.floats.is_empty() {
+                                series.floats.reserve(steps);
+                            }
+                            series.floats.push(FPoint { t: ts, f });
+                        }
+                    }
+                    series.drop_name = g.drop_name;
+                    self.current_samples += 1;
                 }
-                series.drop_name = g.drop_name;
-                self.current_samples += 1;
+                self.check_samples()?;
             }
-            self.check_samples()?;
-            ts += self.interval;
+            first += n;
         }
         out.retain(|s| !s.is_empty());
         Ok(out)
