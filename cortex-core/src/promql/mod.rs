@@ -8,7 +8,6 @@
 //! - [`promqltest`]: the `.test` language Prometheus' conformance suite is written in.
 
 mod aggregate;
-mod aggregate_k;
 pub mod annotations;
 mod binary;
 pub mod engine;

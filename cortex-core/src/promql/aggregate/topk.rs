@@ -8,12 +8,12 @@ use cortex_tsdb::float_format::go_f;
 use cortex_tsdb::histogram::FloatHistogram;
 use cortex_tsdb::labels::Labels;
 
-use super::aggregate::{Params, grouping_labels, next_value};
-use super::annotations::kinds;
-use super::engine::{EvalError, Evaluator, err};
-use super::histogram::HistogramExt;
-use super::parser::{AggregateExpr, AggregateOp};
-use super::value::{FPoint, HPoint, Matrix, Sample, Series};
+use super::{Params, grouping_labels, next_value};
+use crate::promql::annotations::kinds;
+use crate::promql::engine::{EvalError, Evaluator, err};
+use crate::promql::histogram::HistogramExt;
+use crate::promql::parser::{AggregateExpr, AggregateOp};
+use crate::promql::value::{FPoint, HPoint, Matrix, Sample, Series};
 
 /// A selected sample: labels, value, and whether the name is to be dropped.
 #[derive(Clone)]
