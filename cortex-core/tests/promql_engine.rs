@@ -431,6 +431,9 @@ fn long_range_aggregations_agree_with_instant_queries() {
         "stddev without (instance) (x)",
         "quantile by (job) (scalar(p), x)",
         "count(x) - max(x) + min(x)",
+        // Inputs that are not streamed: folded in blocks of steps.
+        "sum by (job) (x * 1)",
+        "quantile by (job) (scalar(p), -x)",
     ] {
         let r = e
             .range_query(&q, query, 0, 6_990_000, 10_000)
@@ -462,5 +465,54 @@ fn long_range_aggregations_agree_with_instant_queries() {
                 .count();
             assert_eq!(points, v.len(), "{query} at step {step}");
         }
+    }
+}
+
+#[test]
+fn streamed_and_materialised_aggregations_agree() {
+    let mut q = MemoryQuerier::new();
+    for i in 0..50 {
+        let l = labels(&[
+            ("__name__", "requests_total"),
+            ("job", if i % 3 == 0 { "a" } else { "b" }),
+            ("instance", &i.to_string()),
+        ]);
+        let mut v = 0.0;
+        for t in 0..400 {
+            // A counter with resets, so rate's corrections matter.
+            v = if (t + i) % 97 == 0 {
+                0.0
+            } else {
+                v + ((t * i) % 13) as f64
+            };
+            q.add_float(&l, t * 15_000, v);
+        }
+    }
+    let e = Engine::default();
+    let run = |query: &str| {
+        let r = e
+            .range_query(&q, query, 300_000, 5_985_000, 15_000)
+            .expect("range query runs");
+        let Value::Matrix(m) = r.value else {
+            panic!("expected a matrix")
+        };
+        m.iter()
+            .map(|s| {
+                let bits: Vec<(i64, u64)> = s.floats.iter().map(|p| (p.t, p.f.to_bits())).collect();
+                (s.metric.get("job").unwrap_or("").to_string(), bits)
+            })
+            .collect::<Vec<_>>()
+    };
+    // `rate(...)` streams into the aggregation; `rate(...) * 1` is materialised.
+    for agg in [
+        "sum by (job)",
+        "avg by (job)",
+        "stddev by (job)",
+        "max by (job)",
+    ] {
+        let streamed = run(&format!("{agg} (rate(requests_total[5m]))"));
+        let materialised = run(&format!("{agg} (rate(requests_total[5m]) * 1)"));
+        assert_eq!(streamed.len(), 2, "{agg}");
+        assert_eq!(streamed, materialised, "{agg}");
     }
 }

@@ -125,7 +125,11 @@ impl Evaluator<'_> {
             return self.count_values(a, &grouping, &lit.val);
         }
         let original = self.current_samples;
-        let params = self.params(a.param.as_deref())?;
+        let mut params = self.params(a.param.as_deref())?;
+        if let Some(result) = self.stream_aggregate(a, &grouping, &mut params)? {
+            self.current_samples = original + matrix_samples(&result);
+            return Ok(result);
+        }
         let input = self.eval_matrix(&a.expr)?;
         let result = match a.op {
             AggregateOp::Topk
@@ -136,6 +140,23 @@ impl Evaluator<'_> {
         };
         self.current_samples = original + matrix_samples(&result);
         Ok(result)
+    }
+
+    /// Notes out-of-range `quantile` parameters.
+    fn annotate_quantile_params(&self, a: &AggregateExpr, params: &Params) {
+        if a.op != AggregateOp::Quantile {
+            return;
+        }
+        let pos = a.param.as_ref().map(|p| p.pos()).unwrap_or_default();
+        if params.any_nan {
+            self.ctx.annotate(kinds::invalid_quantile(f64::NAN, pos));
+        }
+        if params.max > 1.0 {
+            self.ctx.annotate(kinds::invalid_quantile(params.max, pos));
+        }
+        if params.min < 0.0 {
+            self.ctx.annotate(kinds::invalid_quantile(params.min, pos));
+        }
     }
 
     fn params(&mut self, e: Option<&Expr>) -> Result<Params, EvalError> {
@@ -195,18 +216,7 @@ impl Evaluator<'_> {
             };
             series_group.push(i);
         }
-        if a.op == AggregateOp::Quantile {
-            let pos = a.param.as_ref().map(|p| p.pos()).unwrap_or_default();
-            if params.any_nan {
-                self.ctx.annotate(kinds::invalid_quantile(f64::NAN, pos));
-            }
-            if params.max > 1.0 {
-                self.ctx.annotate(kinds::invalid_quantile(params.max, pos));
-            }
-            if params.min < 0.0 {
-                self.ctx.annotate(kinds::invalid_quantile(params.min, pos));
-            }
-        }
+        self.annotate_quantile_params(a, &params);
         // Steps are folded a block at a time, series by series within the block, so
         // each input series is read in runs rather than one point per step. Each
         // (group, step) accumulator still sees its points in input order, as when

@@ -22,6 +22,27 @@ const SMOOTHED_SAFE: &[&str] = &["delta", "increase", "rate"];
 impl Evaluator<'_> {
     /// Evaluates a call whose argument `idx` is a matrix selector or subquery.
     pub(crate) fn eval_range_call(&mut self, c: &Call, idx: usize) -> Result<Val, EvalError> {
+        let mut mat: Matrix = Vec::new();
+        self.range_call_each(c, idx, true, &mut |s| {
+            mat.push(s);
+            Ok(())
+        })?;
+        if c.func.name == "absent_over_time" {
+            return Ok(Val::Matrix(self.absent_over_time(mat, &c.args[0], true)));
+        }
+        Ok(Val::Matrix(mat))
+    }
+
+    /// Evaluates a range-vector function series by series, handing each non-empty
+    /// output series to `sink` in input order. With `hold`, the output counts
+    /// towards the sample limit (the caller keeps it).
+    pub(crate) fn range_call_each(
+        &mut self,
+        c: &Call,
+        idx: usize,
+        hold: bool,
+        sink: &mut dyn FnMut(Series) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
         let name = c.func.name;
         let Some(call) = function_impl(name) else {
             return err(format!("function {name:?} is not implemented"));
@@ -101,7 +122,6 @@ impl Evaluator<'_> {
             None => vs_params.offset_ms,
         };
         let steps = self.num_steps();
-        let mut mat: Matrix = Vec::with_capacity(series.len());
         let mut w = Window::default();
         let mut vals: Vec<Vector> = vec![Vec::with_capacity(1); c.args.len().saturating_sub(1)];
         let mut enh = NodeHelper::default();
@@ -189,7 +209,7 @@ impl Evaluator<'_> {
                     .iter()
                     .map(|p| (p.h.size() + 8) / 16)
                     .sum::<usize>();
-            if n > 0 {
+            if n > 0 && hold {
                 if self.current_samples + n > self.ctx.max_samples {
                     return Err(EvalError::TooManySamples);
                 }
@@ -207,17 +227,12 @@ impl Evaluator<'_> {
                 }
             }
             if !out.is_empty() {
-                mat.push(out);
+                sink(out)?;
             }
         }
         self.current_samples -= w.samples().min(self.current_samples);
         self.ctx.annotate_all(std::mem::take(&mut enh.annos));
-        if name == "absent_over_time" {
-            return Ok(Val::Matrix(
-                self.absent_over_time(mat, &c.args[0], drop_name),
-            ));
-        }
-        Ok(Val::Matrix(mat))
+        Ok(())
     }
 
     /// Turns the per-series presence of `absent_over_time` into one series that is 1

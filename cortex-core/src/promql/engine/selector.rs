@@ -36,8 +36,27 @@ impl Evaluator<'_> {
         at: Option<i64>,
         record_t: bool,
     ) -> Result<Matrix, EvalError> {
-        let steps = self.num_steps();
         let mut mat = Vec::with_capacity(series.len());
+        self.series_each(series, offset, at, record_t, true, &mut |s| {
+            mat.push(s);
+            Ok(())
+        })?;
+        Ok(mat)
+    }
+
+    /// [`Evaluator::eval_series`] one series at a time: each non-empty output series
+    /// goes to `sink` in input order. With `hold`, the output counts towards the
+    /// sample limit (the caller keeps it).
+    pub(crate) fn series_each(
+        &mut self,
+        series: &[std::sync::Arc<dyn crate::querier::Series>],
+        offset: i64,
+        at: Option<i64>,
+        record_t: bool,
+        hold: bool,
+        sink: &mut dyn FnMut(Series) -> Result<(), EvalError>,
+    ) -> Result<(), EvalError> {
+        let steps = self.num_steps();
         for s in series.iter() {
             self.ctx.check_done()?;
             let mut cur = LookbackCursor::new(s.samples(), self.lookback)?;
@@ -61,11 +80,15 @@ impl Evaluator<'_> {
                                 out.floats.reserve(steps);
                             }
                             out.floats.push(FPoint { t: ts, f });
-                            self.current_samples += 1;
+                            if hold {
+                                self.current_samples += 1;
+                            }
                         }
                         SampleValue::Histogram(h) => {
                             let p = HPoint { t: ts, h };
-                            self.current_samples += p.size();
+                            if hold {
+                                self.current_samples += p.size();
+                            }
                             out.histograms.push(p);
                         }
                     }
@@ -74,10 +97,10 @@ impl Evaluator<'_> {
                 ts += self.interval;
             }
             if !out.is_empty() {
-                mat.push(out);
+                sink(out)?;
             }
         }
-        Ok(mat)
+        Ok(())
     }
 
     /// A range selector evaluated once (instant queries): every sample in
