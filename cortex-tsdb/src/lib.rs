@@ -8,11 +8,17 @@
 pub mod block;
 pub mod chunkenc;
 pub mod chunks;
+pub mod encoding;
 pub mod error;
+pub mod fileutil;
 pub mod float_format;
 pub mod histogram;
 pub mod index;
 pub mod labels;
+pub mod querier;
+pub mod textparse;
+pub mod tombstones;
+pub mod ulid;
 pub mod value;
 
 pub use error::{Error, Result};

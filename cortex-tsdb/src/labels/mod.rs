@@ -6,11 +6,13 @@
 
 mod format;
 mod matcher;
+mod selector;
 mod set;
 mod validate;
 
 pub use format::{write_go_quoted, write_labels};
 pub use matcher::{MatchType, Matcher};
+pub use selector::{SelectorError, parse_selector, unquote_go_string};
 pub use set::{Iter, Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use validate::{is_valid_legacy_metric_name, is_valid_legacy_name, validate_labels};
 

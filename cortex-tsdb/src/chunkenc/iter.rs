@@ -1,0 +1,159 @@
+//! The encoding-independent chunk iterator: one type over XOR, histogram and float
+//! histogram chunk bytes, shaped like Prometheus' `chunkenc.Iterator` (advance, then read
+//! the current sample as the kind `next` reported).
+
+use super::float_histogram_iter::FloatHistogramIter;
+use super::histogram_iter::HistogramIter;
+use super::xor_iter::XorIter;
+use super::{ChunkError, Encoding, ValueType};
+use crate::histogram::{FloatHistogram, Histogram};
+
+/// Iterates over the samples of one chunk of any encoding, without allocating per sample.
+///
+/// After the last sample `next` returns `Ok(None)`; if the data ends before the number of
+/// samples the header announces or is otherwise damaged, it returns the error instead
+/// (after the samples before the damage), and again on every later call.
+#[derive(Debug, Clone)]
+pub struct ChunkIter<'a> {
+    inner: Inner<'a>,
+}
+
+#[derive(Debug, Clone)]
+enum Inner<'a> {
+    Xor(XorIter<'a>),
+    Histogram(HistogramIter<'a>),
+    FloatHistogram(FloatHistogramIter<'a>),
+}
+
+impl<'a> ChunkIter<'a> {
+    /// An iterator over `data` (the chunk bytes after the encoding byte). Fails only if the
+    /// header is incomplete.
+    pub fn new(enc: Encoding, data: &'a [u8]) -> Result<ChunkIter<'a>, ChunkError> {
+        let inner = match enc {
+            Encoding::Xor => Inner::Xor(XorIter::new(data)?),
+            Encoding::Histogram => Inner::Histogram(HistogramIter::new(data)?),
+            Encoding::FloatHistogram => Inner::FloatHistogram(FloatHistogramIter::new(data)?),
+        };
+        Ok(ChunkIter { inner })
+    }
+
+    /// Starts over on another chunk, reusing histogram buffers when the encoding is the
+    /// same kind as before.
+    pub fn reset(&mut self, enc: Encoding, data: &'a [u8]) -> Result<(), ChunkError> {
+        match (&mut self.inner, enc) {
+            (Inner::Histogram(it), Encoding::Histogram) => it.reset(data),
+            (Inner::FloatHistogram(it), Encoding::FloatHistogram) => it.reset(data),
+            _ => {
+                *self = ChunkIter::new(enc, data)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The chunk's encoding.
+    pub fn encoding(&self) -> Encoding {
+        match self.inner {
+            Inner::Xor(_) => Encoding::Xor,
+            Inner::Histogram(_) => Encoding::Histogram,
+            Inner::FloatHistogram(_) => Encoding::FloatHistogram,
+        }
+    }
+
+    /// The number of samples the chunk header announces.
+    pub fn num_samples(&self) -> u16 {
+        match &self.inner {
+            Inner::Xor(it) => it.num_samples(),
+            Inner::Histogram(it) => it.num_samples(),
+            Inner::FloatHistogram(it) => it.num_samples(),
+        }
+    }
+
+    /// The kind of sample this chunk's samples are.
+    pub fn value_type(&self) -> ValueType {
+        match self.inner {
+            Inner::Xor(_) => ValueType::Float,
+            Inner::Histogram(_) => ValueType::Histogram,
+            Inner::FloatHistogram(_) => ValueType::FloatHistogram,
+        }
+    }
+
+    /// Advances to the next sample and says what kind it is; `Ok(None)` after the last.
+    // Not `Iterator::next`: samples are lent from buffers the next call reuses.
+    #[allow(clippy::should_implement_trait)]
+    #[inline]
+    pub fn next(&mut self) -> Result<Option<ValueType>, ChunkError> {
+        let more = match &mut self.inner {
+            Inner::Xor(it) => it.next()?,
+            Inner::Histogram(it) => it.next()?,
+            Inner::FloatHistogram(it) => it.next()?,
+        };
+        Ok(more.then(|| self.value_type()))
+    }
+
+    /// Advances to the first sample with timestamp `>= t` and says what kind it is;
+    /// `Ok(None)` if there is none. Never moves backwards: if the current sample is
+    /// already at or after `t`, it stays.
+    pub fn seek(&mut self, t: i64) -> Result<Option<ValueType>, ChunkError> {
+        let found = match &mut self.inner {
+            Inner::Xor(it) => it.seek(t)?,
+            Inner::Histogram(it) => it.seek(t)?,
+            Inner::FloatHistogram(it) => it.seek(t)?,
+        };
+        Ok(found.then(|| self.value_type()))
+    }
+
+    /// The current float sample; valid after `next` or `seek` returned
+    /// [`ValueType::Float`].
+    ///
+    /// # Panics
+    ///
+    /// If the chunk is not an XOR chunk (the caller ignored the value type).
+    #[inline]
+    pub fn at(&self) -> (i64, f64) {
+        match &self.inner {
+            Inner::Xor(it) => it.at(),
+            _ => panic!("ChunkIter::at called on a {:?} chunk", self.encoding()),
+        }
+    }
+
+    /// The current integer histogram; valid after `next` or `seek` returned
+    /// [`ValueType::Histogram`]. The reference is to a buffer reused for the next sample.
+    ///
+    /// # Panics
+    ///
+    /// If the chunk is not a histogram chunk (the caller ignored the value type).
+    pub fn at_histogram(&self) -> (i64, &Histogram) {
+        match &self.inner {
+            Inner::Histogram(it) => it.at_histogram(),
+            _ => panic!(
+                "ChunkIter::at_histogram called on a {:?} chunk",
+                self.encoding()
+            ),
+        }
+    }
+
+    /// The current histogram with float counts; valid after `next` or `seek` returned
+    /// [`ValueType::Histogram`] or [`ValueType::FloatHistogram`] (integer histograms are
+    /// converted, into a buffer reused for the next sample).
+    ///
+    /// # Panics
+    ///
+    /// If the chunk is an XOR chunk (the caller ignored the value type).
+    pub fn at_float_histogram(&self) -> (i64, &FloatHistogram) {
+        match &self.inner {
+            Inner::Histogram(it) => it.at_float_histogram(),
+            Inner::FloatHistogram(it) => it.at_float_histogram(),
+            Inner::Xor(_) => panic!("ChunkIter::at_float_histogram called on an XOR chunk"),
+        }
+    }
+
+    /// The current sample's timestamp, whatever its kind.
+    #[inline]
+    pub fn timestamp(&self) -> i64 {
+        match &self.inner {
+            Inner::Xor(it) => it.timestamp(),
+            Inner::Histogram(it) => it.timestamp(),
+            Inner::FloatHistogram(it) => it.timestamp(),
+        }
+    }
+}

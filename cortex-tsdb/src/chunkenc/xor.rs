@@ -1,0 +1,442 @@
+//! XOR chunks (encoding 1): float samples, Gorilla-compressed, byte-identical to
+//! Prometheus' `XORChunk`.
+//!
+//! Layout: a 2-byte big-endian sample count, then a bit stream: the first timestamp as a
+//! zig-zag varint and the first value as 64 raw bits; the second timestamp as a uvarint
+//! delta and the value as `varbit_xor`; every later timestamp as a delta of deltas in one of
+//! Prometheus' buckets (`0`, `10`+14 bits, `110`+17, `1110`+20, `1111`+64) followed by the
+//! value XOR. This module owns the chunk, its appender and the fast float iterator; the
+//! encoding-independent iterator lives in `iter.rs`.
+
+use super::bstream::{BitWriter, write_uvarint, write_varint};
+use super::varbit::{XorWindow, bit_range, xor_write, xor_write_after};
+use super::xor_iter::XorIter;
+use super::{AppendError, ByteCompat, ChunkError};
+
+/// Bytes before the bit stream: the sample count.
+const HEADER_SIZE: usize = 2;
+
+/// An XOR chunk: its bytes and, once an appender was asked for, the state to continue
+/// appending.
+#[derive(Debug, Clone)]
+pub struct XorChunk {
+    w: BitWriter,
+    state: Option<XorState>,
+}
+
+/// What the appender must remember between samples.
+#[derive(Debug, Clone, Copy)]
+struct XorState {
+    /// Samples in the chunk (the header's count).
+    num: u16,
+    t: i64,
+    v: f64,
+    t_delta: u64,
+    win: XorWindow,
+}
+
+impl XorState {
+    const EMPTY: XorState = XorState {
+        num: 0,
+        t: i64::MIN,
+        v: 0.0,
+        t_delta: 0,
+        win: XorWindow::UNSET,
+    };
+}
+
+impl Default for XorChunk {
+    fn default() -> Self {
+        XorChunk::new()
+    }
+}
+
+impl XorChunk {
+    /// An empty chunk (header only, zero samples).
+    pub fn new() -> XorChunk {
+        XorChunk::with_compat(ByteCompat::default())
+    }
+
+    /// An empty chunk whose bytes follow `compat` (see [`ByteCompat`]).
+    pub fn with_compat(compat: ByteCompat) -> XorChunk {
+        XorChunk {
+            w: BitWriter::with_header(HEADER_SIZE, compat),
+            state: Some(XorState::EMPTY),
+        }
+    }
+
+    /// The byte layout appends follow.
+    pub fn byte_compat(&self) -> ByteCompat {
+        self.w.compat()
+    }
+
+    /// Switches the byte layout appends follow from now on (chunks loaded with
+    /// `from_bytes` start with [`ByteCompat::V3`]).
+    pub fn set_byte_compat(&mut self, compat: ByteCompat) {
+        self.w.set_compat(compat);
+    }
+
+    /// A chunk over stored bytes (without the encoding byte). Only the header's presence
+    /// is checked here; iteration reports damaged sample data.
+    pub fn from_bytes(data: Vec<u8>) -> Result<XorChunk, ChunkError> {
+        if data.len() < HEADER_SIZE {
+            return Err(ChunkError::Truncated("XOR chunk header"));
+        }
+        Ok(XorChunk {
+            w: {
+                let bits = data.len() as u64 * 8;
+                BitWriter::resume(data, bits, ByteCompat::default())
+            },
+            state: None,
+        })
+    }
+
+    /// The chunk's bytes, as stored in a chunk file after the encoding byte.
+    pub fn bytes(&self) -> &[u8] {
+        self.w.bytes()
+    }
+
+    /// Gives up the bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.w.into_bytes()
+    }
+
+    /// The number of samples the header announces.
+    pub fn num_samples(&self) -> u16 {
+        num_samples(self.w.bytes())
+    }
+
+    /// An iterator over the samples.
+    pub fn iter(&self) -> XorIter<'_> {
+        let b = self.w.bytes();
+        XorIter::with_header(num_samples(b).to_be_bytes(), b)
+    }
+
+    /// An appender continuing after the last sample. For a chunk made by
+    /// [`from_bytes`](Self::from_bytes) the first call decodes the chunk (and fails if it is
+    /// damaged); it also drops bytes after the last sample, so appending continues in the
+    /// last sample's padding bits exactly as uninterrupted appending would.
+    pub fn appender(&mut self) -> Result<XorAppender<'_>, ChunkError> {
+        if self.state.is_none() {
+            let mut it = self.iter();
+            while it.next()? {}
+            let (t, v, t_delta, window, used) = it.resume_state();
+            let state = XorState {
+                num: self.num_samples(),
+                t: if self.num_samples() == 0 { i64::MIN } else { t },
+                v,
+                t_delta,
+                win: match window {
+                    Some((leading, trailing)) => XorWindow { leading, trailing },
+                    None => XorWindow::UNSET,
+                },
+            };
+            let used_bits = HEADER_SIZE as u64 * 8 + used;
+            let compat = self.w.compat();
+            let bytes = std::mem::take(&mut self.w).into_bytes();
+            self.w = BitWriter::resume(bytes, used_bits, compat);
+            self.state = Some(state);
+        }
+        let XorChunk { w, state } = self;
+        let st = state.get_or_insert(XorState::EMPTY);
+        Ok(XorAppender { w, st })
+    }
+}
+
+/// Appends float samples to an [`XorChunk`].
+#[derive(Debug)]
+pub struct XorAppender<'a> {
+    w: &'a mut BitWriter,
+    st: &'a mut XorState,
+}
+
+impl XorAppender<'_> {
+    /// Appends a sample. Timestamps are expected to increase (Prometheus' head only
+    /// appends in order), but any sequence round-trips.
+    #[inline]
+    pub fn append(&mut self, t: i64, v: f64) -> Result<(), AppendError> {
+        let XorAppender { w, st } = self;
+        let num = st.num;
+        let mut t_delta = 0u64;
+        match num {
+            0 => {
+                write_varint(w, t);
+                w.write_bits(v.to_bits(), 64);
+            }
+            1 => {
+                t_delta = t.wrapping_sub(st.t) as u64;
+                write_uvarint(w, t_delta);
+                xor_write(w, v, st.v, &mut st.win);
+            }
+            u16::MAX => return Err(AppendError::ChunkFull),
+            _ => {
+                t_delta = t.wrapping_sub(st.t) as u64;
+                let dod = t_delta.wrapping_sub(st.t_delta) as i64;
+                let d = dod as u64;
+                let (code, bits) = if dod == 0 {
+                    (0, 1)
+                } else if bit_range(dod, 14) {
+                    ((0b10 << 14) | (d & 0x3fff), 16)
+                } else if bit_range(dod, 17) {
+                    ((0b110 << 17) | (d & 0x1_ffff), 20)
+                } else if bit_range(dod, 20) {
+                    ((0b1110 << 20) | (d & 0xf_ffff), 24)
+                } else {
+                    w.write_bits(0b1111, 4);
+                    w.write_bits(d, 64);
+                    (0, 0)
+                };
+                xor_write_after(w, code, bits, v, st.v, &mut st.win);
+            }
+        }
+        st.t = t;
+        st.v = v;
+        st.t_delta = t_delta;
+        st.num = num + 1;
+        set_num_samples(w, num + 1);
+        Ok(())
+    }
+
+    /// The number of samples in the chunk.
+    pub fn num_samples(&self) -> u16 {
+        self.st.num
+    }
+}
+
+#[inline]
+fn num_samples(b: &[u8]) -> u16 {
+    match b.first_chunk::<2>() {
+        Some(h) => u16::from_be_bytes(*h),
+        None => 0,
+    }
+}
+
+#[inline]
+fn set_num_samples(w: &mut BitWriter, n: u16) {
+    if let Some(h) = w.header_mut::<2>() {
+        *h = n.to_be_bytes();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunkenc::bstream::BitReader;
+    use crate::value::STALE_NAN;
+    use proptest::prelude::*;
+
+    fn encode(samples: &[(i64, f64)]) -> XorChunk {
+        let mut c = XorChunk::new();
+        let mut app = c.appender().unwrap();
+        for &(t, v) in samples {
+            app.append(t, v).unwrap();
+        }
+        c
+    }
+
+    fn decode(data: &[u8]) -> Result<Vec<(i64, u64)>, ChunkError> {
+        let mut it = XorIter::new(data)?;
+        let mut out = Vec::new();
+        while it.next()? {
+            let (t, v) = it.at();
+            out.push((t, v.to_bits()));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn empty_chunk_is_just_the_header() {
+        let c = XorChunk::new();
+        assert_eq!(c.bytes(), &[0, 0]);
+        assert_eq!(decode(c.bytes()), Ok(vec![]));
+    }
+
+    #[test]
+    fn first_sample_is_varint_timestamp_and_raw_value() {
+        let c = encode(&[(1, 1.0)]);
+        // count 1, varint(1) = 0x02, 1.0 = 0x3ff0000000000000.
+        assert_eq!(c.bytes(), &[0, 1, 0x02, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn constant_interval_and_value_cost_two_bits_per_sample() {
+        let samples: Vec<_> = (0..120).map(|i| (1_000 + i * 15_000, 42.0)).collect();
+        let c = encode(&samples);
+        // header 2 + varint(1000) 2 + value 8 + uvarint(15000) 2 + 1 bit, then 118 x 2 bits.
+        let bits = 14 * 8 + 1 + 118 * 2;
+        assert_eq!(c.bytes().len(), (bits as usize).div_ceil(8));
+        let want: Vec<_> = samples.iter().map(|&(t, v)| (t, f64::to_bits(v))).collect();
+        assert_eq!(decode(c.bytes()), Ok(want));
+    }
+
+    #[test]
+    fn dod_buckets_use_prometheus_bit_patterns() {
+        // Third sample dod = 1 -> `10` + 14-bit value 1.
+        let c = encode(&[(0, 0.0), (10, 0.0), (21, 0.0)]);
+        // After uvarint(10) and the value bit `0`: `10` 00000000000001 `0`.
+        let mut r = BitReader::new(&c.bytes()[2..]);
+        assert_eq!(r.read_varint(), Ok(0));
+        assert_eq!(r.read_bits(64), Some(0));
+        assert_eq!(r.read_uvarint(), Ok(10));
+        assert_eq!(r.read_bits(1), Some(0));
+        assert_eq!(r.read_bits(2), Some(0b10));
+        assert_eq!(r.read_bits(14), Some(1));
+        assert_eq!(r.read_bits(1), Some(0));
+        assert!(r.remaining_bits() < 8);
+    }
+
+    #[test]
+    fn extreme_timestamps_and_values_round_trip() {
+        let samples = [
+            (i64::MIN, f64::MAX),
+            (i64::MAX, f64::MIN_POSITIVE),
+            (0, STALE_NAN),
+            (-5, f64::NEG_INFINITY),
+            (1 << 40, -0.0),
+            (1 << 41, f64::NAN),
+        ];
+        let c = encode(&samples);
+        let want: Vec<_> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(decode(c.bytes()), Ok(want));
+    }
+
+    #[test]
+    fn truncated_chunk_errors_instead_of_ending_early() {
+        let samples: Vec<_> = (0..50)
+            .map(|i| (i * 1000 + (i % 3), i as f64 * 1.5))
+            .collect();
+        let c = encode(&samples);
+        for len in 0..c.bytes().len() {
+            let res = decode(&c.bytes()[..len]);
+            assert!(
+                res.is_err(),
+                "length {len} decoded as {:?}",
+                res.map(|v| v.len())
+            );
+        }
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let c = encode(&[(0, 1.0), (1, 2.0), (2, 3.0)]);
+        let short = &c.bytes()[..c.bytes().len() - 1];
+        let mut it = XorIter::new(short).unwrap();
+        let mut first_err = None;
+        for _ in 0..5 {
+            if let Err(e) = it.next() {
+                first_err.get_or_insert(e);
+                assert_eq!(it.next(), Err(e));
+            }
+        }
+        assert!(first_err.is_some());
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_samples_are_ignored() {
+        let c = encode(&[(0, 1.0), (15, 2.0), (30, 4.0)]);
+        let mut data = c.bytes().to_vec();
+        data.extend_from_slice(&[0xff, 0xee]);
+        assert_eq!(decode(&data).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn seek_finds_first_sample_at_or_after_and_never_goes_back() {
+        let c = encode(&[(10, 1.0), (20, 2.0), (30, 3.0)]);
+        let mut it = c.iter();
+        assert_eq!(it.seek(15), Ok(true));
+        assert_eq!(it.at(), (20, 2.0));
+        assert_eq!(it.seek(5), Ok(true));
+        assert_eq!(it.at(), (20, 2.0));
+        assert_eq!(it.seek(30), Ok(true));
+        assert_eq!(it.at(), (30, 3.0));
+        assert_eq!(it.seek(31), Ok(false));
+    }
+
+    #[test]
+    fn appender_resumes_a_stored_chunk_with_identical_bytes() {
+        let samples: Vec<_> = (0..40)
+            .map(|i| (i * 15_000 + i % 7, (i * i) as f64 / 3.0))
+            .collect();
+        for split in [0usize, 1, 2, 3, 17, 40] {
+            let head = encode(&samples[..split]);
+            let mut stored = head.bytes().to_vec();
+            stored.extend_from_slice(&[0xAB; 3]); // garbage after the samples is dropped
+            let mut c = XorChunk::from_bytes(stored).unwrap();
+            let mut app = c.appender().unwrap();
+            for &(t, v) in &samples[split..] {
+                app.append(t, v).unwrap();
+            }
+            assert_eq!(c.bytes(), encode(&samples).bytes(), "split at {split}");
+        }
+    }
+
+    #[test]
+    fn resume_before_any_value_window_keeps_writing_a_new_window() {
+        // All values equal: no window was ever written; the resumed appender must still
+        // open a window for the next change, as an uninterrupted appender does.
+        let samples = [(0, 5.0), (1, 5.0), (2, 5.0), (3, 6.0), (4, 7.0)];
+        let head = encode(&samples[..3]);
+        let mut c = XorChunk::from_bytes(head.bytes().to_vec()).unwrap();
+        let mut app = c.appender().unwrap();
+        for &(t, v) in &samples[3..] {
+            app.append(t, v).unwrap();
+        }
+        assert_eq!(c.bytes(), encode(&samples).bytes());
+    }
+
+    #[test]
+    fn full_chunk_refuses_more_samples() {
+        let mut c = XorChunk::new();
+        let mut app = c.appender().unwrap();
+        for i in 0..u16::MAX {
+            app.append(i64::from(i), 0.0).unwrap();
+        }
+        assert_eq!(app.append(1 << 20, 0.0), Err(AppendError::ChunkFull));
+        assert_eq!(c.num_samples(), u16::MAX);
+    }
+
+    #[test]
+    fn from_bytes_needs_a_header() {
+        assert!(XorChunk::from_bytes(vec![0]).is_err());
+        assert!(XorIter::new(&[]).is_err());
+    }
+
+    proptest! {
+        // A fixed seed keeps the run deterministic.
+        #![proptest_config(ProptestConfig {
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x00C0_FFEE),
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn encode_then_decode_is_identity(
+            ts in proptest::collection::vec(any::<i64>(), 0..150),
+            vs in proptest::collection::vec(any::<u64>(), 150),
+        ) {
+            let samples: Vec<_> = ts.iter().zip(&vs).map(|(&t, &v)| (t, f64::from_bits(v))).collect();
+            let c = encode(&samples);
+            prop_assert_eq!(c.num_samples() as usize, samples.len());
+            let want: Vec<_> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+            prop_assert_eq!(decode(c.bytes()), Ok(want));
+        }
+
+        #[test]
+        fn realistic_series_round_trip(
+            start in any::<i32>(),
+            jitter in proptest::collection::vec(-50i64..50, 1..200),
+            steps in proptest::collection::vec(0u32..1000, 200),
+        ) {
+            let mut t = i64::from(start);
+            let mut v = 0.0f64;
+            let mut samples = Vec::new();
+            for (j, s) in jitter.iter().zip(&steps) {
+                t += 15_000 + j;
+                v += f64::from(*s) / 8.0;
+                samples.push((t, v));
+            }
+            let c = encode(&samples);
+            let want: Vec<_> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+            prop_assert_eq!(decode(c.bytes()), Ok(want));
+        }
+    }
+}

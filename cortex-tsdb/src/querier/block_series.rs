@@ -1,0 +1,291 @@
+//! The series of one block that match a selector, and their samples.
+//!
+//! Series come in label order (the index stores them sorted); a series is skipped when
+//! none of its chunks overlaps the queried range or every overlapping chunk is deleted.
+//! Samples outside the range or inside a tombstone are skipped. Every sample is checked
+//! against what the index says about its chunk (time range, order): a mismatch means the
+//! block is damaged and is an error naming the chunk file, never a shorter answer.
+
+use crate::block::Block;
+use crate::chunkenc::{ChunkIter, ValueType};
+use crate::chunks::ChunkMeta;
+use crate::histogram::{FloatHistogram, Histogram};
+use crate::index::BoxPostings;
+use crate::labels::{Labels, Matcher};
+use crate::tombstones::Intervals;
+use crate::{Error, Result};
+
+use super::SampleIterator;
+
+/// The series of a block that match a selector, in label order.
+pub struct BlockSeriesSet<'a> {
+    block: &'a Block,
+    postings: BoxPostings<'a>,
+    mint: i64,
+    maxt: i64,
+    buf: Vec<ChunkMeta>,
+}
+
+/// One selected series of a block.
+#[derive(Clone)]
+pub struct BlockSeries<'a> {
+    /// The series' labels.
+    pub labels: Labels,
+    chunks: Vec<ChunkMeta>,
+    block: &'a Block,
+    deleted: Option<&'a Intervals>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl<'a> BlockSeriesSet<'a> {
+    pub(crate) fn new(
+        block: &'a Block,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<BlockSeriesSet<'a>> {
+        let postings = if block.overlaps(mint, maxt) {
+            block.index().postings_for_matchers(matchers)?
+        } else {
+            crate::index::postings::empty()
+        };
+        Ok(BlockSeriesSet {
+            block,
+            postings,
+            mint,
+            maxt,
+            buf: Vec::new(),
+        })
+    }
+
+    /// The next series; `Ok(None)` at the end.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<BlockSeries<'a>>> {
+        while let Some(id) = self.postings.next() {
+            let labels = self.block.index().series(id, &mut self.buf)?;
+            let deleted = self.block.tombstones().get(id);
+            let meta = self.block.meta();
+            let mut chunks = Vec::with_capacity(self.buf.len());
+            for c in &self.buf {
+                if c.min_time > c.max_time
+                    || c.min_time < meta.min_time
+                    || c.max_time >= meta.max_time
+                {
+                    return Err(Error::corrupted(
+                        self.block.index().path(),
+                        "series",
+                        id * crate::index::SERIES_ALIGNMENT,
+                        format!(
+                            "series {labels} has a chunk [{}, {}] outside the block's range [{}, {}) in {}: one of the two files is damaged",
+                            c.min_time,
+                            c.max_time,
+                            meta.min_time,
+                            meta.max_time,
+                            self.block.dir().join(crate::block::META_FILENAME).display()
+                        ),
+                    ));
+                }
+                if !c.overlaps(self.mint, self.maxt) {
+                    continue;
+                }
+                if deleted.is_some_and(|d| d.covers(c.min_time, c.max_time)) {
+                    continue;
+                }
+                chunks.push(*c);
+            }
+            if chunks.is_empty() {
+                continue;
+            }
+            return Ok(Some(BlockSeries {
+                labels,
+                chunks,
+                block: self.block,
+                deleted,
+                mint: self.mint,
+                maxt: self.maxt,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+impl<'a> BlockSeries<'a> {
+    /// The chunks that overlap the queried range.
+    pub fn chunks(&self) -> &[ChunkMeta] {
+        &self.chunks
+    }
+
+    /// An iterator over the series' samples in the queried range.
+    pub fn iter(&self) -> BlockSampleIter<'a> {
+        BlockSampleIter {
+            block: self.block,
+            chunks: self.chunks.clone(),
+            next_chunk: 0,
+            cur: None,
+            cur_meta: ChunkMeta::default(),
+            deleted: self.deleted,
+            mint: self.mint,
+            maxt: self.maxt,
+            last_t: i64::MIN,
+            done: false,
+        }
+    }
+}
+
+/// Samples of one block series, chunk after chunk.
+pub struct BlockSampleIter<'a> {
+    block: &'a Block,
+    chunks: Vec<ChunkMeta>,
+    next_chunk: usize,
+    cur: Option<ChunkIter<'a>>,
+    cur_meta: ChunkMeta,
+    deleted: Option<&'a Intervals>,
+    mint: i64,
+    maxt: i64,
+    last_t: i64,
+    done: bool,
+}
+
+impl<'a> BlockSampleIter<'a> {
+    fn corrupt(&self, detail: String) -> Error {
+        let r = self.cur_meta.chunk_ref;
+        Error::corrupted(
+            self.block.chunks().segment_path(r.segment()),
+            "chunk",
+            u64::from(r.offset()),
+            detail,
+        )
+    }
+
+    fn open_next_chunk(&mut self) -> Result<bool> {
+        let Some(meta) = self.chunks.get(self.next_chunk).copied() else {
+            return Ok(false);
+        };
+        self.next_chunk += 1;
+        self.cur_meta = meta;
+        let raw = self.block.chunks().chunk(meta.chunk_ref)?;
+        let it = ChunkIter::new(raw.encoding, raw.data).map_err(|e| self.corrupt(e.to_string()))?;
+        self.cur = Some(it);
+        Ok(true)
+    }
+
+    /// Raw advance within the chunks, with the integrity checks but no range filter.
+    fn advance(&mut self) -> Result<Option<ValueType>> {
+        loop {
+            if self.cur.is_none() && !self.open_next_chunk()? {
+                return Ok(None);
+            }
+            let Some(it) = self.cur.as_mut() else {
+                continue;
+            };
+            match it.next() {
+                Err(e) => return Err(self.corrupt(e.to_string())),
+                Ok(None) => self.cur = None,
+                Ok(Some(vt)) => {
+                    let t = it.timestamp();
+                    let m = self.cur_meta;
+                    if t < m.min_time || t > m.max_time {
+                        return Err(self.corrupt(format!(
+                            "sample at {t} lies outside the chunk's indexed range [{}, {}]",
+                            m.min_time, m.max_time
+                        )));
+                    }
+                    if t <= self.last_t {
+                        return Err(self.corrupt(format!(
+                            "sample at {t} does not follow the previous sample at {}",
+                            self.last_t
+                        )));
+                    }
+                    self.last_t = t;
+                    return Ok(Some(vt));
+                }
+            }
+        }
+    }
+}
+
+impl SampleIterator for BlockSampleIter<'_> {
+    fn next(&mut self) -> Result<Option<ValueType>> {
+        if self.done {
+            return Ok(None);
+        }
+        while let Some(vt) = self.advance()? {
+            let t = self.timestamp();
+            if t < self.mint {
+                continue;
+            }
+            if t > self.maxt {
+                break;
+            }
+            if self.deleted.is_some_and(|d| d.contains(t)) {
+                continue;
+            }
+            return Ok(Some(vt));
+        }
+        self.done = true;
+        self.cur = None;
+        Ok(None)
+    }
+
+    fn seek(&mut self, t: i64) -> Result<Option<ValueType>> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.cur.is_some() && self.last_t >= t.max(self.mint) {
+            return Ok(Some(self.value_type()));
+        }
+        // Skip whole chunks that end before `t` without decoding them.
+        if self.cur.is_none() || self.cur_meta.max_time < t {
+            self.cur = None;
+            while self
+                .chunks
+                .get(self.next_chunk)
+                .is_some_and(|c| c.max_time < t)
+            {
+                self.next_chunk += 1;
+            }
+        }
+        loop {
+            match self.next()? {
+                Some(vt) if self.timestamp() >= t => return Ok(Some(vt)),
+                Some(_) => continue,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn timestamp(&self) -> i64 {
+        self.cur.as_ref().map_or(self.last_t, |c| c.timestamp())
+    }
+
+    fn at(&self) -> (i64, f64) {
+        self.cur.as_ref().map_or((self.last_t, 0.0), |c| c.at())
+    }
+
+    fn at_histogram(&self) -> (i64, Histogram) {
+        self.cur
+            .as_ref()
+            .map_or((self.last_t, Histogram::default()), |c| {
+                let (t, h) = c.at_histogram();
+                (t, h.clone())
+            })
+    }
+
+    fn at_float_histogram(&self) -> (i64, FloatHistogram) {
+        self.cur
+            .as_ref()
+            .map_or((self.last_t, FloatHistogram::default()), |c| {
+                let (t, h) = c.at_float_histogram();
+                (t, h.clone())
+            })
+    }
+}
+
+impl BlockSampleIter<'_> {
+    fn value_type(&self) -> ValueType {
+        self.cur
+            .as_ref()
+            .map_or(ValueType::Float, |c| c.value_type())
+    }
+}
