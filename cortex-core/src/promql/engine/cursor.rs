@@ -326,3 +326,89 @@ impl<'a> WindowCursor<'a> {
         Ok((dropped, added))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cortex_tsdb::value::STALE_NAN;
+
+    use super::*;
+    use crate::querier::memory::SliceIterator;
+
+    fn floats(points: &[(i64, f64)]) -> Vec<Sample> {
+        points
+            .iter()
+            .map(|&(t, f)| Sample {
+                t,
+                st: 0,
+                value: SampleValue::Float(f),
+            })
+            .collect()
+    }
+
+    fn value(s: Option<Sample>) -> Option<(i64, f64)> {
+        s.map(|s| match s.value {
+            SampleValue::Float(f) => (s.t, f),
+            SampleValue::Histogram(_) => (s.t, f64::NAN),
+        })
+    }
+
+    #[test]
+    fn lookback_finds_the_latest_sample_in_the_left_open_window() {
+        let data = floats(&[(10, 1.0), (20, 2.0), (30, STALE_NAN), (100, 4.0)]);
+        let mut c = LookbackCursor::new(Box::new(SliceIterator::new(&data)), 15).unwrap();
+        assert_eq!(value(c.at(5, 15).unwrap()), None, "before the first sample");
+        assert_eq!(value(c.at(10, 15).unwrap()), Some((10, 1.0)), "exact hit");
+        assert_eq!(value(c.at(24, 15).unwrap()), Some((20, 2.0)));
+        assert_eq!(value(c.at(35, 15).unwrap()), None, "staleness marker");
+        assert_eq!(
+            value(c.at(99, 15).unwrap()),
+            None,
+            "gap longer than lookback"
+        );
+        assert_eq!(value(c.at(114, 15).unwrap()), Some((100, 4.0)));
+        assert_eq!(value(c.at(115, 15).unwrap()), None, "window is left-open");
+    }
+
+    #[test]
+    fn buffered_reads_seek_within_and_beyond_a_batch() {
+        let data = floats(&(0..200).map(|i| (i * 10, i as f64)).collect::<Vec<_>>());
+        let mut b = Buffered::new(Box::new(SliceIterator::new(&data)));
+        assert_eq!(b.peek().unwrap().map(|s| s.t), Some(0));
+        b.seek(35).unwrap();
+        assert_eq!(b.peek().unwrap().map(|s| s.t), Some(40), "inside the batch");
+        b.seek(1_500).unwrap();
+        assert_eq!(
+            b.peek().unwrap().map(|s| s.t),
+            Some(1_500),
+            "past the batch"
+        );
+        b.bump();
+        assert_eq!(b.peek().unwrap().map(|s| s.t), Some(1_510));
+        b.seek(10_000).unwrap();
+        assert!(b.peek().unwrap().is_none());
+        b.bump();
+        assert!(
+            b.peek().unwrap().is_none(),
+            "bumping at the end stays at the end"
+        );
+    }
+
+    #[test]
+    fn window_slides_without_stale_points_and_counts_changes() {
+        let data = floats(&[(10, 1.0), (20, 2.0), (30, STALE_NAN), (40, 4.0), (50, 5.0)]);
+        let mut c = WindowCursor::new(Box::new(SliceIterator::new(&data)));
+        let mut w = Window::default();
+        assert_eq!(c.advance(&mut w, 0, 20, false).unwrap(), (0, 2));
+        let ts: Vec<i64> = w.floats().iter().map(|p| p.t).collect();
+        assert_eq!(ts, [10, 20]);
+        // (10, 40]: 10 leaves (left-open), the marker is skipped, 40 arrives.
+        assert_eq!(c.advance(&mut w, 10, 40, false).unwrap(), (1, 1));
+        let ts: Vec<i64> = w.floats().iter().map(|p| p.t).collect();
+        assert_eq!(ts, [20, 40]);
+        // A jump past everything seeks forward.
+        assert_eq!(c.advance(&mut w, 45, 100, false).unwrap(), (2, 1));
+        assert_eq!(w.floats().len(), 1);
+        assert_eq!(w.samples(), 1);
+        assert!(!w.has_sts());
+    }
+}
