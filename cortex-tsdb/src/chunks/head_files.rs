@@ -135,7 +135,11 @@ impl HeadChunkFiles {
         for entry in rd {
             let entry = entry.map_err(|e| Error::io("read dir", dir, e))?;
             let name = entry.file_name();
-            let Some(seq) = name.to_str().filter(|n| n.len() >= 6).and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(seq) = name
+                .to_str()
+                .filter(|n| n.len() >= 6)
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             let path = entry.path();
@@ -144,8 +148,16 @@ impl HeadChunkFiles {
             // end of everything already readable; mapped bytes that were written never
             // change afterwards.
             let map = unsafe { Mmap::map(&f) }.map_err(|e| Error::io("mmap", &path, e))?;
-            if map.len() < HEADER || u32::from_be_bytes([map[0], map[1], map[2], map[3]]) != HEAD_MAGIC || map[4] != 1 {
-                return Err(Error::corrupted(&path, "head chunk file header", 0, "bad magic or version"));
+            if map.len() < HEADER
+                || u32::from_be_bytes([map[0], map[1], map[2], map[3]]) != HEAD_MAGIC
+                || map[4] != 1
+            {
+                return Err(Error::corrupted(
+                    &path,
+                    "head chunk file header",
+                    0,
+                    "bad magic or version",
+                ));
             }
             files.insert(
                 seq,
@@ -165,9 +177,21 @@ impl HeadChunkFiles {
     }
 
     /// Writes a full chunk of series `series_ref` and returns where it is.
-    pub fn write_chunk(&self, series_ref: u64, min_time: i64, max_time: i64, encoding: Encoding, data: &[u8]) -> Result<HeadChunkRef> {
+    pub fn write_chunk(
+        &self,
+        series_ref: u64,
+        min_time: i64,
+        max_time: i64,
+        encoding: Encoding,
+        data: &[u8],
+    ) -> Result<HeadChunkRef> {
         let mut guard = self.active.lock().map_err(|_| poisoned())?;
-        let mut rec = std::mem::take(&mut guard.as_mut().map(|a| std::mem::take(&mut a.buf)).unwrap_or_default());
+        let mut rec = std::mem::take(
+            &mut guard
+                .as_mut()
+                .map(|a| std::mem::take(&mut a.buf))
+                .unwrap_or_default(),
+        );
         rec.clear();
         rec.extend_from_slice(&series_ref.to_be_bytes());
         rec.extend_from_slice(&min_time.to_be_bytes());
@@ -202,11 +226,22 @@ impl HeadChunkFiles {
     /// Reads the chunk at `r`, verifying its checksum.
     pub fn chunk(&self, r: HeadChunkRef) -> Result<HeadChunk> {
         let files = self.files.read().map_err(|_| poisoned())?;
-        let f = files
-            .get(&r.seq())
-            .ok_or_else(|| Error::NotFound(format!("head chunk file {} for chunk {:#x}", file_name(r.seq()), r.0)))?;
+        let f = files.get(&r.seq()).ok_or_else(|| {
+            Error::NotFound(format!(
+                "head chunk file {} for chunk {:#x}",
+                file_name(r.seq()),
+                r.0
+            ))
+        })?;
         let (info, start, end) = parse_chunk(&f.path, &f.map, r.offset() as usize, r.seq())?
-            .ok_or_else(|| Error::corrupted(&f.path, "head chunk", u64::from(r.offset()), "no chunk at this offset"))?;
+            .ok_or_else(|| {
+                Error::corrupted(
+                    &f.path,
+                    "head chunk",
+                    u64::from(r.offset()),
+                    "no chunk at this offset",
+                )
+            })?;
         Ok(HeadChunk {
             map: f.map.clone(),
             start,
@@ -233,7 +268,12 @@ impl HeadChunkFiles {
     /// Deletes every file whose chunks all end before `min_time` (never the file being
     /// written). Returns how many were deleted.
     pub fn truncate_before(&self, min_time: i64) -> Result<usize> {
-        let active = self.active.lock().map_err(|_| poisoned())?.as_ref().map(|a| a.seq);
+        let active = self
+            .active
+            .lock()
+            .map_err(|_| poisoned())?
+            .as_ref()
+            .map(|a| a.seq);
         let mut files = self.files.write().map_err(|_| poisoned())?;
         let doomed: Vec<u32> = files
             .iter()
@@ -284,8 +324,10 @@ impl HeadChunkFiles {
         let mut header = [0u8; HEADER];
         header[..4].copy_from_slice(&HEAD_MAGIC.to_be_bytes());
         header[4] = 1;
-        file.write_all_at(&header, 0).map_err(|e| Error::io("write", &path, e))?;
-        file.set_len(self.max_file_size).map_err(|e| Error::io("preallocate", &path, e))?;
+        file.write_all_at(&header, 0)
+            .map_err(|e| Error::io("write", &path, e))?;
+        file.set_len(self.max_file_size)
+            .map_err(|e| Error::io("preallocate", &path, e))?;
         fileutil::sync_dir(&self.dir)?;
         // SAFETY: see `open`; this file is only appended to, through `write_chunk`.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io("mmap", &path, e))?;
@@ -314,7 +356,9 @@ impl Drop for HeadChunkFiles {
 }
 
 fn finish_file(path: &Path, a: &Active) -> Result<()> {
-    a.file.set_len(a.offset).map_err(|e| Error::io("truncate", path, e))?;
+    a.file
+        .set_len(a.offset)
+        .map_err(|e| Error::io("truncate", path, e))?;
     a.file.sync_all().map_err(|e| Error::io("fsync", path, e))
 }
 
@@ -329,13 +373,23 @@ pub fn file_name(seq: u32) -> String {
 
 /// Parses the chunk at `off`: `None` at the end of the file or where only zeros remain.
 /// Returns the chunk, its data range, and (via the range end) where the CRC starts.
-fn parse_chunk(path: &Path, b: &[u8], off: usize, seq: u32) -> Result<Option<(HeadChunkInfo, usize, usize)>> {
+fn parse_chunk(
+    path: &Path,
+    b: &[u8],
+    off: usize,
+    seq: u32,
+) -> Result<Option<(HeadChunkInfo, usize, usize)>> {
     let bad = |at: usize, detail: String| Error::corrupted(path, "head chunk", at as u64, detail);
-    if off >= b.len() || b[off..].iter().take(META).all(|x| *x == 0) && b[off..].iter().all(|x| *x == 0) {
+    if off >= b.len()
+        || b[off..].iter().take(META).all(|x| *x == 0) && b[off..].iter().all(|x| *x == 0)
+    {
         return Ok(None);
     }
     if off < HEADER || b.len() - off < META + 1 + 4 {
-        return Err(bad(off, "chunk header runs past the end of the file".into()));
+        return Err(bad(
+            off,
+            "chunk header runs past the end of the file".into(),
+        ));
     }
     let be64 = |at: usize| {
         let mut a = [0u8; 8];
@@ -352,11 +406,19 @@ fn parse_chunk(path: &Path, b: &[u8], off: usize, seq: u32) -> Result<Option<(He
         .ok()
         .and_then(|l| start.checked_add(l))
         .filter(|e| e.checked_add(4).is_some_and(|x| x <= b.len()))
-        .ok_or_else(|| bad(off, format!("chunk of {len} bytes runs past the end of the file")))?;
+        .ok_or_else(|| {
+            bad(
+                off,
+                format!("chunk of {len} bytes runs past the end of the file"),
+            )
+        })?;
     let want = u32::from_be_bytes([b[end], b[end + 1], b[end + 2], b[end + 3]]);
     let got = crc32c(&b[off..end]);
     if want != got {
-        return Err(bad(off, format!("CRC-32C mismatch: stored {want:#010x}, computed {got:#010x}")));
+        return Err(bad(
+            off,
+            format!("CRC-32C mismatch: stored {want:#010x}, computed {got:#010x}"),
+        ));
     }
     // The out-of-order flag (top bit) marks chunks of the out-of-order head.
     let encoding = Encoding::from_u8(enc_byte & 0x7f).map_err(|e| bad(off + 24, e.to_string()))?;
@@ -390,19 +452,25 @@ mod tests {
         let mut refs = Vec::new();
         for i in 0..100u64 {
             let data = vec![0, 1, i as u8, 7, 7, 7];
-            let r = files.write_chunk(i, i as i64 * 10, i as i64 * 10 + 9, Encoding::Xor, &data).unwrap();
+            let r = files
+                .write_chunk(i, i as i64 * 10, i as i64 * 10 + 9, Encoding::Xor, &data)
+                .unwrap();
             assert_eq!(files.chunk(r).unwrap().data(), &data[..]);
             refs.push(r);
         }
-        assert!(refs.last().unwrap().seq() > 1, "small files should have been cut");
+        assert!(
+            refs.last().unwrap().seq() > 1,
+            "small files should have been cut"
+        );
         drop(files);
         let files = HeadChunkFiles::open_with_file_size(dir.path(), 4096).unwrap();
         let mut seen = Vec::new();
-        files.for_each_chunk(|c| {
-            seen.push((c.series_ref, c.chunk_ref, c.min_time, c.num_samples));
-            Ok(())
-        })
-        .unwrap();
+        files
+            .for_each_chunk(|c| {
+                seen.push((c.series_ref, c.chunk_ref, c.min_time, c.num_samples));
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(seen.len(), 100);
         for (i, (s, r, mint, n)) in seen.iter().enumerate() {
             assert_eq!((*s, *r, *mint, *n), (i as u64, refs[i], i as i64 * 10, 1));
@@ -416,18 +484,21 @@ mod tests {
     fn zero_filled_tail_ends_a_file_and_damage_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let files = HeadChunkFiles::open(dir.path()).unwrap();
-        files.write_chunk(9, 1, 2, Encoding::Xor, &[0, 1, 42]).unwrap();
+        files
+            .write_chunk(9, 1, 2, Encoding::Xor, &[0, 1, 42])
+            .unwrap();
         // Simulate a crash: the file keeps its preallocated, zero-filled size.
         std::mem::forget(files);
         let path = dir.path().join("000001");
         assert_eq!(std::fs::metadata(&path).unwrap().len(), MAX_HEAD_FILE_SIZE);
         let files = HeadChunkFiles::open(dir.path()).unwrap();
         let mut n = 0;
-        files.for_each_chunk(|_| {
-            n += 1;
-            Ok(())
-        })
-        .unwrap();
+        files
+            .for_each_chunk(|_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(n, 1);
         drop(files);
         let mut b = std::fs::read(&path).unwrap();
@@ -453,27 +524,33 @@ mod tests {
         std::fs::copy(fixture.join("chunks_head/000002"), d.path().join("000002")).unwrap();
         let files = HeadChunkFiles::open(d.path()).unwrap();
         let mut n = 0;
-        files.for_each_chunk(|_| {
-            n += 1;
-            Ok(())
-        })
-        .unwrap();
+        files
+            .for_each_chunk(|_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(n, 0);
         // The file promtool's replay wrote: 16 chunks (4 XOR, 6 histogram, 6 float histogram).
         let d = tempfile::tempdir().unwrap();
-        std::fs::copy(fixture.join("promtool-replay-chunks_head/000003"), d.path().join("000003")).unwrap();
+        std::fs::copy(
+            fixture.join("promtool-replay-chunks_head/000003"),
+            d.path().join("000003"),
+        )
+        .unwrap();
         let files = HeadChunkFiles::open(d.path()).unwrap();
         let mut by_enc = [0; 4];
         let mut refs = std::collections::BTreeSet::new();
-        files.for_each_chunk(|c| {
-            by_enc[c.encoding as usize] += 1;
-            refs.insert(c.series_ref);
-            assert!(c.min_time >= 1_795_341_600_000 && c.max_time <= 1_795_345_199_987);
-            let chunk = files.chunk(c.chunk_ref)?;
-            assert_eq!(chunk.encoding, c.encoding);
-            Ok(())
-        })
-        .unwrap();
+        files
+            .for_each_chunk(|c| {
+                by_enc[c.encoding as usize] += 1;
+                refs.insert(c.series_ref);
+                assert!(c.min_time >= 1_795_341_600_000 && c.max_time <= 1_795_345_199_987);
+                let chunk = files.chunk(c.chunk_ref)?;
+                assert_eq!(chunk.encoding, c.encoding);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(by_enc, [0, 4, 6, 6]);
         assert_eq!(refs, (1..=8).collect());
     }

@@ -14,7 +14,9 @@ mod meta;
 mod reader;
 mod writer;
 
-pub use head_files::{HeadChunk, HeadChunkFiles, HeadChunkInfo, HeadChunkRef, HEAD_MAGIC, MAX_HEAD_FILE_SIZE};
+pub use head_files::{
+    HEAD_MAGIC, HeadChunk, HeadChunkFiles, HeadChunkInfo, HeadChunkRef, MAX_HEAD_FILE_SIZE,
+};
 pub use meta::{ChunkMeta, ChunkRef};
 pub use reader::{ChunkReader, RawChunk, walk_segment};
 pub use writer::{ChunkWriter, DEFAULT_SEGMENT_SIZE};
