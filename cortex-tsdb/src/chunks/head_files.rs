@@ -253,13 +253,24 @@ impl HeadChunkFiles {
     /// Walks every chunk of every file in order. A zero-filled tail ends a file; any
     /// other damage is an error naming the file and offset.
     pub fn for_each_chunk(&self, mut f: impl FnMut(HeadChunkInfo) -> Result<()>) -> Result<()> {
-        let mut files = self.files.write().map_err(|_| poisoned())?;
-        for (seq, file) in files.iter_mut() {
+        // Walk a snapshot of the file list so `f` may read chunks (which takes the lock).
+        let snapshot: Vec<(u32, PathBuf, Arc<Mmap>)> = self
+            .files
+            .read()
+            .map_err(|_| poisoned())?
+            .iter()
+            .map(|(seq, file)| (*seq, file.path.clone(), file.map.clone()))
+            .collect();
+        for (seq, path, map) in snapshot {
             let mut off = HEADER;
-            while let Some((info, _, end)) = parse_chunk(&file.path, &file.map, off, *seq)? {
-                file.max_time = file.max_time.max(info.max_time);
+            let mut max_time = i64::MIN;
+            while let Some((info, _, end)) = parse_chunk(&path, &map, off, seq)? {
+                max_time = max_time.max(info.max_time);
                 f(info)?;
                 off = end + 4;
+            }
+            if let Some(file) = self.files.write().map_err(|_| poisoned())?.get_mut(&seq) {
+                file.max_time = file.max_time.max(max_time);
             }
         }
         Ok(())
@@ -448,7 +459,7 @@ mod tests {
     #[test]
     fn chunks_are_readable_right_after_writing_and_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let files = HeadChunkFiles::open_with_file_size(dir.path(), 4096).unwrap();
+        let files = HeadChunkFiles::open_with_file_size(dir.path(), 1024).unwrap();
         let mut refs = Vec::new();
         for i in 0..100u64 {
             let data = vec![0, 1, i as u8, 7, 7, 7];
@@ -463,7 +474,7 @@ mod tests {
             "small files should have been cut"
         );
         drop(files);
-        let files = HeadChunkFiles::open_with_file_size(dir.path(), 4096).unwrap();
+        let files = HeadChunkFiles::open_with_file_size(dir.path(), 1024).unwrap();
         let mut seen = Vec::new();
         files
             .for_each_chunk(|c| {
