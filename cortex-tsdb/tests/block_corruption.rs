@@ -23,7 +23,11 @@ fn fixture_blocks() -> Vec<PathBuf> {
     // One block with XOR chunks only, one with every chunk encoding.
     let mut out = Vec::new();
     for set in ["openmetrics-blocks", "native-histograms"] {
-        out.push(cortex_tsdb::block::block_dirs(&root.join(set)).unwrap().remove(0));
+        out.push(
+            cortex_tsdb::block::block_dirs(&root.join(set))
+                .unwrap()
+                .remove(0),
+        );
     }
     out
 }
