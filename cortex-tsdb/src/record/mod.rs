@@ -29,6 +29,9 @@ mod samples;
 mod series;
 mod tombstones;
 
+#[cfg(test)]
+mod tests;
+
 pub use batch::{Encoder, RecordBatch};
 pub use exemplars::{RefExemplar, decode_exemplars, encode_exemplars};
 pub use histograms::{
