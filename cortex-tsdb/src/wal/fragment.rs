@@ -71,29 +71,64 @@ pub(crate) fn write_header(
     out[3..7].copy_from_slice(&crate::encoding::crc32c(data).to_be_bytes());
 }
 
+/// True when `t` is the type byte of a fragment that [`parse_header`] accepts.
+pub(crate) fn is_header_type(t: u8) -> bool {
+    matches!(t & TYPE_MASK, 1..=4)
+        && t & RESERVED_MASK == 0
+        && t & (SNAPPY_FLAG | ZSTD_FLAG) != SNAPPY_FLAG | ZSTD_FLAG
+}
+
+/// Why a header does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeaderError {
+    /// Fragment type bits 5, 6 or 7.
+    InvalidType(u8),
+    /// One of the three high bits is set.
+    ReservedBits(u8),
+    /// Snappy and zstd at once.
+    BothCompressions(u8),
+}
+
+impl std::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            HeaderError::InvalidType(t) => {
+                write!(
+                    f,
+                    "invalid fragment type {} (type byte {t:#04x})",
+                    t & TYPE_MASK
+                )
+            }
+            HeaderError::ReservedBits(t) => {
+                write!(f, "reserved bits set in fragment type byte {t:#04x}")
+            }
+            HeaderError::BothCompressions(t) => write!(
+                f,
+                "both snappy and zstd flags set in fragment type byte {t:#04x}"
+            ),
+        }
+    }
+}
+
 /// Parses a header whose type bits are not 0 (padding). Fails on fragment types 5..7,
 /// reserved bits and both compression flags at once.
-pub(crate) fn parse_header(b: [u8; HEADER_SIZE]) -> Result<Header, String> {
+pub(crate) fn parse_header(b: [u8; HEADER_SIZE]) -> Result<Header, HeaderError> {
     let t = b[0];
     let kind = match t & TYPE_MASK {
         1 => FragmentType::Full,
         2 => FragmentType::First,
         3 => FragmentType::Middle,
         4 => FragmentType::Last,
-        k => return Err(format!("invalid fragment type {k} (type byte {t:#04x})")),
+        _ => return Err(HeaderError::InvalidType(t)),
     };
     if t & RESERVED_MASK != 0 {
-        return Err(format!("reserved bits set in fragment type byte {t:#04x}"));
+        return Err(HeaderError::ReservedBits(t));
     }
     let compression = match (t & SNAPPY_FLAG != 0, t & ZSTD_FLAG != 0) {
         (false, false) => Compression::None,
         (true, false) => Compression::Snappy,
         (false, true) => Compression::Zstd,
-        (true, true) => {
-            return Err(format!(
-                "both snappy and zstd flags set in fragment type byte {t:#04x}"
-            ));
-        }
+        (true, true) => return Err(HeaderError::BothCompressions(t)),
     };
     Ok(Header {
         kind,
@@ -133,8 +168,14 @@ mod tests {
 
     #[test]
     fn invalid_type_bytes_are_rejected() {
-        for t in [5u8, 6, 7, 0x21, 0x41, 0x81, 0x19] {
+        for t in [0u8, 5, 6, 7, 0x21, 0x41, 0x81, 0x19] {
             assert!(parse_header([t, 0, 0, 0, 0, 0, 0]).is_err(), "{t:#x}");
+        }
+        for t in 0..=255u8 {
+            assert_eq!(
+                is_header_type(t),
+                parse_header([t, 0, 0, 0, 0, 0, 0]).is_ok()
+            );
         }
     }
 }

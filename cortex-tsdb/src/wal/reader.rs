@@ -388,7 +388,7 @@ impl Reader {
             hb.copy_from_slice(&page[pos..pos + HEADER_SIZE]);
             let h = match parse_header(hb) {
                 Ok(h) => h,
-                Err(why) => return self.damaged(Damage::corrupt(off, why)),
+                Err(why) => return self.damaged(Damage::corrupt(off, why.to_string())),
             };
             let data_start = pos + HEADER_SIZE;
             let data_end = data_start + h.len;
@@ -429,6 +429,17 @@ impl Reader {
                         h.len,
                         h.crc
                     ),
+                );
+                return self.damaged(d);
+            }
+            if h.len == 0 && matches!(h.kind, FragmentType::Middle | FragmentType::Last) {
+                // The writer never writes these; a header cut short and zero-filled
+                // after its type byte reads as one.
+                let d = Damage::tear(
+                    start,
+                    off,
+                    off + HEADER_SIZE as u64,
+                    format!("zero-length {} fragment", h.kind.name()),
                 );
                 return self.damaged(d);
             }
@@ -519,9 +530,17 @@ impl Reader {
                 .data
                 .first_non_zero(d.end)
                 .map_err(|e| Error::io("read segment", &meta.path, e))?;
-            let later = self.later_segment_with_data(cur.src + 1)?;
-            match (after, later) {
-                (None, None) => {
+            let inside = match after {
+                None => valid_fragment_in(&mut cur.data, cur.len, d.problem + 1, d.end)
+                    .map_err(|e| Error::io("read segment", &meta.path, e))?,
+                Some(_) => None,
+            };
+            let later = match (after, inside) {
+                (None, None) => self.later_segment_with_data(cur.src + 1)?,
+                _ => None,
+            };
+            match (after, inside, later) {
+                (None, None, None) => {
                     self.torn = Some(TornTail {
                         path: meta.path,
                         segment: meta.index,
@@ -531,12 +550,17 @@ impl Reader {
                     });
                     return Ok(None);
                 }
-                (Some(at), _) => {
+                (Some(at), _, _) => {
                     detail.push_str(&format!(
                         "; not a torn tail: non-zero bytes follow at offset {at}"
                     ));
                 }
-                (None, Some(seg)) => {
+                (None, Some(at), _) => {
+                    detail.push_str(&format!(
+                        "; not a torn tail: a valid fragment follows at offset {at}"
+                    ));
+                }
+                (None, None, Some(seg)) => {
                     detail.push_str(&format!(
                         "; not a torn tail: the later segment {} holds data",
                         seg.display()
@@ -574,4 +598,60 @@ impl Reader {
         }
         Ok(None)
     }
+}
+
+/// The offset of the first fragment starting in `from..to` whose header is valid, whose
+/// data is not empty and fits its page and the file, and whose CRC matches: evidence
+/// that written records follow, which a cut write cannot leave.
+fn valid_fragment_in(
+    data: &mut SegmentData,
+    len: u64,
+    from: u64,
+    to: u64,
+) -> io::Result<Option<u64>> {
+    if from >= to {
+        return Ok(None);
+    }
+    let read_end = len.min(to.saturating_add(PAGE_SIZE as u64));
+    let Ok(n) = usize::try_from(read_end.saturating_sub(from)) else {
+        return Ok(None);
+    };
+    data.seek(from)?;
+    let mut buf = vec![0u8; n];
+    let got = data.fill(&mut buf)?;
+    buf.truncate(got);
+    let span = usize::try_from(to - from).unwrap_or(usize::MAX);
+    for i in 0..span.min(buf.len()) {
+        let Some(hb) = buf.get(i..i + HEADER_SIZE) else {
+            break;
+        };
+        if !super::fragment::is_header_type(hb[0]) {
+            continue;
+        }
+        let mut arr = [0u8; HEADER_SIZE];
+        arr.copy_from_slice(hb);
+        let Ok(h) = parse_header(arr) else { continue };
+        let in_page = ((from + i as u64) % PAGE_SIZE as u64) as usize;
+        if h.len == 0 || in_page + HEADER_SIZE + h.len > PAGE_SIZE {
+            continue;
+        }
+        // Cheap test first: a written fragment ends at the end of the file or its page,
+        // or is followed by padding or another header.
+        let end = i + HEADER_SIZE + h.len;
+        let plausible_end = match buf.get(end..) {
+            None => false,
+            Some([]) => true,
+            Some(rest) => {
+                (in_page + HEADER_SIZE + h.len) == PAGE_SIZE
+                    || rest[0] == 0
+                    || rest.get(..HEADER_SIZE).is_some_and(|hb| {
+                        parse_header(hb.try_into().unwrap_or([0; HEADER_SIZE])).is_ok()
+                    })
+            }
+        };
+        if plausible_end && crc32c(&buf[i + HEADER_SIZE..end]) == h.crc {
+            return Ok(Some(from + i as u64));
+        }
+    }
+    Ok(None)
 }

@@ -2,19 +2,28 @@
 //!
 //! A write cut short by a crash leaves a prefix of what was being written, followed by
 //! nothing (a shorter file) or by zeros (a file extended but not filled). Such a tail
-//! shows up as one of three kinds of damage, which are the only ones that may be a
-//! *torn tail*: a fragment (or its header) that runs past the end of the file, a fragment
-//! whose CRC does not match, and a record whose remaining fragments are missing (page
-//! padding or the end of the segment where its next fragment should be). Every other
-//! kind of damage — invalid type bytes, a fragment overflowing its page, non-zero bytes
-//! in padding, fragments out of sequence, a record that does not decompress — cannot
-//! come from a cut write and is always corruption.
+//! shows up as one of four kinds of damage, which are the only ones that may be a *torn
+//! tail*: a fragment (or its header) that runs past the end of the file, a fragment
+//! whose CRC does not match, a record whose remaining fragments are missing (page
+//! padding or the end of the segment where its next fragment should be), and a
+//! zero-length middle or last fragment (a header zero-filled after its type byte; the
+//! writer never writes one). Every other kind of damage — invalid type bytes, a fragment
+//! overflowing its page, non-zero bytes in padding, fragments out of sequence, a record
+//! that does not decompress — cannot come from a cut write and is always corruption.
 //!
 //! Damage of a tearable kind is a torn tail only when (1) it is in the last segment
 //! that holds data (later segments are empty or all zeros), (2) that segment is not
-//! part of a checkpoint, and (3) every byte after the damaged fragment up to the end of
-//! the file is zero. Otherwise valid-looking data follows the damage, which a cut write
-//! cannot produce, and it is corruption.
+//! part of a checkpoint, (3) every byte after the damaged fragment up to the end of the
+//! file is zero, and (4) no valid fragment (known type, non-empty data inside its page
+//! and the file, matching CRC) starts inside the damaged fragment's extent, which is how
+//! a flipped bit in a length field that swallows the records after it is caught.
+//! Otherwise data written later follows the damage, which a cut write cannot produce,
+//! and it is corruption.
+//!
+//! One ambiguity remains: a full fragment whose header kept only its type byte (and,
+//! for a short record, its zero high length byte) and was zero-filled after it reads as
+//! an empty record, exactly what the writer writes for one. A head never logs empty
+//! records (every record has its type byte) and a replay skips them as of unknown type.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
