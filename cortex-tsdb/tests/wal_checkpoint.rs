@@ -202,7 +202,7 @@ fn write_wal(dir: &Path, segments: u64) {
 fn checkpoint_keeps_live_series_and_data_from_mint_on() {
     let dir = tempfile::tempdir().unwrap();
     write_wal(dir.path(), 4);
-    let keep = |r: u64| r % 2 == 0;
+    let keep = |r: u64| r.is_multiple_of(2);
     let stats = checkpoint(dir.path(), 0, 2, keep, 150, CheckpointOptions::default()).unwrap();
     let cp = checkpoint_dir(dir.path(), 2);
     assert_eq!(last_checkpoint(dir.path()).unwrap(), Some((cp.clone(), 2)));

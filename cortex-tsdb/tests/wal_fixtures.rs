@@ -54,7 +54,7 @@ fn decode_all(mut r: Reader) -> Decoded {
         let t = record_type(rec);
         let res = match t {
             Some(RecordType::Series) => decode_series(rec, &mut series).map(|()| {
-                d.series.extend(series.drain(..));
+                d.series.append(&mut series);
             }),
             Some(RecordType::Samples) => decode_samples(rec, &mut samples).map(|()| {
                 d.samples.extend_from_slice(&samples);

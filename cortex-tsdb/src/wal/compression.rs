@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(k, Compression::Snappy);
         assert!(p.len() < 100);
         let mut d = Decompressor::default();
-        d.decompress(Compression::Snappy, &c.compress(&rec).0.to_vec())
+        d.decompress(Compression::Snappy, c.compress(&rec).0)
             .unwrap();
         assert_eq!(d.out, rec);
         assert_eq!(c.compress(b"").1, Compression::None);

@@ -159,7 +159,7 @@ impl Wal {
     /// last existing one, as Prometheus does: existing segments are never appended to.
     /// Fails when the existing segments are not consecutive.
     pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
-        if opts.segment_size == 0 || opts.segment_size % PAGE_SIZE as u64 != 0 {
+        if opts.segment_size == 0 || !opts.segment_size.is_multiple_of(PAGE_SIZE as u64) {
             return Err(Error::InvalidArgument(format!(
                 "WAL segment size {} is not a positive multiple of the {PAGE_SIZE}-byte page",
                 opts.segment_size
