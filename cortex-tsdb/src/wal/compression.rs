@@ -19,7 +19,7 @@ pub enum Compression {
     /// Snappy block format (Prometheus' default, `--storage.tsdb.wal-compression`).
     #[default]
     Snappy,
-    /// Zstandard frames (Prometheus 2.49 and later,
+    /// Zstandard frames (Prometheus 2.46 and later,
     /// `--storage.tsdb.wal-compression-type=zstd`). We write zstd with ruzstd's fastest
     /// level; Prometheus writes its default level. Both read each other's frames.
     Zstd,
