@@ -52,7 +52,10 @@ fn a_record_is_one_full_fragment_with_the_documented_header() {
     want.extend_from_slice(b"abc");
     assert_eq!(bytes, want);
     // The example drawn in wal/FORMAT.md.
-    assert_eq!(bytes, [0x01, 0x00, 0x03, 0x36, 0x4b, 0x3f, 0xb7, b'a', b'b', b'c']);
+    assert_eq!(
+        bytes,
+        [0x01, 0x00, 0x03, 0x36, 0x4b, 0x3f, 0xb7, b'a', b'b', b'c']
+    );
     w.close().unwrap();
     let bytes = fs::read(segment_path(dir.path(), 0)).unwrap();
     assert_eq!(bytes.len(), PAGE_SIZE, "close pads the last page");
