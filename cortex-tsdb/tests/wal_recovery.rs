@@ -279,17 +279,22 @@ fn a_torn_tail_before_empty_segments_is_still_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let (recs, offsets) = one_segment_wal(dir.path());
     set_len(&seg0(dir.path()), offsets[7] + 9);
-    // Restarted: the writer opened a new (empty) segment before the replay ran, and a
-    // page of zeros in another one does not count as data either.
+    // Restarted twice: each start opened a new (empty) segment before its replay ran,
+    // and a page of zeros does not count as data either.
     drop(Wal::open(dir.path(), opts(64, Compression::Snappy)).unwrap());
-    fs::write(segment_path(dir.path(), 2), vec![0u8; PAGE_SIZE]).unwrap();
+    fs::write(segment_path(dir.path(), 1), vec![0u8; PAGE_SIZE]).unwrap();
+    let mut w = Wal::open(dir.path(), opts(64, Compression::Snappy)).unwrap();
+    assert_eq!(w.segment(), 2);
     let (got, torn) = read_all(Reader::open(dir.path()).unwrap()).unwrap();
     assert_eq!(got, recs[..7]);
     let torn = torn.unwrap();
     assert_eq!((torn.segment, torn.offset), (0, offsets[7]));
-    repair_torn_tail(&torn).unwrap();
+    w.repair_torn_tail(&torn).unwrap();
+    w.log(&[b"new"]).unwrap();
+    drop(w);
     let (got, torn) = read_all(Reader::open(dir.path()).unwrap()).unwrap();
-    assert_eq!((got.len(), torn), (7, None));
+    assert_eq!((got.len(), torn), (8, None));
+    assert_eq!(got[7], b"new");
 }
 
 #[test]
@@ -388,4 +393,26 @@ fn a_snappy_record_that_does_not_decompress_is_corruption() {
 
 fn patch_in(b: &mut [u8], at: usize, bytes: &[u8]) {
     b[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+#[test]
+fn the_writer_repairs_only_older_segments_with_nothing_written_after_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, offsets) = one_segment_wal(dir.path());
+    set_len(&seg0(dir.path()), offsets[7] + 9);
+    let (_, torn) = read_all(Reader::open(dir.path()).unwrap()).unwrap();
+    let torn = torn.unwrap();
+    // Someone wrote a segment after the torn one: repairing would reorder records.
+    write_unclosed(
+        dir.path(),
+        opts(64, Compression::None),
+        &[b"later".to_vec()],
+    );
+    let mut w = Wal::open(dir.path(), opts(64, Compression::None)).unwrap();
+    let err = w.repair_torn_tail(&torn).unwrap_err();
+    assert!(err.to_string().contains("holds data"), "{err}");
+    let mut fake = torn.clone();
+    fake.segment = w.segment();
+    fake.path = segment_path(dir.path(), w.segment());
+    assert!(w.repair_torn_tail(&fake).is_err());
 }

@@ -316,7 +316,10 @@ impl Reader {
                             self.rec_offset,
                             cur.len,
                             cur.len,
-                            "the segment ends inside a record (its last fragment is missing)",
+                            format!(
+                                "the segment ends inside the record that starts at offset {} (its last fragment is missing)",
+                                self.rec_offset
+                            ),
                         );
                         return self.damaged(d);
                     }
@@ -350,7 +353,9 @@ impl Reader {
                         start,
                         off,
                         off,
-                        "the record is interrupted by page padding (its next fragment is missing)",
+                        format!(
+                            "the record that starts at offset {start} is interrupted by page padding (its next fragment is missing)"
+                        ),
                     );
                     return self.damaged(d);
                 }

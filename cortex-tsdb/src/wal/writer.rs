@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 
 use super::compression::{Compression, Compressor};
 use super::fragment::{FragmentType, HEADER_SIZE, write_header};
+use super::reader::SegmentData;
 use super::segment::{list_segments, segment_path, segment_range};
-use super::{DEFAULT_SEGMENT_SIZE, PAGE_SIZE, SegmentRange};
+use super::{DEFAULT_SEGMENT_SIZE, PAGE_SIZE, SegmentRange, TornTail};
 use crate::record::RecordBatch;
 use crate::{Error, Result, fileutil};
 
@@ -337,6 +338,35 @@ impl Wal {
             fileutil::sync_dir(&self.dir)?;
         }
         Ok(())
+    }
+
+    /// Cuts a torn tail found by a replay off its segment ([`super::repair_torn_tail`]).
+    /// The torn segment must be an older one: opening always starts a new segment, so
+    /// repairing after opening is fine as long as nothing was logged into a segment
+    /// between the torn one and the current one.
+    pub fn repair_torn_tail(&mut self, tail: &TornTail) -> Result<()> {
+        if tail.segment >= self.active.index || tail.path != segment_path(&self.dir, tail.segment) {
+            return Err(Error::InvalidArgument(format!(
+                "torn tail in {} is not an older segment of the WAL in {}",
+                tail.path.display(),
+                self.dir.display()
+            )));
+        }
+        for i in tail.segment + 1..self.active.index {
+            let p = segment_path(&self.dir, i);
+            let f = File::open(&p).map_err(|e| Error::io("open segment", &p, e))?;
+            let data = SegmentData::File(f)
+                .first_non_zero(0)
+                .map_err(|e| Error::io("read segment", &p, e))?;
+            if let Some(at) = data {
+                return Err(Error::InvalidArgument(format!(
+                    "cannot repair {}: the later segment {} holds data at offset {at}",
+                    tail.path.display(),
+                    p.display()
+                )));
+            }
+        }
+        super::repair_torn_tail(tail)
     }
 
     /// Zero-pads the last page, fsyncs and closes the segment.
