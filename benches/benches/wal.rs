@@ -55,7 +55,7 @@ fn scrape_records(scrapes: usize) -> Vec<Vec<u8>> {
                 match i % 5 {
                     0 | 1 => {}
                     2 | 3 => {
-                        if rng.next() % 2 == 0 {
+                        if rng.next().is_multiple_of(2) {
                             *v += (1 + rng.next() % 8) as f64;
                         }
                     }

@@ -4,7 +4,7 @@
 //! The format is Prometheus' (`tsdb/docs/format/wal.md`; drawn byte by byte in
 //! `FORMAT.md` next to this file). A WAL directory holds segment files named by their
 //! index in 8 decimal digits (`00000000`, `00000001`, ...) with consecutive indexes, and
-//! `checkpoint.NNNNNNNN` directories (see [`checkpoint`](self::checkpoint)). A segment
+//! `checkpoint.NNNNNNNN` directories (see [`mod@checkpoint`]). A segment
 //! has no header: it is a sequence of 32 KiB pages, each a sequence of fragments
 //! followed by zero padding up to the page end. A fragment is a 7-byte header (type byte
 //! with compression flags, BE16 data length, BE32 CRC-32C of the data) and its data. A
