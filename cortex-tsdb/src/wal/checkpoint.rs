@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::reader::{Reader, SegmentSource};
+use super::reader::Reader;
 use super::segment::{list_segments, segment_path};
+use super::source::SegmentSource;
 use super::writer::{Wal, WalOptions};
 use super::{Compression, DEFAULT_SEGMENT_SIZE};
 use crate::record::{

@@ -57,6 +57,7 @@ mod compression;
 mod fragment;
 mod reader;
 mod segment;
+mod source;
 mod tail;
 mod writer;
 
@@ -66,8 +67,9 @@ pub use checkpoint::{
 };
 pub use compression::Compression;
 pub use fragment::HEADER_SIZE;
-pub use reader::{Reader, SegmentSource};
+pub use reader::Reader;
 pub use segment::{SegmentRange, list_segments, parse_segment_name, segment_path, segment_range};
+pub use source::SegmentSource;
 pub use tail::{TornTail, repair_torn_tail};
 pub use writer::{Wal, WalOptions, WalStats};
 

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use super::compression::{Compression, Compressor};
 use super::fragment::{FragmentType, HEADER_SIZE, write_header};
-use super::reader::SegmentData;
 use super::segment::{list_segments, segment_path, segment_range};
+use super::source::SegmentData;
 use super::{DEFAULT_SEGMENT_SIZE, PAGE_SIZE, SegmentRange, TornTail};
 use crate::record::RecordBatch;
 use crate::{Error, Result, fileutil};
