@@ -2,8 +2,9 @@
 //!
 //! `cortex-tsdb` reads and writes Prometheus TSDB blocks byte-compatibly: label sets and
 //! matchers ([`labels`]), chunk encodings ([`chunkenc`]), chunk segment files
-//! ([`chunks`]), the index ([`index`]), tombstones and `meta.json` ([`block`]). It depends
-//! on no other crate of the workspace.
+//! ([`chunks`]), the index ([`index`]), tombstones and `meta.json` ([`block`]), and the
+//! write-ahead log ([`wal`]) with its records ([`record`]). It depends on no other crate
+//! of the workspace.
 
 pub mod block;
 pub mod chunkenc;
@@ -16,10 +17,12 @@ pub mod histogram;
 pub mod index;
 pub mod labels;
 pub mod querier;
+pub mod record;
 pub mod textparse;
 pub mod tombstones;
 pub mod ulid;
 pub mod value;
+pub mod wal;
 
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, MatchType, Matcher};
