@@ -13,6 +13,7 @@ pub mod encoding;
 pub mod error;
 pub mod fileutil;
 pub mod float_format;
+pub mod head;
 pub mod histogram;
 pub mod index;
 pub mod labels;

@@ -112,6 +112,11 @@ impl Tombstones {
         self.by_series.get(&series_ref)
     }
 
+    /// Keeps only the series for which `keep` is true.
+    pub fn retain_series(&mut self, mut keep: impl FnMut(u64) -> bool) {
+        self.by_series.retain(|r, _| keep(*r));
+    }
+
     /// Series with deletions and their intervals, in series order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &Intervals)> {
         self.by_series.iter().map(|(r, iv)| (*r, iv))

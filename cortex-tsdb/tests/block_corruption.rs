@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use cortex_tsdb::block::open_blocks;
 use cortex_tsdb::chunkenc::ValueType;
 use cortex_tsdb::labels::{MatchType, Matcher};
-use cortex_tsdb::querier::{SampleIterator, merge_series_sets};
+use cortex_tsdb::querier::{SampleIterator, merge_series, select_block};
 
 fn fixture_blocks() -> Vec<PathBuf> {
     let root = Path::new(concat!(
@@ -38,11 +38,10 @@ fn read_all(data_dir: &Path) -> cortex_tsdb::Result<String> {
     let all = [Matcher::new(MatchType::Regexp, "__name__", ".+").unwrap()];
     let sets = blocks
         .iter()
-        .map(|b| b.select(&all, i64::MIN, i64::MAX))
+        .map(|b| select_block(b, &all, i64::MIN, i64::MAX))
         .collect::<cortex_tsdb::Result<Vec<_>>>()?;
-    let mut merged = merge_series_sets(sets);
     let mut out = String::new();
-    while let Some(s) = merged.next()? {
+    for s in merge_series(sets) {
         let _ = writeln!(out, "{}", s.labels);
         let mut it = s.iter();
         while let Some(vt) = it.next()? {

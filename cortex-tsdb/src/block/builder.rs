@@ -214,13 +214,17 @@ mod tests {
         assert_eq!((meta.min_time, meta.max_time), (0, 999 * 15_000 + 1));
         assert_eq!(meta.stats.num_samples, 1001);
         assert_eq!(meta.stats.num_series, 2);
-        let block = Block::open(&dir.path().join(meta.ulid.to_string())).unwrap();
-        let mut set = block
-            .select(&[Matcher::equal("__name__", "a")], i64::MIN, i64::MAX)
-            .unwrap();
-        let s = set.next().unwrap().unwrap();
-        assert!(set.next().unwrap().is_none());
-        let mut it = s.iter();
+        let block =
+            std::sync::Arc::new(Block::open(&dir.path().join(meta.ulid.to_string())).unwrap());
+        let set = crate::querier::select_block(
+            &block,
+            &[Matcher::equal("__name__", "a")],
+            i64::MIN,
+            i64::MAX,
+        )
+        .unwrap();
+        assert_eq!(set.len(), 1);
+        let mut it = set[0].iter();
         let mut n = 0;
         while let Some(ValueType::Float) = it.next().unwrap() {
             assert_eq!(it.at(), (n * 15_000, n as f64 * 1.5));

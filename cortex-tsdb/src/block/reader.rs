@@ -6,12 +6,11 @@
 //! the file and section named, not halfway through a query.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{BlockMeta, block_size};
 use crate::chunks::ChunkReader;
 use crate::index::IndexReader;
-use crate::labels::Matcher;
-use crate::querier::BlockSeriesSet;
 use crate::tombstones::Tombstones;
 use crate::{Error, Result};
 
@@ -108,11 +107,6 @@ impl Block {
     pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
         self.meta.min_time <= maxt && mint < self.meta.max_time
     }
-
-    /// The series matching all `matchers` with samples in `[mint, maxt]`, in label order.
-    pub fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<BlockSeriesSet<'_>> {
-        BlockSeriesSet::new(self, matchers, mint, maxt)
-    }
 }
 
 impl std::fmt::Debug for Block {
@@ -125,10 +119,10 @@ impl std::fmt::Debug for Block {
 }
 
 /// Opens every block of a data directory, oldest (`minTime`) first.
-pub fn open_blocks(data_dir: &Path) -> Result<Vec<Block>> {
+pub fn open_blocks(data_dir: &Path) -> Result<Vec<Arc<Block>>> {
     let mut blocks = super::block_dirs(data_dir)?
         .iter()
-        .map(|d| Block::open(d))
+        .map(|d| Block::open(d).map(Arc::new))
         .collect::<Result<Vec<_>>>()?;
     blocks.sort_by_key(|b| (b.meta.min_time, b.meta.ulid));
     Ok(blocks)

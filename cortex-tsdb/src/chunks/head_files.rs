@@ -115,6 +115,8 @@ struct Active {
 /// The head chunk files of one `chunks_head/` directory.
 pub struct HeadChunkFiles {
     dir: PathBuf,
+    /// Delete the directory when dropped (a temporary store).
+    temporary: bool,
     files: RwLock<BTreeMap<u32, MappedFile>>,
     active: Mutex<Option<Active>>,
     max_file_size: u64,
@@ -170,10 +172,25 @@ impl HeadChunkFiles {
         }
         Ok(HeadChunkFiles {
             dir: dir.to_path_buf(),
+            temporary: false,
             files: RwLock::new(files),
             active: Mutex::new(None),
             max_file_size: max_file_size.max(HEADER as u64 + 64),
         })
+    }
+
+    /// A store in a new directory under the system's temporary directory, deleted when
+    /// dropped: for reading a data directory without writing into it.
+    pub fn open_temporary() -> Result<HeadChunkFiles> {
+        let mut id = [0u8; 8];
+        let _ = getrandom::fill(&mut id);
+        let dir = std::env::temp_dir().join(format!(
+            "cortex-chunks-head-{:016x}",
+            u64::from_le_bytes(id)
+        ));
+        let mut files = HeadChunkFiles::open(&dir)?;
+        files.temporary = true;
+        Ok(files)
     }
 
     /// Writes a full chunk of series `series_ref` and returns where it is.
@@ -363,6 +380,9 @@ impl HeadChunkFiles {
 impl Drop for HeadChunkFiles {
     fn drop(&mut self) {
         let _ = self.close();
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -115,6 +115,9 @@ impl CutPolicy {
     pub fn start(&mut self, t: i64) {
         self.cutter = ChunkCutter::new(self.chunk_range);
         self.cutter.observe(t);
-        self.range_end = t.div_euclid(self.chunk_range).saturating_mul(self.chunk_range).saturating_add(self.chunk_range);
+        self.range_end = t
+            .div_euclid(self.chunk_range)
+            .saturating_mul(self.chunk_range)
+            .saturating_add(self.chunk_range);
     }
 }

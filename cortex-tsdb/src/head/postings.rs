@@ -54,7 +54,9 @@ impl MemPostings {
         for (r, labels) in removed {
             inner.all.remove(*r);
             for l in labels.iter() {
-                let Some(values) = inner.by_name.get_mut(l.name) else { continue };
+                let Some(values) = inner.by_name.get_mut(l.name) else {
+                    continue;
+                };
                 if let Some(bm) = values.get_mut(l.value) {
                     bm.remove(*r);
                     if bm.is_empty() {
@@ -70,12 +72,20 @@ impl MemPostings {
 
     /// Every series.
     pub fn all(&self) -> RoaringTreemap {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).all.clone()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .all
+            .clone()
     }
 
     /// Number of series.
     pub fn len(&self) -> u64 {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).all.len()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .all
+            .len()
     }
 
     /// True when there are no series.

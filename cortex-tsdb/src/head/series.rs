@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::chunk::{CutPolicy, HeadChunk, OpenChunk};
 use super::isolation::IsolationState;
-use crate::chunkenc::{AppendOutcome, ByteCompat, Encoding, FloatHistogramChunk, HistogramChunk, XorChunk};
+use crate::chunkenc::{
+    AppendOutcome, ByteCompat, Encoding, FloatHistogramChunk, HistogramChunk, XorChunk,
+};
 use crate::chunks::{HeadChunkFiles, HeadChunkRef};
 use crate::histogram::{FloatHistogram, Histogram};
 use crate::labels::Labels;
@@ -72,10 +74,16 @@ pub(crate) struct SeriesState {
     pub(crate) total_samples: u64,
     /// Samples in chunks that were dropped by truncation.
     pub(crate) dropped_samples: u64,
-    /// Recent commits: (append id, samples before that commit).
-    pub(crate) commits: Vec<(u64, u64)>,
+    /// The newest commit to this series: (append id, samples before that commit).
+    last_commit: (u64, u64),
+    /// Older commits some reader may still not see (rarely any).
+    older_commits: Vec<(u64, u64)>,
     /// Samples accepted out of order, sorted by time (the out-of-order window).
     pub(crate) ooo: Vec<(i64, f64)>,
+    /// Appenders holding samples for this series that are not committed yet.
+    pub(crate) pending: u32,
+    /// Set when garbage collection removed the series from the head.
+    pub(crate) removed: bool,
 }
 
 enum LastHistogram {
@@ -112,8 +120,11 @@ impl MemSeries {
                 last_histogram: None,
                 total_samples: 0,
                 dropped_samples: 0,
-                commits: Vec::new(),
+                last_commit: (0, 0),
+                older_commits: Vec::new(),
                 ooo: Vec::new(),
+                pending: 0,
+                removed: false,
             }),
         }
     }
@@ -136,7 +147,9 @@ impl SeriesState {
             return Ok(false);
         }
         if t < self.max_time {
-            return Err(Rejection::OutOfOrder { last: self.max_time });
+            return Err(Rejection::OutOfOrder {
+                last: self.max_time,
+            });
         }
         if self.last_histogram.is_none() && v.to_bits() == self.last_value {
             Ok(true)
@@ -146,24 +159,45 @@ impl SeriesState {
     }
 
     /// Checks a histogram sample; `Ok(true)` for an exact duplicate.
-    pub(crate) fn check_histogram(&self, t: i64, h: Option<&Histogram>, fh: Option<&FloatHistogram>) -> std::result::Result<bool, Rejection> {
+    pub(crate) fn check_histogram(
+        &self,
+        t: i64,
+        h: Option<&Histogram>,
+        fh: Option<&FloatHistogram>,
+    ) -> std::result::Result<bool, Rejection> {
         if t > self.max_time || self.max_time == i64::MIN {
             return Ok(false);
         }
         if t < self.max_time {
-            return Err(Rejection::OutOfOrder { last: self.max_time });
+            return Err(Rejection::OutOfOrder {
+                last: self.max_time,
+            });
         }
         let same = match (self.last_histogram.as_deref(), h, fh) {
             (Some(LastHistogram::Int(a)), Some(b), _) => a == b,
             (Some(LastHistogram::Float(a)), _, Some(b)) => a == b,
             _ => false,
         };
-        if same { Ok(true) } else { Err(Rejection::Duplicate) }
+        if same {
+            Ok(true)
+        } else {
+            Err(Rejection::Duplicate)
+        }
     }
 
     /// Appends a float sample that passed [`SeriesState::check_float`].
-    pub(crate) fn append_float(&mut self, series_ref: u64, t: i64, v: f64, files: &HeadChunkFiles, compat: ByteCompat) -> Result<()> {
-        let same_kind = matches!(self.head.as_ref().map(|h| &h.chunk), Some(OpenChunk::Xor(_)));
+    pub(crate) fn append_float(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        v: f64,
+        files: &HeadChunkFiles,
+        compat: ByteCompat,
+    ) -> Result<()> {
+        let same_kind = matches!(
+            self.head.as_ref().map(|h| &h.chunk),
+            Some(OpenChunk::Xor(_))
+        );
         let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
         if cut {
             if !same_kind {
@@ -182,7 +216,9 @@ impl SeriesState {
             ..
         }) = self.head.as_mut()
         {
-            c.appender()?.append(t, v).map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
+            c.appender()?
+                .append(t, v)
+                .map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
             *max_time = t;
         }
         self.max_time = t;
@@ -193,15 +229,28 @@ impl SeriesState {
     }
 
     /// Appends an integer histogram that passed [`SeriesState::check_histogram`].
-    pub(crate) fn append_histogram(&mut self, series_ref: u64, t: i64, h: &Histogram, files: &HeadChunkFiles, compat: ByteCompat) -> Result<()> {
-        let same_kind = matches!(self.head.as_ref().map(|h| &h.chunk), Some(OpenChunk::Histogram(_)));
+    pub(crate) fn append_histogram(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        h: &Histogram,
+        files: &HeadChunkFiles,
+        compat: ByteCompat,
+    ) -> Result<()> {
+        let same_kind = matches!(
+            self.head.as_ref().map(|h| &h.chunk),
+            Some(OpenChunk::Histogram(_))
+        );
         let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
         if cut {
             if !same_kind {
                 self.cut.start(t);
             }
             let prev = match self.head.as_mut() {
-                Some(HeadChunk { chunk: OpenChunk::Histogram(c), .. }) => Some(c.clone()),
+                Some(HeadChunk {
+                    chunk: OpenChunk::Histogram(c),
+                    ..
+                }) => Some(c.clone()),
                 _ => None,
             };
             self.mmap_head(series_ref, files)?;
@@ -219,7 +268,11 @@ impl SeriesState {
                 min_time: t,
                 max_time: t,
             });
-        } else if let Some(HeadChunk { chunk: OpenChunk::Histogram(c), .. }) = self.head.as_mut() {
+        } else if let Some(HeadChunk {
+            chunk: OpenChunk::Histogram(c),
+            ..
+        }) = self.head.as_mut()
+        {
             let outcome = c
                 .appender()?
                 .append_histogram(None, t, h, false)
@@ -248,15 +301,28 @@ impl SeriesState {
     }
 
     /// Appends a float histogram that passed [`SeriesState::check_histogram`].
-    pub(crate) fn append_float_histogram(&mut self, series_ref: u64, t: i64, h: &FloatHistogram, files: &HeadChunkFiles, compat: ByteCompat) -> Result<()> {
-        let same_kind = matches!(self.head.as_ref().map(|h| &h.chunk), Some(OpenChunk::FloatHistogram(_)));
+    pub(crate) fn append_float_histogram(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        h: &FloatHistogram,
+        files: &HeadChunkFiles,
+        compat: ByteCompat,
+    ) -> Result<()> {
+        let same_kind = matches!(
+            self.head.as_ref().map(|h| &h.chunk),
+            Some(OpenChunk::FloatHistogram(_))
+        );
         let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
         if cut {
             if !same_kind {
                 self.cut.start(t);
             }
             let prev = match self.head.as_mut() {
-                Some(HeadChunk { chunk: OpenChunk::FloatHistogram(c), .. }) => Some(c.clone()),
+                Some(HeadChunk {
+                    chunk: OpenChunk::FloatHistogram(c),
+                    ..
+                }) => Some(c.clone()),
                 _ => None,
             };
             self.mmap_head(series_ref, files)?;
@@ -274,7 +340,11 @@ impl SeriesState {
                 min_time: t,
                 max_time: t,
             });
-        } else if let Some(HeadChunk { chunk: OpenChunk::FloatHistogram(c), .. }) = self.head.as_mut() {
+        } else if let Some(HeadChunk {
+            chunk: OpenChunk::FloatHistogram(c),
+            ..
+        }) = self.head.as_mut()
+        {
             let outcome = c
                 .appender()?
                 .append_histogram(None, t, h, false)
@@ -322,7 +392,13 @@ impl SeriesState {
             if n == 0 {
                 return Ok(());
             }
-            let r = files.write_chunk(series_ref, h.min_time, h.max_time, h.chunk.encoding(), h.chunk.bytes())?;
+            let r = files.write_chunk(
+                series_ref,
+                h.min_time,
+                h.max_time,
+                h.chunk.encoding(),
+                h.chunk.bytes(),
+            )?;
             self.mmapped.push(MmappedChunk {
                 chunk_ref: r,
                 min_time: h.min_time,
@@ -337,18 +413,24 @@ impl SeriesState {
     /// Records that the commit with `append_id` starts at the current sample count, and
     /// forgets records every reader can already see.
     pub(crate) fn note_commit(&mut self, append_id: u64, low_watermark: u64) {
-        self.commits.retain(|(id, _)| *id >= low_watermark);
-        if self.commits.last().is_none_or(|(id, _)| *id != append_id) {
-            self.commits.push((append_id, self.total_samples));
+        if self.last_commit.0 == append_id {
+            return;
         }
+        if !self.older_commits.is_empty() {
+            self.older_commits.retain(|(id, _)| *id >= low_watermark);
+        }
+        if self.last_commit.0 >= low_watermark {
+            self.older_commits.push(self.last_commit);
+        }
+        self.last_commit = (append_id, self.total_samples);
     }
 
     /// The chunks overlapping `[mint, maxt]` that `iso` may see.
     pub(crate) fn snapshot(&self, mint: i64, maxt: i64, iso: &IsolationState) -> SeriesSnapshot {
         // Samples at or after `limit` (counted over the series' life) are invisible.
-        let limit = self
-            .commits
-            .iter()
+        let limit = std::iter::once(&self.last_commit)
+            .filter(|(id, _)| *id != 0)
+            .chain(self.older_commits.iter())
             .filter(|(id, _)| !iso.sees(*id))
             .map(|(_, before)| *before)
             .min()
@@ -371,7 +453,12 @@ impl SeriesState {
         if let Some(h) = &self.head {
             let n = u64::from(h.chunk.num_samples());
             if n > 0 && first < limit && h.max_time >= mint && h.min_time <= maxt {
-                snap.open = Some((h.chunk.bytes().to_vec(), h.min_time, h.max_time, h.chunk.encoding()));
+                snap.open = Some((
+                    h.chunk.bytes().to_vec(),
+                    h.min_time,
+                    h.max_time,
+                    h.chunk.encoding(),
+                ));
                 snap.visible.push((limit - first).min(n) as u16);
             }
         }
@@ -383,11 +470,12 @@ impl SeriesState {
 
     /// The earliest timestamp the series holds, if any.
     pub(crate) fn min_time(&self) -> Option<i64> {
-        let in_order = self
-            .mmapped
-            .first()
-            .map(|c| c.min_time)
-            .or_else(|| self.head.as_ref().filter(|h| h.chunk.num_samples() > 0).map(|h| h.min_time));
+        let in_order = self.mmapped.first().map(|c| c.min_time).or_else(|| {
+            self.head
+                .as_ref()
+                .filter(|h| h.chunk.num_samples() > 0)
+                .map(|h| h.min_time)
+        });
         match (in_order, self.ooo.first().map(|(t, _)| *t)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -15,10 +15,13 @@ enum HashEntry {
     Many(Vec<Arc<MemSeries>>),
 }
 
+type RefStripe = RwLock<FxHashMap<u64, Arc<MemSeries>>>;
+type HashStripe = RwLock<FxHashMap<u64, HashEntry>>;
+
 /// Series by reference and by labels.
 pub struct SeriesMap {
-    by_ref: Box<[RwLock<FxHashMap<u64, Arc<MemSeries>>>]>,
-    by_hash: Box<[RwLock<FxHashMap<u64, HashEntry>>]>,
+    by_ref: Box<[RefStripe]>,
+    by_hash: Box<[HashStripe]>,
 }
 
 impl Default for SeriesMap {

@@ -6,137 +6,83 @@
 //! against what the index says about its chunk (time range, order): a mismatch means the
 //! block is damaged and is an error naming the chunk file, never a shorter answer.
 
+use std::sync::Arc;
+
 use crate::block::Block;
 use crate::chunkenc::{ChunkIter, ValueType};
 use crate::chunks::ChunkMeta;
 use crate::histogram::{FloatHistogram, Histogram};
-use crate::index::BoxPostings;
-use crate::labels::{Labels, Matcher};
+use crate::index::postings::Postings;
+use crate::labels::Matcher;
 use crate::tombstones::Intervals;
 use crate::{Error, Result};
 
-use super::SampleIterator;
+use super::{Part, SampleIterator, Series};
 
-/// The series of a block that match a selector, in label order.
-pub struct BlockSeriesSet<'a> {
-    block: &'a Block,
-    postings: BoxPostings<'a>,
+/// The series of `block` matching all `matchers` with samples in `[mint, maxt]`, in label
+/// order. Chunk metas outside the block's time range mean the index or `meta.json` is
+/// damaged, and are an error.
+pub fn select_block(
+    block: &Arc<Block>,
+    matchers: &[Matcher],
     mint: i64,
     maxt: i64,
-    buf: Vec<ChunkMeta>,
-}
-
-/// One selected series of a block.
-#[derive(Clone)]
-pub struct BlockSeries<'a> {
-    /// The series' labels.
-    pub labels: Labels,
-    chunks: Vec<ChunkMeta>,
-    block: &'a Block,
-    deleted: Option<&'a Intervals>,
-    mint: i64,
-    maxt: i64,
-}
-
-impl<'a> BlockSeriesSet<'a> {
-    pub(crate) fn new(
-        block: &'a Block,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<BlockSeriesSet<'a>> {
-        let postings = if block.overlaps(mint, maxt) {
-            block.index().postings_for_matchers(matchers)?
-        } else {
-            crate::index::postings::empty()
-        };
-        Ok(BlockSeriesSet {
-            block,
-            postings,
-            mint,
-            maxt,
-            buf: Vec::new(),
-        })
+) -> Result<Vec<Series>> {
+    if !block.overlaps(mint, maxt) {
+        return Ok(Vec::new());
     }
-
-    /// The next series; `Ok(None)` at the end.
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<BlockSeries<'a>>> {
-        while let Some(id) = self.postings.next() {
-            let labels = self.block.index().series(id, &mut self.buf)?;
-            let deleted = self.block.tombstones().get(id);
-            let meta = self.block.meta();
-            let mut chunks = Vec::with_capacity(self.buf.len());
-            for c in &self.buf {
-                if c.min_time > c.max_time
-                    || c.min_time < meta.min_time
-                    || c.max_time >= meta.max_time
-                {
-                    return Err(Error::corrupted(
-                        self.block.index().path(),
-                        "series",
-                        id * crate::index::SERIES_ALIGNMENT,
-                        format!(
-                            "series {labels} has a chunk [{}, {}] outside the block's range [{}, {}) in {}: one of the two files is damaged",
-                            c.min_time,
-                            c.max_time,
-                            meta.min_time,
-                            meta.max_time,
-                            self.block.dir().join(crate::block::META_FILENAME).display()
-                        ),
-                    ));
-                }
-                if !c.overlaps(self.mint, self.maxt) {
-                    continue;
-                }
-                if deleted.is_some_and(|d| d.covers(c.min_time, c.max_time)) {
-                    continue;
-                }
-                chunks.push(*c);
+    let mut postings = block.index().postings_for_matchers(matchers)?;
+    let mut buf: Vec<ChunkMeta> = Vec::new();
+    let mut out = Vec::new();
+    let meta = block.meta();
+    while let Some(id) = postings.next() {
+        let labels = block.index().series(id, &mut buf)?;
+        let deleted = block.tombstones().get(id);
+        let mut chunks = Vec::with_capacity(buf.len());
+        for c in &buf {
+            if c.min_time > c.max_time || c.min_time < meta.min_time || c.max_time >= meta.max_time
+            {
+                return Err(Error::corrupted(
+                    block.index().path(),
+                    "series",
+                    id * crate::index::SERIES_ALIGNMENT,
+                    format!(
+                        "series {labels} has a chunk [{}, {}] outside the block's range [{}, {}) in {}: one of the two files is damaged",
+                        c.min_time,
+                        c.max_time,
+                        meta.min_time,
+                        meta.max_time,
+                        block.dir().join(crate::block::META_FILENAME).display()
+                    ),
+                ));
             }
-            if chunks.is_empty() {
+            if !c.overlaps(mint, maxt) || deleted.is_some_and(|d| d.covers(c.min_time, c.max_time))
+            {
                 continue;
             }
-            return Ok(Some(BlockSeries {
-                labels,
+            chunks.push(*c);
+        }
+        if chunks.is_empty() {
+            continue;
+        }
+        out.push(Series::from_part(
+            labels,
+            Part::Block {
+                block: block.clone(),
                 chunks,
-                block: self.block,
-                deleted,
-                mint: self.mint,
-                maxt: self.maxt,
-            }));
-        }
-        Ok(None)
+                deleted: deleted.cloned(),
+                mint,
+                maxt,
+            },
+        ));
     }
-}
-
-impl<'a> BlockSeries<'a> {
-    /// The chunks that overlap the queried range.
-    pub fn chunks(&self) -> &[ChunkMeta] {
-        &self.chunks
-    }
-
-    /// An iterator over the series' samples in the queried range.
-    pub fn iter(&self) -> BlockSampleIter<'a> {
-        BlockSampleIter {
-            block: self.block,
-            chunks: self.chunks.clone(),
-            next_chunk: 0,
-            cur: None,
-            cur_meta: ChunkMeta::default(),
-            deleted: self.deleted,
-            mint: self.mint,
-            maxt: self.maxt,
-            last_t: i64::MIN,
-            done: false,
-        }
-    }
+    Ok(out)
 }
 
 /// Samples of one block series, chunk after chunk.
 pub struct BlockSampleIter<'a> {
     block: &'a Block,
-    chunks: Vec<ChunkMeta>,
+    chunks: &'a [ChunkMeta],
     next_chunk: usize,
     cur: Option<ChunkIter<'a>>,
     cur_meta: ChunkMeta,
@@ -148,6 +94,27 @@ pub struct BlockSampleIter<'a> {
 }
 
 impl<'a> BlockSampleIter<'a> {
+    pub(crate) fn new(
+        block: &'a Block,
+        chunks: &'a [ChunkMeta],
+        deleted: Option<&'a Intervals>,
+        mint: i64,
+        maxt: i64,
+    ) -> BlockSampleIter<'a> {
+        BlockSampleIter {
+            block,
+            chunks,
+            next_chunk: 0,
+            cur: None,
+            cur_meta: ChunkMeta::default(),
+            deleted,
+            mint,
+            maxt,
+            last_t: i64::MIN,
+            done: false,
+        }
+    }
+
     fn corrupt(&self, detail: String) -> Error {
         let r = self.cur_meta.chunk_ref;
         Error::corrupted(

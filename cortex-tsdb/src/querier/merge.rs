@@ -1,92 +1,63 @@
-//! Merging the series of several blocks: equal label sets become one series whose
-//! samples are chained in time order, with duplicate timestamps (overlapping blocks,
-//! replicated data) kept once.
+//! Merging series from several sources: equal label sets become one series whose samples
+//! are chained in time order, with duplicate timestamps (overlapping blocks, a head that
+//! still holds what a block has, replicated data) kept once.
 
 use crate::Result;
 use crate::chunkenc::ValueType;
 use crate::histogram::{FloatHistogram, Histogram};
-use crate::labels::Labels;
 
-use super::{BlockSampleIter, BlockSeries, BlockSeriesSet, SampleIterator};
+use super::{PartIter, SampleIterator, Series};
 
-/// The union of several series sets, in label order.
-pub struct MergeSeriesSet<'a> {
-    sets: Vec<BlockSeriesSet<'a>>,
-    heads: Vec<Option<BlockSeries<'a>>>,
+/// Merges lists of series that are each in label order into one list in label order.
+pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
+    let mut lists: Vec<std::vec::IntoIter<Series>> = lists
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .map(Vec::into_iter)
+        .collect();
+    if lists.len() == 1 {
+        return lists.pop().map(Iterator::collect).unwrap_or_default();
+    }
+    let mut heads: Vec<Option<Series>> = lists.iter_mut().map(Iterator::next).collect();
+    let mut out = Vec::new();
+    while let Some(min) = heads.iter().flatten().map(|s| &s.labels).min().cloned() {
+        let mut merged: Option<Series> = None;
+        for (i, h) in heads.iter_mut().enumerate() {
+            if h.as_ref().is_some_and(|s| s.labels == min) {
+                if let Some(s) = h.take() {
+                    match merged.as_mut() {
+                        None => merged = Some(s),
+                        Some(m) => m.absorb(s),
+                    }
+                }
+                *h = lists[i].next();
+            }
+        }
+        out.extend(merged);
+    }
+    out
+}
+
+/// Samples of a series that came from several sources.
+pub struct MergedSampleIter<'a> {
+    its: Vec<PartIter<'a>>,
+    /// Per source: its current sample's timestamp and kind, or `None` when exhausted.
+    state: Vec<Option<(i64, ValueType)>>,
+    /// The source standing on the current sample.
+    cur: Option<usize>,
     started: bool,
 }
 
-/// Merges series sets that are each in label order.
-pub fn merge_series_sets(sets: Vec<BlockSeriesSet<'_>>) -> MergeSeriesSet<'_> {
-    let n = sets.len();
-    MergeSeriesSet {
-        sets,
-        heads: (0..n).map(|_| None).collect(),
-        started: false,
-    }
-}
-
-/// One series of a merge, with its parts from each set that had it.
-pub struct MergedSeries<'a> {
-    /// The series' labels.
-    pub labels: Labels,
-    parts: Vec<BlockSeries<'a>>,
-}
-
-impl<'a> MergeSeriesSet<'a> {
-    /// The next series; `Ok(None)` at the end.
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<MergedSeries<'a>>> {
-        if !self.started {
-            self.started = true;
-            for i in 0..self.sets.len() {
-                self.heads[i] = self.sets[i].next()?;
-            }
-        }
-        let Some(min) = self
-            .heads
-            .iter()
-            .flatten()
-            .map(|s| &s.labels)
-            .min()
-            .cloned()
-        else {
-            return Ok(None);
-        };
-        let mut parts = Vec::new();
-        for i in 0..self.heads.len() {
-            if self.heads[i].as_ref().is_some_and(|s| s.labels == min) {
-                if let Some(s) = self.heads[i].take() {
-                    parts.push(s);
-                }
-                self.heads[i] = self.sets[i].next()?;
-            }
-        }
-        Ok(Some(MergedSeries { labels: min, parts }))
-    }
-}
-
-impl<'a> MergedSeries<'a> {
-    /// The series' samples from every part, in time order, duplicates dropped.
-    pub fn iter(&self) -> MergedSampleIter<'a> {
+impl<'a> MergedSampleIter<'a> {
+    pub(crate) fn new(its: Vec<PartIter<'a>>) -> MergedSampleIter<'a> {
         MergedSampleIter {
-            its: self.parts.iter().map(BlockSeries::iter).collect(),
+            its,
             state: Vec::new(),
             cur: None,
+            started: false,
         }
     }
-}
 
-/// Samples of a merged series.
-pub struct MergedSampleIter<'a> {
-    its: Vec<BlockSampleIter<'a>>,
-    /// Per iterator: its current sample's timestamp and kind, or `None` when exhausted.
-    state: Vec<Option<(i64, ValueType)>>,
-    /// Index of the iterator standing on the current sample.
-    cur: Option<usize>,
-}
-
-impl MergedSampleIter<'_> {
     fn pick(&mut self) -> Option<ValueType> {
         let (i, vt) = self
             .state
@@ -99,20 +70,21 @@ impl MergedSampleIter<'_> {
         Some(vt)
     }
 
-    fn cur(&self) -> Option<&BlockSampleIter<'_>> {
+    fn cur(&self) -> Option<&PartIter<'a>> {
         self.cur.and_then(|i| self.its.get(i))
     }
 }
 
 impl SampleIterator for MergedSampleIter<'_> {
     fn next(&mut self) -> Result<Option<ValueType>> {
-        if self.state.is_empty() {
+        if !self.started {
+            self.started = true;
             for it in &mut self.its {
                 let s = it.next()?.map(|vt| (it.timestamp(), vt));
                 self.state.push(s);
             }
         } else if let Some(c) = self.cur {
-            // Advance every iterator standing on the emitted timestamp.
+            // Advance every source standing on the emitted timestamp.
             let t = self.its[c].timestamp();
             for (it, s) in self.its.iter_mut().zip(self.state.iter_mut()) {
                 if s.is_some_and(|(st, _)| st == t) {
@@ -130,7 +102,8 @@ impl SampleIterator for MergedSampleIter<'_> {
     }
 
     fn seek(&mut self, t: i64) -> Result<Option<ValueType>> {
-        if self.state.is_empty() {
+        if !self.started {
+            self.started = true;
             for it in &mut self.its {
                 let s = it.seek(t)?.map(|vt| (it.timestamp(), vt));
                 self.state.push(s);

@@ -14,7 +14,7 @@ use cortex_tsdb::block::open_blocks;
 use cortex_tsdb::chunkenc::ValueType;
 use cortex_tsdb::float_format::write_go_g;
 use cortex_tsdb::labels::{Matcher, parse_selector};
-use cortex_tsdb::querier::{SampleIterator, merge_series_sets};
+use cortex_tsdb::querier::{SampleIterator, merge_series, select_block};
 
 use super::ToolError;
 
@@ -45,13 +45,11 @@ fn dump_blocks(
     let blocks = open_blocks(db_path)?;
     let sets = blocks
         .iter()
-        .filter(|b| b.overlaps(mint, maxt))
-        .map(|b| b.select(matchers, mint, maxt))
+        .map(|b| select_block(b, matchers, mint, maxt))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut merged = merge_series_sets(sets);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut line = String::with_capacity(256);
-    while let Some(series) = merged.next()? {
+    for series in merge_series(sets) {
         let prefix = format!("{} ", series.labels);
         let mut it = series.iter();
         while let Some(ValueType::Float) = it.next()? {

@@ -1,0 +1,410 @@
+//! Appending to the head: validation when a sample is added, durability and visibility
+//! on commit.
+//!
+//! `append` finds or creates the series and checks the sample against it (order,
+//! duplicates, the head's valid time range) and against samples of the same series
+//! already in this appender. `commit` writes the WAL records — series records for every
+//! series the WAL does not know yet, then the samples — applies the samples under each
+//! series' lock, and only then makes them visible to queries. A sample that a
+//! concurrent commit made invalid in between is counted in [`CommitStats`], not
+//! silently dropped. `rollback` (or dropping the appender) forgets everything.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rustc_hash::FxHashMap;
+
+use super::Head;
+use super::series::{MemSeries, Rejection};
+use crate::histogram::{FloatHistogram, Histogram};
+use crate::labels::{LabelError, Labels};
+use crate::record::{
+    Encoder, RecordBatch, RefFloatHistogramSample, RefHistogramSample, RefSample, RefSeries,
+};
+use crate::{Error, Result};
+
+/// Why a sample was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Older than the newest sample of its series (and outside any out-of-order window).
+    #[error(
+        "out of order sample: timestamp {timestamp} is before {last}, the newest sample of {series}"
+    )]
+    OutOfOrder {
+        /// The series.
+        series: Labels,
+        /// The rejected timestamp.
+        timestamp: i64,
+        /// The series' newest timestamp.
+        last: i64,
+    },
+    /// Older than what the head accepts (the data before it is in blocks already).
+    #[error(
+        "out of bounds: timestamp {timestamp} is before {min_valid}, the oldest time the head accepts"
+    )]
+    OutOfBounds {
+        /// The rejected timestamp.
+        timestamp: i64,
+        /// The oldest acceptable timestamp.
+        min_valid: i64,
+    },
+    /// Same timestamp as an existing sample, different value.
+    #[error("duplicate sample for timestamp {timestamp} with a different value in {series}")]
+    Duplicate {
+        /// The series.
+        series: Labels,
+        /// The timestamp.
+        timestamp: i64,
+    },
+    /// `append_ref` with a reference the head does not know.
+    #[error("unknown series reference {0}")]
+    UnknownSeries(u64),
+    /// The label set is not acceptable.
+    #[error("invalid series: {0}")]
+    InvalidLabels(#[from] LabelError),
+}
+
+/// What a commit did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Samples applied.
+    pub appended: u64,
+    /// Samples that were exact duplicates of stored ones and were ignored.
+    pub duplicates_ignored: u64,
+    /// Samples that a concurrent commit made out of order or duplicate; not applied.
+    pub rejected: u64,
+}
+
+enum Value {
+    Float(f64),
+    Histogram(Box<Histogram>),
+    FloatHistogram(Box<FloatHistogram>),
+}
+
+struct Pending {
+    series: Arc<MemSeries>,
+    t: i64,
+    value: Value,
+    /// Goes to the out-of-order buffer.
+    ooo: bool,
+}
+
+/// Collects samples for one commit.
+pub struct HeadAppender<'a> {
+    head: &'a Head,
+    pending: Vec<Pending>,
+    /// Newest pending timestamp per series, for order checks within this appender.
+    pending_max: FxHashMap<u64, i64>,
+    min_valid: i64,
+    batch: RecordBatch,
+}
+
+impl<'a> HeadAppender<'a> {
+    pub(super) fn new(head: &'a Head) -> HeadAppender<'a> {
+        HeadAppender {
+            head,
+            pending: Vec::new(),
+            pending_max: FxHashMap::default(),
+            min_valid: head.appendable_min_time(),
+            batch: RecordBatch::new(),
+        }
+    }
+
+    /// Adds a float sample to the series with `labels`; returns the series reference,
+    /// which [`HeadAppender::append_ref`] takes for later samples.
+    pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<u64, AppendError> {
+        let series = self.series_for(labels)?;
+        let r = series.series_ref;
+        self.add(series, t, Value::Float(v))?;
+        Ok(r)
+    }
+
+    /// Adds a float sample to the series with reference `r`.
+    pub fn append_ref(&mut self, r: u64, t: i64, v: f64) -> Result<(), AppendError> {
+        let series = self
+            .head
+            .series
+            .get(r)
+            .ok_or(AppendError::UnknownSeries(r))?;
+        self.add(series, t, Value::Float(v))
+    }
+
+    /// Adds an integer native histogram sample.
+    pub fn append_histogram(
+        &mut self,
+        labels: &Labels,
+        t: i64,
+        h: &Histogram,
+    ) -> Result<u64, AppendError> {
+        let series = self.series_for(labels)?;
+        let r = series.series_ref;
+        self.add(series, t, Value::Histogram(Box::new(h.clone())))?;
+        Ok(r)
+    }
+
+    /// Adds a float native histogram sample.
+    pub fn append_float_histogram(
+        &mut self,
+        labels: &Labels,
+        t: i64,
+        h: &FloatHistogram,
+    ) -> Result<u64, AppendError> {
+        let series = self.series_for(labels)?;
+        let r = series.series_ref;
+        self.add(series, t, Value::FloatHistogram(Box::new(h.clone())))?;
+        Ok(r)
+    }
+
+    /// Number of samples waiting for commit.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when nothing waits for commit.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    fn series_for(&self, labels: &Labels) -> Result<Arc<MemSeries>, AppendError> {
+        if labels.is_empty() {
+            return Err(AppendError::InvalidLabels(LabelError::MissingMetricName));
+        }
+        loop {
+            let s = self.head.get_or_create(labels).0;
+            // A series garbage-collected between the lookup and now is gone from the
+            // head: look it up again, which creates a fresh one.
+            if !s.lock().removed {
+                return Ok(s);
+            }
+        }
+    }
+
+    fn add(&mut self, series: Arc<MemSeries>, t: i64, value: Value) -> Result<(), AppendError> {
+        if t < self.min_valid {
+            self.head
+                .stats
+                .out_of_bounds
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(AppendError::OutOfBounds {
+                timestamp: t,
+                min_valid: self.min_valid,
+            });
+        }
+        let r = series.series_ref;
+        let mut ooo = false;
+        let pending_last = self.pending_max.get(&r).copied();
+        let verdict = match pending_last {
+            // Same timestamp as a sample pending here: the commit sorts out whether it is
+            // an ignorable duplicate.
+            Some(p) if t == p => Ok(false),
+            Some(p) if t < p => Err(Rejection::OutOfOrder { last: p }),
+            Some(_) => Ok(false),
+            None => {
+                let st = series.lock();
+                match &value {
+                    Value::Float(v) => st.check_float(t, *v),
+                    Value::Histogram(h) => st.check_histogram(t, Some(h), None),
+                    Value::FloatHistogram(h) => st.check_histogram(t, None, Some(h)),
+                }
+            }
+        };
+        match verdict {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(Rejection::Duplicate) => {
+                self.head.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                return Err(AppendError::Duplicate {
+                    series: series.labels.clone(),
+                    timestamp: t,
+                });
+            }
+            Err(Rejection::OutOfOrder { last }) => {
+                let window = self.head.opts.out_of_order_window;
+                if window > 0
+                    && matches!(value, Value::Float(_))
+                    && t >= last.saturating_sub(window)
+                {
+                    ooo = true;
+                } else {
+                    self.head.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
+                    return Err(AppendError::OutOfOrder {
+                        series: series.labels.clone(),
+                        timestamp: t,
+                        last,
+                    });
+                }
+            }
+        }
+        {
+            let mut st = series.lock();
+            if st.removed {
+                // Collected since it was looked up: the sample is older than the head's
+                // data, or the series would not have been empty.
+                return Err(AppendError::OutOfBounds {
+                    timestamp: t,
+                    min_valid: self.head.min_valid_time(),
+                });
+            }
+            st.pending += 1;
+        }
+        if !ooo {
+            self.pending_max.insert(r, t);
+        }
+        self.pending.push(Pending {
+            series,
+            t,
+            value,
+            ooo,
+        });
+        Ok(())
+    }
+
+    /// Makes every pending sample durable (WAL) and visible, in that order.
+    pub fn commit(mut self) -> Result<CommitStats> {
+        if self.pending.is_empty() {
+            return Ok(CommitStats::default());
+        }
+        let head = self.head;
+        // On a WAL error the appender is dropped, which releases the series.
+        self.log_to_wal()?;
+        let append_id = head.isolation.open_append();
+        let low = head.isolation.low_watermark();
+        let mut stats = CommitStats::default();
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        let files = &head.chunk_files;
+        let compat = head.opts.byte_compat;
+        let mut applied = 0usize;
+        let result = (|| -> Result<()> {
+            for p in &self.pending {
+                applied += 1;
+                let s = &p.series;
+                let mut st = s.lock();
+                st.pending -= 1;
+                if p.ooo {
+                    match &p.value {
+                        Value::Float(v) => match st.insert_ooo(p.t, *v) {
+                            Ok(()) => stats.appended += 1,
+                            Err(_) => stats.rejected += 1,
+                        },
+                        _ => stats.rejected += 1,
+                    }
+                    drop(st);
+                    mint = mint.min(p.t);
+                    maxt = maxt.max(p.t);
+                    continue;
+                }
+                st.note_commit(append_id, low);
+                let checked = match &p.value {
+                    Value::Float(v) => st.check_float(p.t, *v),
+                    Value::Histogram(h) => st.check_histogram(p.t, Some(h), None),
+                    Value::FloatHistogram(h) => st.check_histogram(p.t, None, Some(h)),
+                };
+                match checked {
+                    Ok(true) => {
+                        stats.duplicates_ignored += 1;
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(_) => {
+                        stats.rejected += 1;
+                        continue;
+                    }
+                }
+                match &p.value {
+                    Value::Float(v) => st.append_float(s.series_ref, p.t, *v, files, compat)?,
+                    Value::Histogram(h) => {
+                        st.append_histogram(s.series_ref, p.t, h, files, compat)?
+                    }
+                    Value::FloatHistogram(h) => {
+                        st.append_float_histogram(s.series_ref, p.t, h, files, compat)?
+                    }
+                }
+                drop(st);
+                stats.appended += 1;
+                mint = mint.min(p.t);
+                maxt = maxt.max(p.t);
+            }
+            Ok(())
+        })();
+        if mint <= maxt {
+            head.note_time(mint);
+            head.note_time(maxt);
+        }
+        // Samples the loop did not reach (after an error) release their series too.
+        for p in self.pending.iter().skip(applied) {
+            p.series.lock().pending -= 1;
+        }
+        self.pending.clear();
+        head.isolation.close_append(append_id);
+        head.stats
+            .samples_appended
+            .fetch_add(stats.appended, Ordering::Relaxed);
+        result.map(|()| stats)
+    }
+
+    /// Forgets every pending sample.
+    pub fn rollback(self) {}
+}
+
+impl Drop for HeadAppender<'_> {
+    fn drop(&mut self) {
+        for p in self.pending.drain(..) {
+            p.series.lock().pending -= 1;
+        }
+    }
+}
+
+impl HeadAppender<'_> {
+    fn log_to_wal(&mut self) -> Result<()> {
+        let Some(wal) = &self.head.wal else {
+            return Ok(());
+        };
+        let enc = Encoder::default();
+        let mut series = Vec::new();
+        let mut seen = FxHashMap::default();
+        let mut floats = Vec::new();
+        let mut hists = Vec::new();
+        let mut fhists = Vec::new();
+        for p in &self.pending {
+            let s = &p.series;
+            if !s.is_logged() && seen.insert(s.series_ref, ()).is_none() {
+                series.push(RefSeries {
+                    series_ref: s.series_ref,
+                    labels: s.labels.clone(),
+                });
+            }
+            match &p.value {
+                Value::Float(v) => floats.push(RefSample {
+                    series_ref: s.series_ref,
+                    st: 0,
+                    t: p.t,
+                    v: *v,
+                }),
+                Value::Histogram(h) => hists.push(RefHistogramSample {
+                    series_ref: s.series_ref,
+                    st: 0,
+                    t: p.t,
+                    h: (**h).clone(),
+                }),
+                Value::FloatHistogram(h) => fhists.push(RefFloatHistogramSample {
+                    series_ref: s.series_ref,
+                    st: 0,
+                    t: p.t,
+                    fh: (**h).clone(),
+                }),
+            }
+        }
+        self.batch.clear();
+        enc.series(&series, &mut self.batch);
+        enc.samples(&floats, &mut self.batch);
+        enc.histogram_samples(&hists, &mut self.batch);
+        enc.float_histogram_samples(&fhists, &mut self.batch);
+        wal.lock()
+            .map_err(|_| Error::InvalidArgument("WAL lock poisoned by a panic".into()))?
+            .log_batch(&self.batch)?;
+        for p in &self.pending {
+            p.series.logged.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+}

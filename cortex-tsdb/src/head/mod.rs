@@ -1,0 +1,338 @@
+//! The head: the newest samples of every series, in memory and in the write-ahead log,
+//! until they are old enough to be cut into a block.
+//!
+//! Appends go through a [`HeadAppender`]: samples are validated when appended and
+//! applied on commit, after the commit's records were written to the WAL (so an
+//! acknowledged sample survives a crash). Each series keeps one open chunk in memory;
+//! full chunks go to the head chunk files (`chunks_head/`) and are read back through
+//! memory maps. Series are found by reference or labels in striped maps and by label
+//! matchers in [`MemPostings`]. Queries see a consistent snapshot ([`isolation`]).
+//! Opening a head replays its head chunk files and WAL ([`replay`]); truncation drops
+//! what was moved into blocks.
+
+mod appender;
+mod chunk;
+pub mod isolation;
+mod postings;
+mod read;
+pub mod replay;
+mod series;
+mod stripes;
+mod truncate;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use appender::{AppendError, CommitStats, HeadAppender};
+pub use chunk::{MAX_BYTES_PER_XOR_CHUNK, OpenChunk};
+pub use isolation::{Isolation, IsolationState};
+pub use postings::MemPostings;
+pub use read::{HeadQuerier, HeadSampleIter, HeadSeries};
+pub use replay::ReplayStats;
+pub use series::{MemSeries, MmappedChunk, SeriesSnapshot};
+
+use crate::chunkenc::ByteCompat;
+use crate::chunks::HeadChunkFiles;
+use crate::labels::{Labels, Matcher};
+use crate::record::{Encoder, RecordBatch, RefTombstone};
+use crate::tombstones::{Interval, Tombstones};
+use crate::wal::{Compression, Wal, WalOptions};
+use crate::{Error, Result};
+use stripes::SeriesMap;
+
+/// Prometheus' default chunk range and block duration: 2h.
+pub const DEFAULT_CHUNK_RANGE: i64 = 2 * 3_600_000;
+
+/// How a head behaves.
+#[derive(Debug, Clone)]
+pub struct HeadOptions {
+    /// Width of the windows chunks are cut at, in ms (the block duration).
+    pub chunk_range: i64,
+    /// How far behind a series' newest sample a sample may still be appended, in ms;
+    /// 0 rejects every out-of-order sample, as Prometheus does by default.
+    pub out_of_order_window: i64,
+    /// Write a WAL (without one, a crash loses the head).
+    pub wal: bool,
+    /// WAL record compression.
+    pub wal_compression: Compression,
+    /// WAL segment size.
+    pub wal_segment_size: u64,
+    /// Chunk byte layout (both read the same).
+    pub byte_compat: ByteCompat,
+    /// Open for reading only: the WAL is replayed but not written or repaired, and full
+    /// chunks of the replay go to a temporary directory, not `chunks_head/`.
+    pub read_only: bool,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions {
+            chunk_range: DEFAULT_CHUNK_RANGE,
+            out_of_order_window: 0,
+            wal: true,
+            wal_compression: Compression::Snappy,
+            wal_segment_size: crate::wal::DEFAULT_SEGMENT_SIZE,
+            byte_compat: ByteCompat::default(),
+            read_only: false,
+        }
+    }
+}
+
+/// Counters of what the head did, for metrics.
+#[derive(Debug, Default)]
+pub struct HeadStats {
+    /// Samples (floats and histograms) appended.
+    pub samples_appended: AtomicU64,
+    /// Samples rejected as out of order.
+    pub out_of_order: AtomicU64,
+    /// Samples rejected as older than the head's valid range.
+    pub out_of_bounds: AtomicU64,
+    /// Samples rejected as duplicates with a different value.
+    pub duplicates: AtomicU64,
+    /// Series created.
+    pub series_created: AtomicU64,
+    /// Series removed by garbage collection.
+    pub series_removed: AtomicU64,
+}
+
+/// The in-memory head of a TSDB.
+pub struct Head {
+    opts: HeadOptions,
+    dir: PathBuf,
+    series: SeriesMap,
+    postings: MemPostings,
+    next_ref: AtomicU64,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    /// Samples before this time are out of bounds (they belong to written blocks).
+    min_valid_time: AtomicI64,
+    isolation: Isolation,
+    chunk_files: Arc<HeadChunkFiles>,
+    wal: Option<Mutex<Wal>>,
+    tombstones: RwLock<Tombstones>,
+    stats: HeadStats,
+}
+
+impl Head {
+    /// Opens the head of the data directory `dir` (its `wal/` and `chunks_head/`),
+    /// replaying what they hold. Samples before `min_valid_time` (the end of the newest
+    /// block) are skipped during replay and rejected later.
+    pub fn open(dir: &Path, opts: HeadOptions, min_valid_time: i64) -> Result<(Head, ReplayStats)> {
+        let chunk_files = Arc::new(if opts.read_only {
+            HeadChunkFiles::open_temporary()?
+        } else {
+            HeadChunkFiles::open(&dir.join("chunks_head"))?
+        });
+        let head = Head {
+            dir: dir.to_path_buf(),
+            series: SeriesMap::default(),
+            postings: MemPostings::default(),
+            next_ref: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(min_valid_time),
+            isolation: Isolation::default(),
+            chunk_files,
+            wal: None,
+            tombstones: RwLock::new(Tombstones::new()),
+            stats: HeadStats::default(),
+            opts,
+        };
+        let (mut head, stats) = replay::replay(head)?;
+        if head.opts.wal && !head.opts.read_only {
+            let wal = Wal::open(
+                &dir.join("wal"),
+                WalOptions {
+                    segment_size: head.opts.wal_segment_size,
+                    compression: head.opts.wal_compression,
+                },
+            )?;
+            head.wal = Some(Mutex::new(wal));
+        }
+        Ok((head, stats))
+    }
+
+    /// An appender; nothing it appends is visible or durable until it commits.
+    pub fn appender(&self) -> HeadAppender<'_> {
+        HeadAppender::new(self)
+    }
+
+    /// A querier over `[mint, maxt]` that sees what was committed when it was created.
+    pub fn querier(&self, mint: i64, maxt: i64) -> HeadQuerier<'_> {
+        HeadQuerier::new(self, mint, maxt, self.isolation.state())
+    }
+
+    /// The options the head was opened with.
+    pub fn options(&self) -> &HeadOptions {
+        &self.opts
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Timestamp of the oldest sample, `i64::MAX` when empty.
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Acquire)
+    }
+
+    /// Timestamp of the newest sample, `i64::MIN` when empty.
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Acquire)
+    }
+
+    /// Samples before this are rejected as out of bounds.
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Acquire)
+    }
+
+    /// Number of series.
+    pub fn num_series(&self) -> u64 {
+        self.postings.len()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &HeadStats {
+        &self.stats
+    }
+
+    /// The series with reference `r`.
+    pub fn series(&self, r: u64) -> Option<Arc<MemSeries>> {
+        self.series.get(r)
+    }
+
+    /// Label names of series matching `matchers` (all series when empty), sorted.
+    pub fn label_names(&self, matchers: &[crate::labels::Matcher]) -> Vec<String> {
+        if matchers.is_empty() {
+            return self.postings.label_names();
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for r in self.postings.for_matchers(matchers) {
+            if let Some(s) = self.series.get(r) {
+                names.extend(s.labels.iter().map(|l| l.name.to_string()));
+            }
+        }
+        names.into_iter().collect()
+    }
+
+    /// Values of label `name` among series matching `matchers`, sorted.
+    pub fn label_values(&self, name: &str, matchers: &[crate::labels::Matcher]) -> Vec<String> {
+        if matchers.is_empty() {
+            return self.postings.label_values(name);
+        }
+        let mut values = std::collections::BTreeSet::new();
+        for r in self.postings.for_matchers(matchers) {
+            if let Some(v) = self
+                .series
+                .get(r)
+                .and_then(|s| s.labels.get(name).map(str::to_string))
+            {
+                values.insert(v);
+            }
+        }
+        values.into_iter().collect()
+    }
+
+    /// Makes the WAL durable on disk (fsync). Commits are already safe against a
+    /// process crash; this also covers a machine crash.
+    pub fn sync_wal(&self) -> Result<()> {
+        if let Some(w) = &self.wal {
+            w.lock().map_err(|_| poisoned())?.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the WAL and head chunk files.
+    pub fn close(self) -> Result<()> {
+        if let Some(w) = self.wal {
+            w.into_inner().map_err(|_| poisoned())?.close()?;
+        }
+        self.chunk_files.close()
+    }
+
+    /// Deletes the samples in `[mint, maxt]` of every series matching `matchers`; the
+    /// deletion is logged in the WAL. Returns how many series were affected.
+    pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<usize> {
+        let refs: Vec<u64> = self.postings.for_matchers(matchers).iter().collect();
+        if refs.is_empty() {
+            return Ok(0);
+        }
+        let interval = Interval { mint, maxt };
+        if let Some(w) = &self.wal {
+            let stones: Vec<RefTombstone> = refs
+                .iter()
+                .map(|r| RefTombstone {
+                    series_ref: *r,
+                    interval,
+                })
+                .collect();
+            let mut batch = RecordBatch::new();
+            Encoder::default().tombstones(&stones, &mut batch);
+            w.lock().map_err(|_| poisoned())?.log_batch(&batch)?;
+        }
+        let mut t = self.tombstones.write().unwrap_or_else(|e| e.into_inner());
+        for r in &refs {
+            t.add(*r, interval);
+        }
+        Ok(refs.len())
+    }
+
+    /// The deleted intervals of series `r`, if any.
+    pub fn deleted(&self, r: u64) -> Option<crate::tombstones::Intervals> {
+        self.tombstones
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(r)
+            .cloned()
+    }
+
+    /// The series with `labels` and reference `r` (as a WAL series record names it),
+    /// created if missing; true when created. An existing series keeps its reference.
+    fn create_with_ref(&self, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        let hash = labels.stable_hash();
+        let (s, created) = self.series.get_or_create(hash, labels, || {
+            Arc::new(MemSeries::new(r, labels.clone(), self.opts.chunk_range))
+        });
+        if created {
+            self.postings.add(s.series_ref, &s.labels);
+        }
+        (s, created)
+    }
+
+    fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {
+        let hash = labels.stable_hash();
+        let (s, created) = self.series.get_or_create(hash, labels, || {
+            let r = self.next_ref.fetch_add(1, Ordering::AcqRel);
+            Arc::new(MemSeries::new(r, labels.clone(), self.opts.chunk_range))
+        });
+        if created {
+            self.postings.add(s.series_ref, &s.labels);
+            self.stats.series_created.fetch_add(1, Ordering::Relaxed);
+        }
+        (s, created)
+    }
+
+    fn note_time(&self, t: i64) {
+        self.min_time.fetch_min(t, Ordering::AcqRel);
+        self.max_time.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// The oldest timestamp an in-order append may have now: half a chunk range behind
+    /// the newest sample (Prometheus' rule), or the out-of-order window, never before the
+    /// data already in blocks.
+    fn appendable_min_time(&self) -> i64 {
+        let max = self.max_time();
+        let floor = self.min_valid_time();
+        if max == i64::MIN {
+            return floor;
+        }
+        let back = self.opts.chunk_range / 2;
+        floor.max(max.saturating_sub(back.max(self.opts.out_of_order_window)))
+    }
+}
+
+fn poisoned() -> Error {
+    Error::InvalidArgument("head lock poisoned by a panic".into())
+}

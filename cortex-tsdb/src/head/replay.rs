@@ -1,0 +1,244 @@
+//! Rebuilding the head when a TSDB opens: full chunks from the head chunk files, then
+//! every record of the WAL (its last checkpoint first).
+//!
+//! Samples already covered by a chunk file are skipped; samples before the head's valid
+//! range (they are in blocks) are skipped; a torn tail of the last WAL segment is reported
+//! and cut off (not in read-only mode); damage anywhere else in the WAL stops the open
+//! with an error naming the segment and offset. Damaged head chunk files are not fatal:
+//! the WAL holds the same samples, so the files are deleted and the samples replayed from
+//! the log instead, and the report says so.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rustc_hash::FxHashMap;
+
+use super::Head;
+use super::series::{MemSeries, MmappedChunk};
+use crate::Result;
+use crate::record::{
+    RecordType, RefFloatHistogramSample, RefHistogramSample, RefSample, RefSeries, RefTombstone,
+    decode_float_histogram_samples, decode_histogram_samples, decode_samples, decode_series,
+    decode_tombstones, record_type,
+};
+use crate::wal::{TornTail, repair_torn_tail, replay_reader};
+
+/// What a replay found.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayStats {
+    /// Series created from WAL series records.
+    pub series: u64,
+    /// Samples and histograms applied.
+    pub samples: u64,
+    /// Chunks loaded from head chunk files.
+    pub mmapped_chunks: u64,
+    /// Samples skipped because a head chunk file already held them.
+    pub samples_in_chunk_files: u64,
+    /// Samples before the head's valid range (already in blocks).
+    pub samples_before_head: u64,
+    /// Samples for series references no series record introduced.
+    pub unknown_series_refs: u64,
+    /// Samples out of order for their series (outside any out-of-order window).
+    pub out_of_order: u64,
+    /// The end of the last WAL segment that a crash left incomplete, if any.
+    pub torn_tail: Option<TornTail>,
+    /// Why the head chunk files were discarded, if they were.
+    pub chunk_files_discarded: Option<String>,
+    /// WAL records read.
+    pub records: u64,
+}
+
+pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
+    let mut stats = ReplayStats::default();
+    let min_valid = head.min_valid_time();
+
+    let mut mmapped: FxHashMap<u64, Vec<MmappedChunk>> = FxHashMap::default();
+    let loaded = head.chunk_files.for_each_chunk(|c| {
+        if c.max_time >= min_valid {
+            mmapped.entry(c.series_ref).or_default().push(MmappedChunk {
+                chunk_ref: c.chunk_ref,
+                min_time: c.min_time,
+                max_time: c.max_time,
+                num_samples: c.num_samples,
+                encoding: c.encoding,
+            });
+        }
+        Ok(())
+    });
+    if let Err(e) = loaded {
+        stats.chunk_files_discarded = Some(e.to_string());
+        mmapped.clear();
+        head.chunk_files.delete_all()?;
+    }
+    for v in mmapped.values_mut() {
+        v.sort_by_key(|c| c.min_time);
+    }
+
+    let wal_dir = head.dir.join("wal");
+    if !wal_dir.exists() {
+        return Ok((head, stats));
+    }
+    let mut reader = replay_reader(&wal_dir)?.tolerate_torn_tail(true);
+    let mut by_ref: FxHashMap<u64, Arc<MemSeries>> = FxHashMap::default();
+    let mut series_buf: Vec<RefSeries> = Vec::new();
+    let mut samples: Vec<RefSample> = Vec::new();
+    let mut hists: Vec<RefHistogramSample> = Vec::new();
+    let mut fhists: Vec<RefFloatHistogramSample> = Vec::new();
+    let mut stones: Vec<RefTombstone> = Vec::new();
+    let mut max_ref = 0u64;
+    let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+    let files = head.chunk_files.clone();
+    let compat = head.opts.byte_compat;
+    let window = head.opts.out_of_order_window;
+
+    while let Some(rec) = reader.next_record()? {
+        stats.records += 1;
+        let Some(kind) = record_type(rec) else {
+            continue;
+        };
+        match kind {
+            RecordType::Series => {
+                decode_series(rec, &mut series_buf).map_err(|e| reader.record_error(e))?;
+                for rs in series_buf.drain(..) {
+                    max_ref = max_ref.max(rs.series_ref);
+                    let (s, created) = head.create_with_ref(rs.series_ref, &rs.labels);
+                    s.logged.store(true, Ordering::Release);
+                    if created {
+                        stats.series += 1;
+                        if let Some(chunks) = mmapped.remove(&rs.series_ref) {
+                            let mut st = s.lock();
+                            for c in &chunks {
+                                st.total_samples += u64::from(c.num_samples);
+                                st.max_time = st.max_time.max(c.max_time);
+                                mint = mint.min(c.min_time);
+                                maxt = maxt.max(c.max_time);
+                            }
+                            stats.mmapped_chunks += chunks.len() as u64;
+                            st.mmapped = chunks;
+                        }
+                    }
+                    by_ref.insert(rs.series_ref, s);
+                }
+            }
+            RecordType::Samples | RecordType::SamplesV2 => {
+                decode_samples(rec, &mut samples).map_err(|e| reader.record_error(e))?;
+                for rs in &samples {
+                    let Some(s) = by_ref.get(&rs.series_ref) else {
+                        stats.unknown_series_refs += 1;
+                        continue;
+                    };
+                    if rs.t < min_valid {
+                        stats.samples_before_head += 1;
+                        continue;
+                    }
+                    let mut st = s.lock();
+                    if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
+                        stats.samples_in_chunk_files += 1;
+                        continue;
+                    }
+                    match st.check_float(rs.t, rs.v) {
+                        Ok(true) => continue,
+                        Ok(false) => st.append_float(s.series_ref, rs.t, rs.v, &files, compat)?,
+                        Err(_) if window > 0 && rs.t >= st.max_time - window => {
+                            let _ = st.insert_ooo(rs.t, rs.v);
+                        }
+                        Err(_) => {
+                            stats.out_of_order += 1;
+                            continue;
+                        }
+                    }
+                    stats.samples += 1;
+                    mint = mint.min(rs.t);
+                    maxt = maxt.max(rs.t);
+                }
+            }
+            RecordType::HistogramSamples
+            | RecordType::HistogramSamplesV2
+            | RecordType::CustomBucketsHistogramSamples => {
+                decode_histogram_samples(rec, &mut hists).map_err(|e| reader.record_error(e))?;
+                for rs in &hists {
+                    let Some(s) = by_ref.get(&rs.series_ref) else {
+                        stats.unknown_series_refs += 1;
+                        continue;
+                    };
+                    if rs.t < min_valid {
+                        stats.samples_before_head += 1;
+                        continue;
+                    }
+                    let mut st = s.lock();
+                    if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
+                        stats.samples_in_chunk_files += 1;
+                        continue;
+                    }
+                    match st.check_histogram(rs.t, Some(&rs.h), None) {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            st.append_histogram(s.series_ref, rs.t, &rs.h, &files, compat)?
+                        }
+                        Err(_) => {
+                            stats.out_of_order += 1;
+                            continue;
+                        }
+                    }
+                    stats.samples += 1;
+                    mint = mint.min(rs.t);
+                    maxt = maxt.max(rs.t);
+                }
+            }
+            RecordType::FloatHistogramSamples
+            | RecordType::FloatHistogramSamplesV2
+            | RecordType::CustomBucketsFloatHistogramSamples => {
+                decode_float_histogram_samples(rec, &mut fhists)
+                    .map_err(|e| reader.record_error(e))?;
+                for rs in &fhists {
+                    let Some(s) = by_ref.get(&rs.series_ref) else {
+                        stats.unknown_series_refs += 1;
+                        continue;
+                    };
+                    if rs.t < min_valid {
+                        stats.samples_before_head += 1;
+                        continue;
+                    }
+                    let mut st = s.lock();
+                    if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
+                        stats.samples_in_chunk_files += 1;
+                        continue;
+                    }
+                    match st.check_histogram(rs.t, None, Some(&rs.fh)) {
+                        Ok(true) => continue,
+                        Ok(false) => {
+                            st.append_float_histogram(s.series_ref, rs.t, &rs.fh, &files, compat)?
+                        }
+                        Err(_) => {
+                            stats.out_of_order += 1;
+                            continue;
+                        }
+                    }
+                    stats.samples += 1;
+                    mint = mint.min(rs.t);
+                    maxt = maxt.max(rs.t);
+                }
+            }
+            RecordType::Tombstones => {
+                decode_tombstones(rec, &mut stones).map_err(|e| reader.record_error(e))?;
+                let mut t = head.tombstones.write().unwrap_or_else(|e| e.into_inner());
+                for st in &stones {
+                    t.add(st.series_ref, st.interval);
+                }
+            }
+            _ => {}
+        }
+    }
+    stats.torn_tail = reader.torn_tail().cloned();
+    if let Some(tail) = &stats.torn_tail
+        && !head.opts.read_only
+    {
+        repair_torn_tail(tail)?;
+    }
+    head.next_ref.fetch_max(max_ref + 1, Ordering::AcqRel);
+    if mint <= maxt {
+        head.note_time(mint);
+        head.note_time(maxt);
+    }
+    Ok((head, stats))
+}
