@@ -9,6 +9,7 @@
 pub mod block;
 pub mod chunkenc;
 pub mod chunks;
+pub mod db;
 pub mod encoding;
 pub mod error;
 pub mod fileutil;

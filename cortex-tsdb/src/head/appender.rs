@@ -269,6 +269,9 @@ impl<'a> HeadAppender<'a> {
         self.log_to_wal()?;
         let append_id = head.isolation.open_append();
         let low = head.isolation.low_watermark();
+        // Read after taking the id: a compaction that raised it waits for this commit,
+        // and a commit that started later sees the raised value.
+        let min_valid = head.min_valid_time();
         let mut stats = CommitStats::default();
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         let files = &head.chunk_files;
@@ -280,6 +283,10 @@ impl<'a> HeadAppender<'a> {
                 let s = &p.series;
                 let mut st = s.lock();
                 st.pending -= 1;
+                if p.t < min_valid {
+                    stats.rejected += 1;
+                    continue;
+                }
                 if p.ooo {
                     match &p.value {
                         Value::Float(v) => match st.insert_ooo(p.t, *v) {

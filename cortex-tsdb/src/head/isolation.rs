@@ -73,6 +73,20 @@ impl Isolation {
         }
     }
 
+    /// The newest id handed out so far.
+    pub fn last_id(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).next
+    }
+
+    /// Waits until every append with an id up to `id` has closed.
+    pub fn wait_for_appends_up_to(&self, id: u64) {
+        let mut backoff = std::time::Duration::from_micros(50);
+        while self.low_watermark() <= id {
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// The lowest id that may still be invisible to some reader starting now: commit
     /// records of older ids can be forgotten.
     pub fn low_watermark(&self) -> u64 {

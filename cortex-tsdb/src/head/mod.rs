@@ -12,6 +12,7 @@
 
 mod appender;
 mod chunk;
+mod export;
 pub mod isolation;
 mod postings;
 mod read;
@@ -30,6 +31,7 @@ pub use isolation::{Isolation, IsolationState};
 pub use postings::MemPostings;
 pub use read::{HeadQuerier, HeadSampleIter, HeadSeries};
 pub use replay::ReplayStats;
+pub use truncate::TruncateStats;
 pub use series::{MemSeries, MmappedChunk, SeriesSnapshot};
 
 use crate::chunkenc::ByteCompat;
@@ -188,6 +190,16 @@ impl Head {
         self.min_valid_time.load(Ordering::Acquire)
     }
 
+    /// Rejects appends before `t` from now on (raising, never lowering, the bound).
+    pub fn raise_min_valid_time(&self, t: i64) {
+        self.min_valid_time.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// The head's isolation tracker.
+    pub fn isolation(&self) -> &Isolation {
+        &self.isolation
+    }
+
     /// Number of series.
     pub fn num_series(&self) -> u64 {
         self.postings.len()
@@ -242,6 +254,12 @@ impl Head {
             w.lock().map_err(|_| poisoned())?.sync()?;
         }
         Ok(())
+    }
+
+    /// Fsyncs the WAL and the head chunk file being written.
+    pub fn flush(&self) -> Result<()> {
+        self.sync_wal()?;
+        self.chunk_files.close()
     }
 
     /// Flushes and closes the WAL and head chunk files.

@@ -61,19 +61,24 @@ impl<'a> HeadQuerier<'a> {
         let refs = self.head.postings.for_matchers(matchers);
         let mut out = Vec::with_capacity(refs.len() as usize);
         for r in refs {
-            let Some(s) = self.head.series.get(r) else {
-                continue;
-            };
-            let snap = s.lock().snapshot(self.mint, self.maxt, &self.iso);
-            if snap.visible.iter().all(|v| *v == 0) && snap.ooo.is_empty() {
-                continue;
-            }
-            let mut hs = self.resolve(snap)?;
-            hs.deleted = self.head.deleted(r);
-            out.push(Series::from_head(s.labels.clone(), hs));
+            out.extend(self.select_ref(r)?);
         }
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
+    }
+
+    /// Series `r`, if it exists and has visible samples in range.
+    pub fn select_ref(&self, r: u64) -> Result<Option<Series>> {
+        let Some(s) = self.head.series.get(r) else {
+            return Ok(None);
+        };
+        let snap = s.lock().snapshot(self.mint, self.maxt, &self.iso);
+        if snap.visible.iter().all(|v| *v == 0) && snap.ooo.is_empty() {
+            return Ok(None);
+        }
+        let mut hs = self.resolve(snap)?;
+        hs.deleted = self.head.deleted(r);
+        Ok(Some(Series::from_head(s.labels.clone(), hs)))
     }
 
     /// Label names among series matching `matchers`.

@@ -76,6 +76,11 @@ impl Series {
         Series::from_part(labels, Part::Head(head))
     }
 
+    /// Where the series' samples are.
+    pub(crate) fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
     /// Adds the parts of `other` (the same series from another source).
     pub(crate) fn absorb(&mut self, other: Series) {
         self.parts.extend(other.parts);
