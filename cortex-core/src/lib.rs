@@ -3,3 +3,9 @@
 //!
 //! The crate is being built up issue by issue; what is here works, and nothing here
 //! pretends to.
+//!
+//! - [`promql`]: the PromQL parser and engine.
+//! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
+
+pub mod promql;
+pub mod querier;

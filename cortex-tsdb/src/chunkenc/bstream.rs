@@ -26,8 +26,10 @@ pub(crate) struct BitWriter {
     /// Bits written (including any header).
     nbits: u64,
     compat: ByteCompat,
-    /// Whether Prometheus 2.x would hold a spare zero byte after the bits written.
-    spare: bool,
+    /// Width of Prometheus' last write call (1 for `writeBit`, 8 for `writeByte`, n for
+    /// `writeBits`, 0 for none): after a multiple of 8 that ends byte aligned, Prometheus
+    /// 2.x holds a spare zero byte.
+    last_call: u32,
 }
 
 /// Zero bytes kept after the last written byte.
@@ -48,7 +50,7 @@ impl BitWriter {
             buf,
             nbits: header_len as u64 * 8,
             compat,
-            spare: false,
+            last_call: 0,
         }
     }
 
@@ -69,7 +71,7 @@ impl BitWriter {
             buf,
             nbits: used_bits,
             compat,
-            spare,
+            last_call: if spare { 8 } else { 0 },
         }
     }
 
@@ -87,7 +89,10 @@ impl BitWriter {
     /// Prometheus 2.x's spare byte when it would be there.
     #[inline]
     fn len(&self) -> usize {
-        let spare = self.compat == ByteCompat::V2 && self.spare;
+        let spare = self.compat == ByteCompat::V2
+            && self.last_call != 0
+            && self.last_call.is_multiple_of(8)
+            && self.nbits.is_multiple_of(8);
         self.nbits.div_ceil(8) as usize + usize::from(spare)
     }
 
@@ -114,14 +119,14 @@ impl BitWriter {
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
         self.write_small(u64::from(bit), 1);
-        self.spare = false;
+        self.last_call = 1;
     }
 
     /// Writes a whole byte, not necessarily byte aligned (Prometheus' `writeByte`).
     #[inline]
     pub(crate) fn write_byte(&mut self, byte: u8) {
         self.write_small(u64::from(byte), 8);
-        self.spare = self.nbits.is_multiple_of(8);
+        self.last_call = 8;
     }
 
     /// Writes the `n` (0..=64) low bits of `v`, most significant first (Prometheus'
@@ -144,8 +149,7 @@ impl BitWriter {
         } else {
             return;
         }
-        // writeBits ends with writeByte calls only for whole bytes.
-        self.spare = last.is_multiple_of(8) && self.nbits.is_multiple_of(8);
+        self.last_call = last;
     }
 
     /// Writes the `n` (1..=56) low bits of `v`.
@@ -154,25 +158,23 @@ impl BitWriter {
         debug_assert!((1..=56).contains(&n));
         let byte = (self.nbits >> 3) as usize;
         let off = (self.nbits & 7) as u32;
-        // Left-align the n bits, then move them behind the `off` bits already used.
+        // Left-align the n bits, then move them behind the `off` bits already used; the
+        // bytes from here on are zero apart from those bits.
         let bits = (v << (64 - n)) >> off;
         match self
             .buf
             .get_mut(byte..)
             .and_then(|b| b.first_chunk_mut::<8>())
         {
-            Some(dst) => {
-                let w = u64::from_be_bytes(*dst) | bits;
-                *dst = w.to_be_bytes();
-            }
-            None => self.grow_and_write(byte, bits),
+            Some(dst) => *dst = (u64::from_be_bytes(*dst) | bits).to_be_bytes(),
+            None => self.grow_and_store(byte, bits),
         }
         self.nbits += u64::from(n);
     }
 
     #[cold]
     #[inline(never)]
-    fn grow_and_write(&mut self, byte: usize, bits: u64) {
+    fn grow_and_store(&mut self, byte: usize, word: u64) {
         let want = (byte + SLACK).max(self.buf.len() * 2);
         self.buf.resize(want, 0);
         if let Some(dst) = self
@@ -180,7 +182,7 @@ impl BitWriter {
             .get_mut(byte..)
             .and_then(|b| b.first_chunk_mut::<8>())
         {
-            *dst = (u64::from_be_bytes(*dst) | bits).to_be_bytes();
+            *dst = (u64::from_be_bytes(*dst) | word).to_be_bytes();
         }
     }
 }
@@ -283,6 +285,22 @@ impl<'a> BitReader<'a> {
         self.bits = self.bits.checked_shl(n).unwrap_or(0);
         self.valid -= n;
         v
+    }
+
+    /// Refills and returns the buffered bits (left-aligned) and how many of them are
+    /// stream bits; at least 56 unless the data is about to end.
+    #[inline(always)]
+    pub(crate) fn peek(&mut self) -> (u64, u32) {
+        if self.valid < 56 {
+            self.refill();
+        }
+        (self.bits, self.valid)
+    }
+
+    /// Consumes `n` bits known to be buffered (`n <= valid`, as [`peek`](Self::peek) said).
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, n: u32) {
+        self.take(n);
     }
 
     /// The next bit, or `None` at the end of the stream.

@@ -260,3 +260,65 @@ impl<'a> FloatHistogramIter<'a> {
         (state, self.r.consumed_bits())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunkenc::FloatHistogramChunk;
+    use crate::histogram::Span;
+
+    fn fh(v: f64) -> FloatHistogram {
+        FloatHistogram {
+            schema: -2,
+            count: v * 3.0,
+            zero_count: v,
+            sum: -v,
+            positive_spans: vec![Span {
+                offset: 1,
+                length: 2,
+            }],
+            positive_buckets: vec![v, v / 3.0],
+            ..FloatHistogram::default()
+        }
+    }
+
+    #[test]
+    fn every_field_keeps_its_own_window() {
+        let mut c = FloatHistogramChunk::new();
+        let mut app = c.appender().unwrap();
+        let values = [1.0, 1.5, 1e300, -0.0, 2.25, f64::MIN_POSITIVE, 7.0];
+        for (i, v) in values.iter().enumerate() {
+            app.append(i as i64, &fh(*v)).unwrap();
+        }
+        let mut it = c.iter();
+        for (i, v) in values.iter().enumerate() {
+            assert!(it.next().unwrap());
+            let (t, got) = it.at_float_histogram();
+            assert_eq!(t, i as i64);
+            let want = fh(*v);
+            assert_eq!(got.count.to_bits(), want.count.to_bits());
+            assert_eq!(got.sum.to_bits(), want.sum.to_bits());
+            assert_eq!(
+                got.positive_buckets[1].to_bits(),
+                want.positive_buckets[1].to_bits()
+            );
+        }
+        assert!(!it.next().unwrap());
+    }
+
+    #[test]
+    fn stale_markers_read_as_sum_only_histograms() {
+        let mut c = FloatHistogramChunk::new();
+        let mut app = c.appender().unwrap();
+        app.append(1, &fh(2.0)).unwrap();
+        let stale = FloatHistogram {
+            sum: STALE_NAN,
+            ..FloatHistogram::default()
+        };
+        app.append(2, &stale).unwrap();
+        let mut it = c.iter();
+        assert!(it.next().unwrap() && it.next().unwrap());
+        let (_, s) = it.at_float_histogram();
+        assert!(is_stale_nan(s.sum) && s.positive_buckets.is_empty() && s.count == 0.0);
+    }
+}

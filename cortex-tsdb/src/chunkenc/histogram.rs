@@ -1,6 +1,6 @@
-//! Integer histogram chunks (encoding 2): the chunk, its appender, and Prometheus' rules
-//! for when a histogram can join a chunk (same schema and zero threshold, no counter
-//! reset, buckets only added) and how the chunk is recoded when buckets appear.
+//! Integer histogram chunks (encoding 2): the chunk and its plain appender, which appends
+//! histograms of the chunk's layout. Deciding when a histogram can join a chunk and
+//! recoding it when buckets appear is in `histogram_append.rs`.
 //!
 //! Samples after the layout section: the first as `varbit_int` timestamp, `varbit_uint`
 //! count and zero count, 64 raw sum bits and a `varbit_int` per bucket (buckets are
@@ -14,13 +14,10 @@ use super::histogram_iter::HistogramIter;
 use super::layout::{
     CounterResetHeader, HEADER_SIZE, Layout, read_header, set_counter_reset_header, write_layout,
 };
-use super::recode::{
-    GaugeAppendable, Insert, adjust_for_inserts, count_spans, expand_spans_and_buckets,
-    expand_spans_both_ways, insert, same_buckets,
-};
+use super::recode::{count_spans, same_buckets};
 use super::varbit::{XorWindow, put_varbit_int, put_varbit_uint, xor_write};
-use super::{AppendError, AppendOutcome, ByteCompat, ChunkError};
-use crate::histogram::{CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Histogram, Span};
+use super::{AppendError, ByteCompat, ChunkError};
+use crate::histogram::{CUSTOM_BUCKETS_SCHEMA, Histogram};
 use crate::value::is_stale_nan;
 
 /// An integer histogram chunk: its bytes and, once an appender was asked for, the state to
@@ -158,29 +155,11 @@ impl HistogramChunk {
     }
 }
 
-/// Prometheus' verdict on appending a counter histogram to a chunk.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HistogramAppendable {
-    /// Buckets to add to the chunk's positive layout (the chunk must be recoded).
-    pub positive_inserts: Vec<Insert>,
-    /// Buckets to add to the chunk's negative layout.
-    pub negative_inserts: Vec<Insert>,
-    /// Empty chunk buckets the histogram lacks in its positive layout.
-    pub backward_positive_inserts: Vec<Insert>,
-    /// Empty chunk buckets the histogram lacks in its negative layout.
-    pub backward_negative_inserts: Vec<Insert>,
-    /// Whether the histogram can join the chunk (possibly after recoding).
-    pub ok: bool,
-    /// The header a new chunk starting with this histogram should get:
-    /// [`CounterResetHeader::NotCounterReset`] when `ok`.
-    pub counter_reset: CounterResetHeader,
-}
-
 /// Appends integer histograms to a [`HistogramChunk`].
 #[derive(Debug)]
 pub struct HistogramAppender<'a> {
-    w: &'a mut BitWriter,
-    st: &'a mut HistState,
+    pub(super) w: &'a mut BitWriter,
+    pub(super) st: &'a mut HistState,
 }
 
 impl HistogramAppender<'_> {
@@ -213,7 +192,7 @@ impl HistogramAppender<'_> {
     }
 
     /// Appends `h`, which fits the layout.
-    fn append_unchecked(&mut self, t: i64, h: &Histogram) {
+    pub(super) fn append_unchecked(&mut self, t: i64, h: &Histogram) {
         let w = &mut *self.w;
         let st = &mut *self.st;
         let stale_only;
@@ -306,288 +285,6 @@ impl HistogramAppender<'_> {
         if let Some(header) = w.header_mut::<2>() {
             *header = st.num.to_be_bytes();
         }
-    }
-
-    /// Whether a counter histogram can join this chunk, as Prometheus decides it: not if
-    /// the chunk is a gauge chunk, the histogram says it follows a counter reset, a count
-    /// or bucket went down or a used bucket disappeared (a reset), schema or zero
-    /// threshold changed (unknown reset), custom bounds changed, or the chunk ends with a
-    /// stale marker and the histogram is not one. New buckets need recoding (forward
-    /// inserts); chunk buckets the histogram lacks must be empty (backward inserts).
-    pub fn appendable(&self, h: &Histogram) -> HistogramAppendable {
-        let st = &*self.st;
-        let mut out = HistogramAppendable {
-            counter_reset: CounterResetHeader::NotCounterReset,
-            ..HistogramAppendable::default()
-        };
-        if st.num > 0 && self.counter_reset_header() == CounterResetHeader::Gauge {
-            return out;
-        }
-        if h.counter_reset_hint == CounterResetHint::CounterReset {
-            out.counter_reset = CounterResetHeader::CounterReset;
-            return out;
-        }
-        if is_stale_nan(h.sum) {
-            out.ok = true;
-            return out;
-        }
-        if is_stale_nan(st.sum) {
-            out.counter_reset = CounterResetHeader::Unknown;
-            return out;
-        }
-        if h.count < st.cnt {
-            out.counter_reset = CounterResetHeader::CounterReset;
-            return out;
-        }
-        if h.schema != st.layout.schema || h.zero_threshold != st.layout.zero_threshold {
-            out.counter_reset = CounterResetHeader::Unknown;
-            return out;
-        }
-        if h.schema == CUSTOM_BUCKETS_SCHEMA && h.custom_values != st.layout.custom_values {
-            out.counter_reset = CounterResetHeader::CounterReset;
-            return out;
-        }
-        if h.zero_count < st.zcnt {
-            out.counter_reset = CounterResetHeader::CounterReset;
-            return out;
-        }
-        let pos = expand_spans_and_buckets(
-            &st.layout.positive_spans,
-            &h.positive_spans,
-            &st.pos,
-            &h.positive_buckets,
-            true,
-        );
-        let neg = expand_spans_and_buckets(
-            &st.layout.negative_spans,
-            &h.negative_spans,
-            &st.neg,
-            &h.negative_buckets,
-            true,
-        );
-        match (pos, neg) {
-            (Some((pf, pb)), Some((nf, nb))) => {
-                out.positive_inserts = pf;
-                out.backward_positive_inserts = pb;
-                out.negative_inserts = nf;
-                out.backward_negative_inserts = nb;
-                out.ok = true;
-            }
-            _ => out.counter_reset = CounterResetHeader::CounterReset,
-        }
-        out
-    }
-
-    /// Whether a gauge histogram can join this chunk: not if the chunk is a counter chunk,
-    /// schema, zero threshold or custom bounds changed, or the chunk ends with a stale
-    /// marker and the histogram is not one. Buckets may appear and disappear; the result
-    /// says how to widen both sides to the union of their layouts.
-    pub fn appendable_gauge(&self, h: &Histogram) -> GaugeAppendable {
-        let st = &*self.st;
-        let mut out = GaugeAppendable::default();
-        if st.num > 0 && self.counter_reset_header() != CounterResetHeader::Gauge {
-            return out;
-        }
-        if is_stale_nan(h.sum) {
-            out.ok = true;
-            return out;
-        }
-        if is_stale_nan(st.sum)
-            || h.schema != st.layout.schema
-            || h.zero_threshold != st.layout.zero_threshold
-            || (h.schema == CUSTOM_BUCKETS_SCHEMA && h.custom_values != st.layout.custom_values)
-        {
-            return out;
-        }
-        let (pf, pb, ps) = expand_spans_both_ways(&st.layout.positive_spans, &h.positive_spans);
-        let (nf, nb, ns) = expand_spans_both_ways(&st.layout.negative_spans, &h.negative_spans);
-        out.positive_inserts = pf;
-        out.backward_positive_inserts = pb;
-        out.positive_spans = ps;
-        out.negative_inserts = nf;
-        out.backward_negative_inserts = nb;
-        out.negative_spans = ns;
-        out.ok = true;
-        out
-    }
-
-    /// A new chunk holding this chunk's samples re-encoded with the buckets `inserts` add
-    /// (as zeros) and the given spans, with the same counter-reset header. Continue
-    /// appending to the returned chunk.
-    pub fn recode(
-        &self,
-        positive_inserts: &[Insert],
-        negative_inserts: &[Insert],
-        positive_spans: &[Span],
-        negative_spans: &[Span],
-    ) -> Result<HistogramChunk, ChunkError> {
-        let mut it = HistogramIter::new(self.w.bytes())?;
-        let mut out = HistogramChunk::with_compat(self.w.compat());
-        let mut app = out.appender()?;
-        while it.next()? {
-            let (t, old) = it.at_histogram();
-            let mut h = old.clone();
-            h.positive_spans = positive_spans.to_vec();
-            h.negative_spans = negative_spans.to_vec();
-            if !positive_inserts.is_empty() {
-                h.positive_buckets = insert(&old.positive_buckets, positive_inserts, true);
-            }
-            if !negative_inserts.is_empty() {
-                h.negative_buckets = insert(&old.negative_buckets, negative_inserts, true);
-            }
-            app.append_unchecked(t, &h);
-        }
-        app.set_counter_reset_header(self.counter_reset_header());
-        Ok(out)
-    }
-
-    /// Appends `h` the way Prometheus' head does, cutting a new chunk or recoding this one
-    /// when needed. `prev` is the appender of the series' previous chunk, consulted for the
-    /// counter-reset header when this chunk is empty. With `append_only`, anything but a
-    /// plain append is an error and nothing changes.
-    pub fn append_histogram(
-        &mut self,
-        prev: Option<&HistogramAppender<'_>>,
-        t: i64,
-        h: &Histogram,
-        append_only: bool,
-    ) -> Result<AppendOutcome<HistogramChunk>, AppendError> {
-        if self.st.num == u16::MAX {
-            return Err(AppendError::ChunkFull);
-        }
-        if self.st.num == 0 {
-            self.append(t, h)?;
-            let header = if h.counter_reset_hint == CounterResetHint::Gauge {
-                CounterResetHeader::Gauge
-            } else if h.counter_reset_hint == CounterResetHint::CounterReset {
-                CounterResetHeader::CounterReset
-            } else if let Some(prev) = prev {
-                prev.appendable(h).counter_reset
-            } else {
-                self.counter_reset_header()
-            };
-            self.set_counter_reset_header(header);
-            return Ok(AppendOutcome::Appended);
-        }
-        if h.counter_reset_hint != CounterResetHint::Gauge {
-            let a = self.appendable(h);
-            if !a.ok || a.counter_reset != CounterResetHeader::NotCounterReset {
-                if append_only {
-                    return Err(if a.counter_reset == CounterResetHeader::CounterReset {
-                        AppendError::CounterReset
-                    } else {
-                        AppendError::SchemaChange
-                    });
-                }
-                return new_chunk_with(self.w.compat(), a.counter_reset, t, h);
-            }
-            let mut h = std::borrow::Cow::Borrowed(h);
-            if !a.backward_positive_inserts.is_empty() || !a.backward_negative_inserts.is_empty() {
-                let hm = h.to_mut();
-                if a.positive_inserts.is_empty() && a.negative_inserts.is_empty() {
-                    // No new buckets: the histogram adopts the chunk's spans.
-                    hm.positive_spans = self.st.layout.positive_spans.clone();
-                    hm.negative_spans = self.st.layout.negative_spans.clone();
-                } else {
-                    hm.positive_spans =
-                        adjust_for_inserts(&hm.positive_spans, &a.backward_positive_inserts);
-                    hm.negative_spans =
-                        adjust_for_inserts(&hm.negative_spans, &a.backward_negative_inserts);
-                }
-                recode_histogram(
-                    hm,
-                    &a.backward_positive_inserts,
-                    &a.backward_negative_inserts,
-                );
-            }
-            return self.finish_append(
-                t,
-                &h,
-                &a.positive_inserts,
-                &a.negative_inserts,
-                append_only,
-            );
-        }
-        let a = self.appendable_gauge(h);
-        if !a.ok {
-            if append_only {
-                return Err(AppendError::SchemaChange);
-            }
-            return new_chunk_with(self.w.compat(), CounterResetHeader::Gauge, t, h);
-        }
-        let mut h = std::borrow::Cow::Borrowed(h);
-        if !a.backward_positive_inserts.is_empty() || !a.backward_negative_inserts.is_empty() {
-            if append_only {
-                return Err(AppendError::LayoutChange {
-                    positive: a.backward_positive_inserts.len(),
-                    negative: a.backward_negative_inserts.len(),
-                });
-            }
-            let hm = h.to_mut();
-            hm.positive_spans = a.positive_spans.clone();
-            hm.negative_spans = a.negative_spans.clone();
-            recode_histogram(
-                hm,
-                &a.backward_positive_inserts,
-                &a.backward_negative_inserts,
-            );
-        }
-        self.finish_append(t, &h, &a.positive_inserts, &a.negative_inserts, append_only)
-    }
-
-    /// Appends `h` (already widened to the chunk's buckets), recoding the chunk first if
-    /// `h` brings new buckets.
-    fn finish_append(
-        &mut self,
-        t: i64,
-        h: &Histogram,
-        positive_inserts: &[Insert],
-        negative_inserts: &[Insert],
-        append_only: bool,
-    ) -> Result<AppendOutcome<HistogramChunk>, AppendError> {
-        if positive_inserts.is_empty() && negative_inserts.is_empty() {
-            self.append(t, h)?;
-            return Ok(AppendOutcome::Appended);
-        }
-        if append_only {
-            return Err(AppendError::LayoutChange {
-                positive: positive_inserts.len(),
-                negative: negative_inserts.len(),
-            });
-        }
-        let mut chunk = self.recode(
-            positive_inserts,
-            negative_inserts,
-            &h.positive_spans,
-            &h.negative_spans,
-        )?;
-        chunk.appender()?.append(t, h)?;
-        Ok(AppendOutcome::Recoded(chunk))
-    }
-}
-
-/// A new chunk with `header` whose first sample is `h`.
-fn new_chunk_with(
-    compat: ByteCompat,
-    header: CounterResetHeader,
-    t: i64,
-    h: &Histogram,
-) -> Result<AppendOutcome<HistogramChunk>, AppendError> {
-    let mut chunk = HistogramChunk::with_compat(compat);
-    let mut app = chunk.appender()?;
-    app.append(t, h)?;
-    app.set_counter_reset_header(header);
-    Ok(AppendOutcome::NewChunk(chunk))
-}
-
-/// Widens `h` in place with the empty buckets `backward` inserts describe; its spans must
-/// already be the widened ones.
-pub fn recode_histogram(h: &mut Histogram, positive: &[Insert], negative: &[Insert]) {
-    if !positive.is_empty() {
-        h.positive_buckets = insert(&h.positive_buckets, positive, true);
-    }
-    if !negative.is_empty() {
-        h.negative_buckets = insert(&h.negative_buckets, negative, true);
     }
 }
 

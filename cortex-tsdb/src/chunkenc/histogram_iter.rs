@@ -13,7 +13,7 @@ use super::bstream::BitReader;
 use super::histogram::HistState;
 use super::layout::{CounterResetHeader, HEADER_SIZE, Layout, read_header, read_layout};
 use super::recode::count_spans;
-use super::varbit::{XorWindow, read_varbit_int, read_varbit_uint, xor_read};
+use super::varbit::{XorWindow, read_varbit_int, read_varbit_int_fast, read_varbit_uint, xor_read};
 use crate::histogram::{FloatHistogram, Histogram};
 use crate::value::{STALE_NAN, is_stale_nan};
 
@@ -226,11 +226,17 @@ impl<'a> HistogramIter<'a> {
         let r = &mut self.r;
         let h = &mut self.h;
         let eof = ChunkError::Truncated("histogram sample");
-        self.t_delta = self.t_delta.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+        self.t_delta = self
+            .t_delta
+            .wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
         self.t = self.t.wrapping_add(self.t_delta);
-        self.cnt_delta = self.cnt_delta.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+        self.cnt_delta = self
+            .cnt_delta
+            .wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
         h.count = h.count.wrapping_add(self.cnt_delta as u64);
-        self.zcnt_delta = self.zcnt_delta.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+        self.zcnt_delta = self
+            .zcnt_delta
+            .wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
         h.zero_count = h.zero_count.wrapping_add(self.zcnt_delta as u64);
         xor_read(r, &mut h.sum, &mut self.win).map_err(|e| e.into_chunk_error(eof))?;
         if is_stale_nan(h.sum) {
@@ -242,7 +248,7 @@ impl<'a> HistogramIter<'a> {
             (&mut h.negative_buckets, &mut self.neg_dd),
         ] {
             for (b, d) in buckets.iter_mut().zip(dd.iter_mut()) {
-                *d = d.wrapping_add(read_varbit_int(r).ok_or(eof)?);
+                *d = d.wrapping_add(read_varbit_int_fast(r).ok_or(eof)?);
                 *b = b.wrapping_add(*d);
             }
         }
@@ -336,5 +342,96 @@ pub(crate) fn fill_float(fh: &mut FloatHistogram, h: &Histogram) {
             cur = cur.wrapping_add(*d);
             cur as f64
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunkenc::HistogramChunk;
+    use crate::histogram::{CounterResetHint, Span};
+
+    fn h(count: u64) -> Histogram {
+        Histogram {
+            schema: 2,
+            zero_threshold: 0.5,
+            count,
+            sum: count as f64 / 2.0,
+            negative_spans: vec![Span {
+                offset: -3,
+                length: 2,
+            }],
+            negative_buckets: vec![count as i64, -1],
+            ..Histogram::default()
+        }
+    }
+
+    #[test]
+    fn stale_markers_read_as_sum_only_histograms() {
+        let mut c = HistogramChunk::new();
+        let mut app = c.appender().unwrap();
+        app.append(1, &h(4)).unwrap();
+        let stale = Histogram {
+            sum: STALE_NAN,
+            ..Histogram::default()
+        };
+        app.append(2, &stale).unwrap();
+        let mut it = c.iter();
+        assert!(it.next().unwrap());
+        assert_eq!(it.at_histogram().1.negative_buckets, vec![4, -1]);
+        assert!(it.next().unwrap());
+        let (t, s) = it.at_histogram();
+        assert_eq!(t, 2);
+        assert!(is_stale_nan(s.sum));
+        assert!(s.negative_spans.is_empty() && s.negative_buckets.is_empty());
+        let (_, fs) = it.at_float_histogram();
+        assert!(is_stale_nan(fs.sum) && fs.negative_buckets.is_empty());
+        assert!(!it.next().unwrap());
+    }
+
+    #[test]
+    fn hints_follow_the_header_and_position() {
+        let mut c = HistogramChunk::new();
+        let mut app = c.appender().unwrap();
+        for n in 1..4 {
+            app.append(n, &h(n as u64)).unwrap();
+        }
+        app.set_counter_reset_header(CounterResetHeader::CounterReset);
+        let mut it = c.iter();
+        let mut hints = Vec::new();
+        while it.next().unwrap() {
+            hints.push(it.at_histogram().1.counter_reset_hint);
+        }
+        assert_eq!(
+            hints,
+            vec![
+                CounterResetHint::Unknown,
+                CounterResetHint::NotCounterReset,
+                CounterResetHint::NotCounterReset
+            ]
+        );
+        c.set_counter_reset_header(CounterResetHeader::Gauge);
+        let mut it = c.iter();
+        while it.next().unwrap() {
+            assert_eq!(
+                it.at_histogram().1.counter_reset_hint,
+                CounterResetHint::Gauge
+            );
+        }
+    }
+
+    #[test]
+    fn reset_reads_another_chunk_with_the_same_buffers() {
+        let mut a = HistogramChunk::new();
+        a.appender().unwrap().append(1, &h(9)).unwrap();
+        let mut b = HistogramChunk::new();
+        b.appender().unwrap().append(5, &h(3)).unwrap();
+        let mut it = a.iter();
+        assert!(it.next().unwrap());
+        let _ = it.at_float_histogram();
+        it.reset(b.bytes()).unwrap();
+        assert!(it.next().unwrap());
+        assert_eq!(it.at_histogram(), (5, &h(3)));
+        assert_eq!(it.at_float_histogram().1.negative_buckets, vec![3.0, 2.0]);
     }
 }

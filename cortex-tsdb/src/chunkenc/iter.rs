@@ -157,3 +157,113 @@ impl<'a> ChunkIter<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunkenc::{FloatHistogramChunk, HistogramChunk, XorChunk};
+    use crate::histogram::Span;
+
+    fn xor_chunk() -> XorChunk {
+        let mut c = XorChunk::new();
+        let mut app = c.appender().unwrap();
+        for (t, v) in [(10, 1.0), (20, 2.0), (30, 3.0)] {
+            app.append(t, v).unwrap();
+        }
+        c
+    }
+
+    fn hist(t: i64) -> (i64, Histogram) {
+        let h = Histogram {
+            schema: 0,
+            count: t as u64,
+            sum: t as f64,
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 2,
+            }],
+            positive_buckets: vec![t, 1],
+            ..Histogram::default()
+        };
+        (t, h)
+    }
+
+    #[test]
+    fn next_reports_the_kind_of_every_encoding() {
+        let x = xor_chunk();
+        let mut h = HistogramChunk::new();
+        let mut f = FloatHistogramChunk::new();
+        for t in [10, 20] {
+            let (t, hh) = hist(t);
+            h.appender().unwrap().append(t, &hh).unwrap();
+            f.appender().unwrap().append(t, &hh.to_float()).unwrap();
+        }
+        for (enc, data, vt, n) in [
+            (Encoding::Xor, x.bytes(), ValueType::Float, 3),
+            (Encoding::Histogram, h.bytes(), ValueType::Histogram, 2),
+            (
+                Encoding::FloatHistogram,
+                f.bytes(),
+                ValueType::FloatHistogram,
+                2,
+            ),
+        ] {
+            let mut it = ChunkIter::new(enc, data).unwrap();
+            assert_eq!((it.encoding(), it.num_samples()), (enc, n));
+            for _ in 0..n {
+                assert_eq!(it.next(), Ok(Some(vt)));
+            }
+            assert_eq!(it.next(), Ok(None));
+            assert_eq!(it.next(), Ok(None));
+        }
+    }
+
+    #[test]
+    fn integer_histograms_are_also_readable_as_float_histograms() {
+        let mut h = HistogramChunk::new();
+        let (t, hh) = hist(7);
+        h.appender().unwrap().append(t, &hh).unwrap();
+        let mut it = ChunkIter::new(Encoding::Histogram, h.bytes()).unwrap();
+        assert_eq!(it.next(), Ok(Some(ValueType::Histogram)));
+        let (ft, fh) = it.at_float_histogram();
+        assert_eq!(ft, 7);
+        assert_eq!(fh.positive_buckets, vec![7.0, 8.0]);
+        assert_eq!(it.at_histogram().1.positive_buckets, vec![7, 1]);
+    }
+
+    #[test]
+    fn seek_goes_forward_only() {
+        let x = xor_chunk();
+        let mut it = ChunkIter::new(Encoding::Xor, x.bytes()).unwrap();
+        assert_eq!(it.seek(11), Ok(Some(ValueType::Float)));
+        assert_eq!(it.at(), (20, 2.0));
+        assert_eq!(it.seek(0), Ok(Some(ValueType::Float)));
+        assert_eq!(it.timestamp(), 20);
+        assert_eq!(it.seek(31), Ok(None));
+    }
+
+    #[test]
+    fn reset_switches_chunks_and_encodings() {
+        let x = xor_chunk();
+        let mut h = HistogramChunk::new();
+        let (t, hh) = hist(5);
+        h.appender().unwrap().append(t, &hh).unwrap();
+        let mut it = ChunkIter::new(Encoding::Histogram, h.bytes()).unwrap();
+        assert_eq!(it.next(), Ok(Some(ValueType::Histogram)));
+        it.reset(Encoding::Histogram, h.bytes()).unwrap();
+        assert_eq!(it.next(), Ok(Some(ValueType::Histogram)));
+        assert_eq!(it.at_histogram().1.count, 5);
+        it.reset(Encoding::Xor, x.bytes()).unwrap();
+        assert_eq!(it.next(), Ok(Some(ValueType::Float)));
+        assert_eq!(it.at(), (10, 1.0));
+    }
+
+    #[test]
+    #[should_panic(expected = "at_histogram called on a Xor chunk")]
+    fn reading_the_wrong_kind_panics() {
+        let x = xor_chunk();
+        let mut it = ChunkIter::new(Encoding::Xor, x.bytes()).unwrap();
+        it.next().unwrap();
+        let _ = it.at_histogram();
+    }
+}

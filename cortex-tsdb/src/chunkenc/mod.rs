@@ -9,14 +9,18 @@
 //! * [`ChunkIter`]: one iterator over any encoding; [`XorIter`] is the float fast path.
 //! * Appendability and recoding of histogram chunks (new buckets, counter resets, gauge
 //!   layouts) follow Prometheus' rules, so a head can cut and recode chunks as it does.
+//! * [`ByteCompat`] picks Prometheus 3.x's bytes (the default) or 2.x's, which differ only
+//!   by a trailing zero byte on some chunks.
 //!
 //! Decoders never panic on bad bytes and never end early: a chunk that ends before the
 //! number of samples its header announces is [`ChunkError::Truncated`].
 
 mod bstream;
 mod float_histogram;
+mod float_histogram_append;
 mod float_histogram_iter;
 mod histogram;
+mod histogram_append;
 mod histogram_iter;
 mod iter;
 mod layout;
@@ -25,11 +29,11 @@ mod varbit;
 mod xor;
 mod xor_iter;
 
-pub use float_histogram::{
-    FloatHistogramAppendable, FloatHistogramAppender, FloatHistogramChunk, recode_float_histogram,
-};
+pub use float_histogram::{FloatHistogramAppender, FloatHistogramChunk};
+pub use float_histogram_append::{FloatHistogramAppendable, recode_float_histogram};
 pub use float_histogram_iter::FloatHistogramIter;
-pub use histogram::{HistogramAppendable, HistogramAppender, HistogramChunk, recode_histogram};
+pub use histogram::{HistogramAppender, HistogramChunk};
+pub use histogram_append::{HistogramAppendable, recode_histogram};
 pub use histogram_iter::HistogramIter;
 pub use iter::ChunkIter;
 pub use layout::CounterResetHeader;

@@ -67,6 +67,27 @@ pub(crate) fn read_varbit_int(r: &mut BitReader<'_>) -> Option<i64> {
     }
 }
 
+/// [`read_varbit_int`] decoding from one buffered word when it holds the whole value (all
+/// buckets up to 25 value bits); the rest goes the general way.
+#[inline(always)]
+pub(crate) fn read_varbit_int_fast(r: &mut BitReader<'_>) -> Option<i64> {
+    let (word, valid) = r.peek();
+    let ones = (!word).leading_zeros().min(8);
+    if ones < 7 {
+        let width = VARBIT_WIDTHS[ones as usize];
+        let total = ones + 1 + width;
+        if total <= valid {
+            r.consume(total);
+            if width == 0 {
+                return Some(0);
+            }
+            let bits = (word << (ones + 1)) >> (64 - width);
+            return Some(from_bit_range(bits, width));
+        }
+    }
+    read_varbit_int(r)
+}
+
 /// Writes `v` as `varbit_uint` (same buckets as `varbit_int`, unsigned ranges).
 pub(crate) fn put_varbit_uint(w: &mut BitWriter, v: u64) {
     if v == 0 {
@@ -372,6 +393,16 @@ mod tests {
             let mut r = BitReader::new(w.bytes());
             for v in vals.iter().chain(&small) {
                 prop_assert_eq!(read_varbit_int(&mut r), Some(*v));
+            }
+            let mut r = BitReader::new(w.bytes());
+            for v in vals.iter().chain(&small) {
+                prop_assert_eq!(read_varbit_int_fast(&mut r), Some(*v));
+            }
+            // Cut short, both readers fail at the same value.
+            let cut = &w.bytes()[..w.bytes().len() / 2];
+            let (mut a, mut b) = (BitReader::new(cut), BitReader::new(cut));
+            for _ in vals.iter().chain(&small) {
+                prop_assert_eq!(read_varbit_int(&mut a), read_varbit_int_fast(&mut b));
             }
         }
 

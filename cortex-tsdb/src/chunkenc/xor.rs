@@ -259,6 +259,36 @@ mod tests {
     }
 
     #[test]
+    fn format_md_example_bytes() {
+        let c = encode(&[(1000, 42.0), (16000, 42.0), (31000, 42.0)]);
+        assert_eq!(
+            c.bytes(),
+            &[
+                0, 3, 0xd0, 0x0f, 0x40, 0x45, 0, 0, 0, 0, 0, 0, 0x98, 0x75, 0x00
+            ]
+        );
+    }
+
+    #[test]
+    fn v2_chunks_keep_prometheus_2_spare_byte() {
+        // One sample ends on a whole-byte write: Prometheus 2.x leaves a zero byte after.
+        let mut v2 = XorChunk::with_compat(ByteCompat::V2);
+        v2.appender().unwrap().append(1, 1.0).unwrap();
+        assert_eq!(v2.bytes(), &[0, 1, 0x02, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0]);
+        let mut v3 = XorChunk::new();
+        v3.appender().unwrap().append(1, 1.0).unwrap();
+        assert_eq!(v3.bytes(), &v2.bytes()[..11]);
+        // The next sample (uvarint 1, then the bit `0`) fills that byte: no difference.
+        v2.appender().unwrap().append(2, 1.0).unwrap();
+        v3.appender().unwrap().append(2, 1.0).unwrap();
+        assert_eq!(
+            v2.bytes(),
+            &[0, 2, 0x02, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x01, 0]
+        );
+        assert_eq!(v3.bytes(), v2.bytes());
+    }
+
+    #[test]
     fn constant_interval_and_value_cost_two_bits_per_sample() {
         let samples: Vec<_> = (0..120).map(|i| (1_000 + i * 15_000, 42.0)).collect();
         let c = encode(&samples);
@@ -313,6 +343,28 @@ mod tests {
                 "length {len} decoded as {:?}",
                 res.map(|v| v.len())
             );
+        }
+    }
+
+    #[test]
+    fn long_runs_of_unchanged_samples_decode_and_truncate_correctly() {
+        // Runs of 0..70 samples with the same interval and value, between changes, so runs
+        // straddle batch boundaries, buffer refills and the end of the data.
+        let mut samples = Vec::new();
+        let mut t = 0;
+        for run in [0usize, 1, 3, 4, 5, 31, 32, 33, 64, 70, 2, 0, 17] {
+            t += 1000 + run as i64;
+            samples.push((t, run as f64));
+            for _ in 0..run {
+                t += 1000;
+                samples.push((t, run as f64));
+            }
+        }
+        let c = encode(&samples);
+        let want: Vec<_> = samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(decode(c.bytes()), Ok(want));
+        for len in 0..c.bytes().len() {
+            assert!(decode(&c.bytes()[..len]).is_err(), "length {len}");
         }
     }
 

@@ -36,6 +36,8 @@ struct Decoder<'a> {
     trailing: u32,
     /// Significant bits of the window: `64 - leading - trailing`.
     sig: u32,
+    /// `64 - sig`: the shift that brings left-aligned window bits down.
+    sig_shift: u32,
     /// Whether any value opened a leading/trailing window (an appender resuming after the
     /// last sample needs to know).
     window_seen: bool,
@@ -112,26 +114,35 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// Decodes the third or a later sample.
+    /// Decodes the third or a later sample into `t` and `v` and returns 0; or, where a run
+    /// of samples with delta of deltas 0 and unchanged value starts, consumes up to
+    /// `max_run` of them and returns how many (leaving `t` for the caller to advance).
     #[inline(always)]
-    fn decode_later(&mut self) -> Result<(), ChunkError> {
+    fn decode_later(&mut self, max_run: usize) -> Result<usize, ChunkError> {
         self.refill();
         let word = self.bits;
         if word >> 63 == 0 {
             // dod 0. The value is unchanged (`0`) or reuses the window (`10`): decoded
             // without branching on which, as real series mix the two unpredictably.
             let rest = word << 1;
+            if word >> 56 == 0 && self.valid >= 8 {
+                // At least four samples of two zero bits each: take the whole run.
+                let zeros = word.leading_zeros().min(self.valid);
+                let run = ((zeros / 2) as usize).min(max_run);
+                self.consume(2 * run as u32);
+                return Ok(run);
+            }
             if rest >> 62 != 0b11 {
                 let changed = 0u64.wrapping_sub(rest >> 63);
                 let used = 2 + ((1 + self.sig) & changed as u32);
                 if used <= self.valid {
                     // 64 - sig is in 0..=63; when sig is 64 the value cannot fit `used`
                     // unless unchanged, and then the extracted bits are masked off.
-                    let bits = (rest << 2) >> (64 - self.sig);
+                    let bits = (rest << 2) >> self.sig_shift;
                     self.v ^= (bits << self.trailing) & changed;
                     self.t = self.t.wrapping_add(self.t_delta as i64);
                     self.consume(used);
-                    return Ok(());
+                    return Ok(0);
                 }
             }
         }
@@ -154,7 +165,7 @@ impl<'a> Decoder<'a> {
         };
         self.t_delta = self.t_delta.wrapping_add(dod as u64);
         self.t = self.t.wrapping_add(self.t_delta as i64);
-        self.decode_value()
+        self.decode_value().map(|()| 0)
     }
 
     /// Decodes one `varbit_xor` value against the current one.
@@ -205,6 +216,7 @@ impl<'a> Decoder<'a> {
         self.leading = leading;
         self.trailing = trailing;
         self.sig = sig;
+        self.sig_shift = 64 - sig;
         self.window_seen = true;
         self.v ^= bits << trailing;
         Ok(())
@@ -257,6 +269,27 @@ fn uvarint(b: &[u8]) -> Result<(u64, usize), bool> {
     Err(b.len() < 10)
 }
 
+/// Writes `run` samples from position `n`, each `t_delta` after the previous, all with
+/// value `v`; returns the last timestamp. Kept out of line (with plain values, so the
+/// decoder state stays in registers) because it only pays off for long runs.
+#[inline(never)]
+fn fill_run(
+    ts: &mut [i64; BATCH],
+    vs: &mut [u64; BATCH],
+    n: usize,
+    run: usize,
+    mut t: i64,
+    t_delta: u64,
+    v: u64,
+) -> i64 {
+    for i in n..n + run {
+        t = t.wrapping_add(t_delta as i64);
+        ts[i % BATCH] = t;
+        vs[i % BATCH] = v;
+    }
+    t
+}
+
 /// Iterates over the samples of XOR chunk bytes: the float fast path.
 ///
 /// Call [`next`](Self::next) until it returns `Ok(false)`; if the data is damaged or ends
@@ -277,6 +310,7 @@ pub struct XorIter<'a> {
 
 impl<'a> XorIter<'a> {
     /// An iterator over chunk bytes (starting with the 2-byte sample count).
+    #[inline]
     pub fn new(data: &'a [u8]) -> Result<XorIter<'a>, ChunkError> {
         match data.first_chunk::<HEADER_SIZE>() {
             Some(header) => Ok(XorIter::with_header(*header, data)),
@@ -285,6 +319,7 @@ impl<'a> XorIter<'a> {
     }
 
     /// An iterator over `data` whose first two bytes are `header`.
+    #[inline]
     pub(crate) fn with_header(header: [u8; HEADER_SIZE], data: &'a [u8]) -> XorIter<'a> {
         let mut ts = [0; BATCH];
         ts[0] = i64::MIN;
@@ -300,6 +335,7 @@ impl<'a> XorIter<'a> {
                 leading: 0,
                 trailing: 0,
                 sig: 64,
+                sig_shift: 0,
                 window_seen: false,
                 read: 0,
                 total: u16::from_be_bytes(header),
@@ -355,13 +391,21 @@ impl<'a> XorIter<'a> {
             let end = n + (BATCH - n).min(usize::from(d.total - d.read));
             let start = n;
             while n < end {
-                if let Err(e) = d.decode_later() {
-                    self.err = Some(e);
-                    break;
+                match d.decode_later(end - n) {
+                    Ok(0) => {
+                        self.ts[n % BATCH] = d.t;
+                        self.vs[n % BATCH] = d.v;
+                        n += 1;
+                    }
+                    Ok(run) => {
+                        d.t = fill_run(&mut self.ts, &mut self.vs, n, run, d.t, d.t_delta, d.v);
+                        n += run;
+                    }
+                    Err(e) => {
+                        self.err = Some(e);
+                        break;
+                    }
                 }
-                self.ts[n % BATCH] = d.t;
-                self.vs[n % BATCH] = d.v;
-                n += 1;
             }
             d.read += (n - start) as u16;
             self.dec = d;

@@ -9,10 +9,14 @@
 //! zero-based sequence number (upper 32 bits; 0 is file `000001`) and the chunk's byte
 //! offset in it (lower 32 bits). Segments hold at most 512 MiB; a chunk never spans two.
 
+mod head_files;
 mod meta;
 mod reader;
 mod writer;
 
+pub use head_files::{
+    HEAD_MAGIC, HeadChunk, HeadChunkFiles, HeadChunkInfo, HeadChunkRef, MAX_HEAD_FILE_SIZE,
+};
 pub use meta::{ChunkMeta, ChunkRef};
 pub use reader::{ChunkReader, RawChunk, walk_segment};
 pub use writer::{ChunkWriter, DEFAULT_SEGMENT_SIZE};

@@ -18,6 +18,7 @@ mod toc;
 mod verify;
 mod writer;
 mod writer_postings;
+mod writer_symbols;
 
 pub use postings::{
     BigEndianPostings, BoxPostings, EmptyPostings, ListPostings, Postings, SeriesRef,

@@ -30,7 +30,7 @@ pub trait Postings {
 }
 
 /// A postings cursor of any kind, borrowing at most `'a`.
-pub type BoxPostings<'a> = Box<dyn Postings + 'a>;
+pub type BoxPostings<'a> = Box<dyn Postings + Send + 'a>;
 
 impl<P: Postings + ?Sized> Postings for Box<P> {
     #[inline]
@@ -53,20 +53,30 @@ pub fn collect(p: &mut dyn Postings) -> Vec<SeriesRef> {
     out
 }
 
-/// First index `>= from` whose element is `>= target`, by galloping from `from`: probes
-/// `from + 1, + 2, + 4, ...` then binary-searches the last gap, so short skips stay cheap
-/// and long ones take logarithmic time.
+/// First index `>= from` whose element is `>= target`: a short linear look first (most
+/// seeks in an intersection move a few places within a cache line), then galloping —
+/// probes at `+1, +2, +4, ...` and a binary search of the last gap — so long skips take
+/// logarithmic time.
 #[inline]
 fn gallop<T: Copy>(len: usize, from: usize, target: u64, at: impl Fn(usize) -> T) -> usize
 where
     u64: From<T>,
 {
-    if from >= len || u64::from(at(from)) >= target {
-        return from;
+    const LINEAR: usize = 8;
+    let linear_end = from.saturating_add(LINEAR).min(len);
+    let mut i = from;
+    while i < linear_end {
+        if u64::from(at(i)) >= target {
+            return i;
+        }
+        i += 1;
+    }
+    if i >= len {
+        return len;
     }
     // Invariant: at(lo) < target.
-    let mut lo = from;
-    let mut step = 1usize;
+    let mut lo = i - 1;
+    let mut step = LINEAR;
     let hi = loop {
         let probe = lo.saturating_add(step);
         if probe >= len {

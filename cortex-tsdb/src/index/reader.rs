@@ -9,7 +9,6 @@
 //! for values). Selecting postings with matchers is in `matchers.rs`; the full-file
 //! consistency check is in `verify.rs`.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -54,9 +53,9 @@ pub struct IndexReader {
     toc: Toc,
     symbols: Symbols,
     postings_table: PostingsTable,
-    /// Every label name by its symbol reference. Names are half of all symbol lookups of
-    /// a series, so they skip the sampled walk.
-    name_symbols: HashMap<u32, Box<str>>,
+    /// Every label name by its symbol reference, sorted by reference. Names are half of all
+    /// symbol lookups of a series, so they skip the sampled walk.
+    name_symbols: Vec<(u32, Box<str>)>,
     /// End of the series section (start of the label indices).
     series_end: usize,
     /// Where postings lists may be: from the postings section to the next table.
@@ -96,9 +95,10 @@ impl IndexReader {
         IndexReader::new(path.to_path_buf(), data)
     }
 
-    /// A reader over `bytes`; `name` is the file name used in errors.
-    pub fn from_bytes(bytes: Vec<u8>, name: impl Into<PathBuf>) -> Result<IndexReader> {
-        IndexReader::new(name.into(), Backing::Owned(bytes))
+    /// A reader over `bytes` (a `Vec<u8>` is taken as is, a slice is copied); `name` is the
+    /// file name used in errors.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>, name: impl Into<PathBuf>) -> Result<IndexReader> {
+        IndexReader::new(name.into(), Backing::Owned(bytes.into()))
     }
 
     fn new(path: PathBuf, data: Backing) -> Result<IndexReader> {
@@ -139,7 +139,7 @@ impl IndexReader {
         )
         .map_err(|e| corrupt("postings offset table", e))?;
 
-        let mut name_symbols = HashMap::new();
+        let mut name_symbols = Vec::new();
         for n in postings_table.names().filter(|n| !n.name().is_empty()) {
             let r = symbols
                 .reverse_lookup(&data, n.name())
@@ -153,8 +153,9 @@ impl IndexReader {
                         ),
                     )
                 })?;
-            name_symbols.insert(r, Box::from(n.name()));
+            name_symbols.push((r, Box::from(n.name())));
         }
+        // Names are sorted and so are their symbols: the list is sorted by reference.
         Ok(IndexReader {
             series_end: toc.label_indices as usize,
             path,
@@ -196,8 +197,8 @@ impl IndexReader {
             + self.postings_table.memory()
             + self
                 .name_symbols
-                .values()
-                .map(|n| n.len() + std::mem::size_of::<(u32, Box<str>)>())
+                .iter()
+                .map(|(_, n)| n.len() + std::mem::size_of::<(u32, Box<str>)>())
                 .sum::<usize>()
     }
 
@@ -213,7 +214,16 @@ impl IndexReader {
 
     /// The symbol with reference `r`.
     pub fn symbol(&self, r: u32) -> Result<&str> {
-        if let Some(s) = self.name_symbols.get(&r) {
+        self.symbols
+            .lookup(&self.data, r)
+            .map_err(|e| self.corrupt("symbols", e))
+    }
+
+    /// The symbol with reference `r`, which is likely a label name.
+    fn name_symbol(&self, r: u32) -> Result<&str> {
+        if let Ok(i) = self.name_symbols.binary_search_by_key(&r, |(k, _)| *k)
+            && let Some((_, s)) = self.name_symbols.get(i)
+        {
             return Ok(s);
         }
         self.symbols
@@ -279,7 +289,7 @@ impl IndexReader {
             let mut step = || -> Result<(&str, &str)> {
                 let n = d.uvarint32().map_err(|e| self.corrupt("series", e))?;
                 let v = d.uvarint32().map_err(|e| self.corrupt("series", e))?;
-                Ok((self.symbol(n)?, self.symbol(v)?))
+                Ok((self.name_symbol(n)?, self.symbol(v)?))
             };
             match step() {
                 Ok(p) => Some(p),

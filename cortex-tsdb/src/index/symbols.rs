@@ -95,11 +95,9 @@ impl Symbols {
         }
         let idx = r as usize;
         let sample = self.samples.get(idx / self.factor).copied().unwrap_or(0);
-        let mut d = self.decoder_at(data, sample);
-        for _ in 0..idx % self.factor {
-            d.uvarint_bytes()?;
-        }
-        d.uvarint_str()
+        let start = self.body_start + sample as usize;
+        let at = skip_entries(data, start, self.body_end, idx % self.factor);
+        Decbuf::new(data.get(at..self.body_end).unwrap_or_default(), at).uvarint_str()
     }
 
     /// The reference of `sym`, if the table holds it.
@@ -142,6 +140,27 @@ impl Symbols {
             left: self.count,
         }
     }
+}
+
+/// Offset of the entry `n` entries after the one at `at`, for a table already validated.
+/// Lengths below 128 (one varint byte) take the fast path; a damaged entry stops the walk
+/// where it is, and decoding there reports the error.
+#[inline]
+fn skip_entries(data: &[u8], mut at: usize, end: usize, n: usize) -> usize {
+    for _ in 0..n {
+        match data.get(at) {
+            Some(&len) if len < 0x80 => at += 1 + len as usize,
+            Some(_) => {
+                let mut d = Decbuf::new(data.get(at..end).unwrap_or_default(), at);
+                if d.uvarint_bytes().is_err() {
+                    return at;
+                }
+                at = d.offset();
+            }
+            None => return at,
+        }
+    }
+    at
 }
 
 /// Iterator over the symbols of an index, in order.

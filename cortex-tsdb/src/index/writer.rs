@@ -17,10 +17,11 @@ use crate::chunks::ChunkMeta;
 use crate::labels::Labels;
 use crate::{Error, Result};
 
-use super::encoding::{Decbuf, crc32c, put_be32, put_uvarint_str};
+use super::encoding::{crc32c, put_be32};
 use super::postings::SeriesRef;
 use super::series::{SERIES_ALIGNMENT, encode_series};
 use super::toc::Toc;
+use super::writer_symbols::SymbolTable;
 use super::{FORMAT_V2, MAGIC};
 
 /// Size of the file write buffer.
@@ -60,10 +61,7 @@ pub struct IndexWriter {
     stage: Stage,
     pub(super) toc: Toc,
 
-    /// Encoded symbol entries (`uvarint len | bytes`), in order.
-    sym_buf: Vec<u8>,
-    /// Offset in `sym_buf` of every symbol.
-    sym_offsets: Vec<u32>,
+    symbols: SymbolTable,
 
     last_series: Option<Labels>,
     last_chunk_ref: u64,
@@ -75,8 +73,6 @@ pub struct IndexWriter {
     pub(super) pairs: HashSet<u64>,
     /// Most (value, series) pairs one batch of label names may collect in `finish`.
     pub(super) batch_budget: u64,
-    /// Per label name: its symbol and the last value seen with its symbol.
-    cache: HashMap<Box<str>, (u32, u32)>,
     label_refs: Vec<(u32, u32)>,
     entry: Vec<u8>,
     body: Vec<u8>,
@@ -99,15 +95,13 @@ impl IndexWriter {
             options,
             stage: Stage::Symbols,
             toc: Toc::default(),
-            sym_buf: Vec::new(),
-            sym_offsets: Vec::new(),
+            symbols: SymbolTable::default(),
             last_series: None,
             last_chunk_ref: 0,
             series_refs: Vec::new(),
             name_counts: HashMap::new(),
             batch_budget: super::writer_postings::BATCH_BUDGET,
             pairs: HashSet::new(),
-            cache: HashMap::new(),
             label_refs: Vec::new(),
             entry: Vec::new(),
             body: Vec::new(),
@@ -154,45 +148,28 @@ impl IndexWriter {
         if self.stage != Stage::Symbols {
             return Err(self.invalid(format!("symbol {sym:?} added after series")));
         }
-        if let Some(last) = self.sym_offsets.last().map(|&o| self.sym_at(o))
+        if let Some(last) = self.symbols.last()
             && last >= sym
         {
             return Err(self.invalid(format!("symbol {sym:?} out of order after {last:?}")));
         }
-        if self.sym_buf.len() + sym.len() + 10 > u32::MAX as usize {
+        if !self.symbols.push(sym) {
             return Err(self.invalid("symbol table exceeds 4 GiB".to_string()));
         }
-        self.sym_offsets.push(self.sym_buf.len() as u32);
-        put_uvarint_str(&mut self.sym_buf, sym);
         Ok(())
-    }
-
-    /// The symbol stored at `off` of the symbol buffer.
-    fn sym_at(&self, off: u32) -> &str {
-        let b = self.sym_buf.get(off as usize..).unwrap_or_default();
-        Decbuf::new(b, 0).uvarint_str().unwrap_or_default()
     }
 
     /// The symbol with reference `r`.
     pub(super) fn symbol(&self, r: u32) -> &str {
-        self.sym_offsets
-            .get(r as usize)
-            .map_or("", |&o| self.sym_at(o))
-    }
-
-    /// The reference of `sym`.
-    fn symbol_ref(&self, sym: &str) -> Option<u32> {
-        self.sym_offsets
-            .binary_search_by(|&o| self.sym_at(o).cmp(sym))
-            .ok()
-            .map(|i| i as u32)
+        self.symbols.get(r)
     }
 
     /// Writes the symbol table and moves on to series.
     fn finish_symbols(&mut self) -> Result<()> {
-        let mut body = Vec::with_capacity(4 + self.sym_buf.len());
-        put_be32(&mut body, self.sym_offsets.len() as u32);
-        body.extend_from_slice(&self.sym_buf);
+        self.symbols.seal();
+        let mut body = Vec::with_capacity(4 + self.symbols.encoded().len());
+        put_be32(&mut body, self.symbols.len() as u32);
+        body.extend_from_slice(self.symbols.encoded());
         let mut frame = Vec::with_capacity(4);
         put_be32(&mut frame, body.len() as u32);
         self.write(&frame)?;
@@ -223,23 +200,8 @@ impl IndexWriter {
 
         self.label_refs.clear();
         for l in labels.iter() {
-            let (name_ref, value_ref) = match self.cache.get(l.name) {
-                Some(&(n, v)) if self.symbol(v) == l.value => (n, v),
-                cached => {
-                    let n = match cached {
-                        Some(&(n, _)) => n,
-                        None => self.require_symbol(l.name)?,
-                    };
-                    let v = self.require_symbol(l.value)?;
-                    match self.cache.get_mut(l.name) {
-                        Some(e) => *e = (n, v),
-                        None => {
-                            self.cache.insert(l.name.into(), (n, v));
-                        }
-                    }
-                    (n, v)
-                }
-            };
+            let name_ref = self.require_symbol(l.name)?;
+            let value_ref = self.require_symbol(l.value)?;
             *self.name_counts.entry(name_ref).or_default() += 1;
             self.pairs
                 .insert((u64::from(name_ref) << 32) | u64::from(value_ref));
@@ -262,7 +224,8 @@ impl IndexWriter {
     }
 
     fn require_symbol(&self, s: &str) -> Result<u32> {
-        self.symbol_ref(s)
+        self.symbols
+            .lookup(s)
             .ok_or_else(|| self.invalid(format!("symbol entry for {s:?} does not exist")))
     }
 
@@ -295,6 +258,15 @@ impl IndexWriter {
             last_max = Some(c.max_time);
         }
         Ok(())
+    }
+
+    /// Bytes of heap memory the writer holds (symbols, distinct label pairs, per-series
+    /// references), not counting the file write buffer.
+    pub fn memory(&self) -> usize {
+        self.symbols.memory()
+            + self.pairs.capacity() * 9
+            + self.name_counts.capacity() * 13
+            + self.series_refs.capacity() * 4
     }
 
     /// Writes the label indices, postings, offset tables and TOC, flushes and fsyncs the

@@ -1,0 +1,415 @@
+//! One series of the head: its labels, its full chunks (in head chunk files), its open
+//! chunk, and what appends and queries need to know about them.
+//!
+//! All mutable state sits behind the series' own mutex, so appends to different series
+//! never contend. Appending validates order (out of order, duplicate timestamp with a
+//! different value — the same value is accepted and ignored, as Prometheus does), cuts
+//! chunks by [`CutPolicy`] and writes full chunks to the head chunk files. Readers take
+//! a [`SeriesSnapshot`]: the chunk list as of now, limited to what the reader's
+//! isolation state may see.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::chunk::{CutPolicy, HeadChunk, OpenChunk};
+use super::isolation::IsolationState;
+use crate::chunkenc::{AppendOutcome, ByteCompat, Encoding, FloatHistogramChunk, HistogramChunk, XorChunk};
+use crate::chunks::{HeadChunkFiles, HeadChunkRef};
+use crate::histogram::{FloatHistogram, Histogram};
+use crate::labels::Labels;
+use crate::{Error, Result};
+
+/// A full chunk of a series, stored in a head chunk file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MmappedChunk {
+    /// Where the chunk is.
+    pub chunk_ref: HeadChunkRef,
+    /// First sample's timestamp.
+    pub min_time: i64,
+    /// Last sample's timestamp.
+    pub max_time: i64,
+    /// Samples in the chunk.
+    pub num_samples: u16,
+    /// The chunk's encoding.
+    pub encoding: Encoding,
+}
+
+/// Why a sample was not accepted by a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Older than the series' newest sample.
+    OutOfOrder {
+        /// The newest timestamp the series has.
+        last: i64,
+    },
+    /// Same timestamp as the newest sample, different value.
+    Duplicate,
+}
+
+/// What the head keeps per series.
+pub struct MemSeries {
+    /// The head's reference of the series (also its reference in the WAL).
+    pub series_ref: u64,
+    /// The series' labels.
+    pub labels: Labels,
+    /// Whether a series record for it is in the WAL.
+    pub logged: AtomicBool,
+    pub(crate) state: Mutex<SeriesState>,
+}
+
+/// The mutable part of a series.
+pub(crate) struct SeriesState {
+    pub(crate) mmapped: Vec<MmappedChunk>,
+    pub(crate) head: Option<HeadChunk>,
+    cut: CutPolicy,
+    /// Timestamp of the newest in-order sample (`i64::MIN` when none).
+    pub(crate) max_time: i64,
+    /// The newest float value's bits, for duplicate detection.
+    last_value: u64,
+    /// The newest histogram, for duplicate detection of histogram samples.
+    last_histogram: Option<Box<LastHistogram>>,
+    /// Samples ever appended, counting those of chunks already dropped.
+    pub(crate) total_samples: u64,
+    /// Samples in chunks that were dropped by truncation.
+    pub(crate) dropped_samples: u64,
+    /// Recent commits: (append id, samples before that commit).
+    pub(crate) commits: Vec<(u64, u64)>,
+    /// Samples accepted out of order, sorted by time (the out-of-order window).
+    pub(crate) ooo: Vec<(i64, f64)>,
+}
+
+enum LastHistogram {
+    Int(Histogram),
+    Float(FloatHistogram),
+}
+
+/// A reader's view of a series' chunks.
+#[derive(Debug, Clone)]
+pub struct SeriesSnapshot {
+    /// Full chunks in head chunk files, in time order.
+    pub mmapped: Vec<MmappedChunk>,
+    /// The open chunk's bytes, time range and encoding, if it is visible.
+    pub open: Option<(Vec<u8>, i64, i64, Encoding)>,
+    /// How many samples of each chunk (mmapped ones, then the open one) are visible.
+    pub visible: Vec<u16>,
+    /// Out-of-order samples in the range, sorted.
+    pub ooo: Vec<(i64, f64)>,
+}
+
+impl MemSeries {
+    /// A new series without samples.
+    pub fn new(series_ref: u64, labels: Labels, chunk_range: i64) -> MemSeries {
+        MemSeries {
+            series_ref,
+            labels,
+            logged: AtomicBool::new(false),
+            state: Mutex::new(SeriesState {
+                mmapped: Vec::new(),
+                head: None,
+                cut: CutPolicy::new(chunk_range),
+                max_time: i64::MIN,
+                last_value: 0,
+                last_histogram: None,
+                total_samples: 0,
+                dropped_samples: 0,
+                commits: Vec::new(),
+                ooo: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, SeriesState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when a WAL series record was written for this series.
+    pub fn is_logged(&self) -> bool {
+        self.logged.load(Ordering::Acquire)
+    }
+}
+
+impl SeriesState {
+    /// Checks a float sample against the series without appending it. `Ok(true)` means it
+    /// is a duplicate of the newest sample and is to be ignored.
+    pub(crate) fn check_float(&self, t: i64, v: f64) -> std::result::Result<bool, Rejection> {
+        if t > self.max_time || self.max_time == i64::MIN {
+            return Ok(false);
+        }
+        if t < self.max_time {
+            return Err(Rejection::OutOfOrder { last: self.max_time });
+        }
+        if self.last_histogram.is_none() && v.to_bits() == self.last_value {
+            Ok(true)
+        } else {
+            Err(Rejection::Duplicate)
+        }
+    }
+
+    /// Checks a histogram sample; `Ok(true)` for an exact duplicate.
+    pub(crate) fn check_histogram(&self, t: i64, h: Option<&Histogram>, fh: Option<&FloatHistogram>) -> std::result::Result<bool, Rejection> {
+        if t > self.max_time || self.max_time == i64::MIN {
+            return Ok(false);
+        }
+        if t < self.max_time {
+            return Err(Rejection::OutOfOrder { last: self.max_time });
+        }
+        let same = match (self.last_histogram.as_deref(), h, fh) {
+            (Some(LastHistogram::Int(a)), Some(b), _) => a == b,
+            (Some(LastHistogram::Float(a)), _, Some(b)) => a == b,
+            _ => false,
+        };
+        if same { Ok(true) } else { Err(Rejection::Duplicate) }
+    }
+
+    /// Appends a float sample that passed [`SeriesState::check_float`].
+    pub(crate) fn append_float(&mut self, series_ref: u64, t: i64, v: f64, files: &HeadChunkFiles, compat: ByteCompat) -> Result<()> {
+        let same_kind = matches!(self.head.as_ref().map(|h| &h.chunk), Some(OpenChunk::Xor(_)));
+        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
+        if cut {
+            if !same_kind {
+                self.cut.start(t);
+            }
+            self.mmap_head(series_ref, files)?;
+            self.head = Some(HeadChunk {
+                chunk: OpenChunk::Xor(XorChunk::with_compat(compat)),
+                min_time: t,
+                max_time: t,
+            });
+        }
+        if let Some(HeadChunk {
+            chunk: OpenChunk::Xor(c),
+            max_time,
+            ..
+        }) = self.head.as_mut()
+        {
+            c.appender()?.append(t, v).map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
+            *max_time = t;
+        }
+        self.max_time = t;
+        self.last_value = v.to_bits();
+        self.last_histogram = None;
+        self.total_samples += 1;
+        Ok(())
+    }
+
+    /// Appends an integer histogram that passed [`SeriesState::check_histogram`].
+    pub(crate) fn append_histogram(&mut self, series_ref: u64, t: i64, h: &Histogram, files: &HeadChunkFiles, compat: ByteCompat) -> Result<()> {
+        let same_kind = matches!(self.head.as_ref().map(|h| &h.chunk), Some(OpenChunk::Histogram(_)));
+        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
+        if cut {
+            if !same_kind {
+                self.cut.start(t);
+            }
+            let prev = match self.head.as_mut() {
+                Some(HeadChunk { chunk: OpenChunk::Histogram(c), .. }) => Some(c.clone()),
+                _ => None,
+            };
+            self.mmap_head(series_ref, files)?;
+            let mut c = HistogramChunk::with_compat(compat);
+            let mut prev = prev;
+            let prev_app = match prev.as_mut() {
+                Some(p) => Some(p.appender()?),
+                None => None,
+            };
+            c.appender()?
+                .append_histogram(prev_app.as_ref(), t, h, false)
+                .map_err(|e| Error::InvalidArgument(format!("append histogram: {e}")))?;
+            self.head = Some(HeadChunk {
+                chunk: OpenChunk::Histogram(c),
+                min_time: t,
+                max_time: t,
+            });
+        } else if let Some(HeadChunk { chunk: OpenChunk::Histogram(c), .. }) = self.head.as_mut() {
+            let outcome = c
+                .appender()?
+                .append_histogram(None, t, h, false)
+                .map_err(|e| Error::InvalidArgument(format!("append histogram: {e}")))?;
+            match outcome {
+                AppendOutcome::Appended => {}
+                AppendOutcome::Recoded(n) => *c = n,
+                AppendOutcome::NewChunk(n) => {
+                    self.cut.start(t);
+                    self.mmap_head(series_ref, files)?;
+                    self.head = Some(HeadChunk {
+                        chunk: OpenChunk::Histogram(n),
+                        min_time: t,
+                        max_time: t,
+                    });
+                }
+            }
+        }
+        if let Some(head) = self.head.as_mut() {
+            head.max_time = t;
+        }
+        self.max_time = t;
+        self.last_histogram = Some(Box::new(LastHistogram::Int(h.clone())));
+        self.total_samples += 1;
+        Ok(())
+    }
+
+    /// Appends a float histogram that passed [`SeriesState::check_histogram`].
+    pub(crate) fn append_float_histogram(&mut self, series_ref: u64, t: i64, h: &FloatHistogram, files: &HeadChunkFiles, compat: ByteCompat) -> Result<()> {
+        let same_kind = matches!(self.head.as_ref().map(|h| &h.chunk), Some(OpenChunk::FloatHistogram(_)));
+        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
+        if cut {
+            if !same_kind {
+                self.cut.start(t);
+            }
+            let prev = match self.head.as_mut() {
+                Some(HeadChunk { chunk: OpenChunk::FloatHistogram(c), .. }) => Some(c.clone()),
+                _ => None,
+            };
+            self.mmap_head(series_ref, files)?;
+            let mut c = FloatHistogramChunk::with_compat(compat);
+            let mut prev = prev;
+            let prev_app = match prev.as_mut() {
+                Some(p) => Some(p.appender()?),
+                None => None,
+            };
+            c.appender()?
+                .append_histogram(prev_app.as_ref(), t, h, false)
+                .map_err(|e| Error::InvalidArgument(format!("append float histogram: {e}")))?;
+            self.head = Some(HeadChunk {
+                chunk: OpenChunk::FloatHistogram(c),
+                min_time: t,
+                max_time: t,
+            });
+        } else if let Some(HeadChunk { chunk: OpenChunk::FloatHistogram(c), .. }) = self.head.as_mut() {
+            let outcome = c
+                .appender()?
+                .append_histogram(None, t, h, false)
+                .map_err(|e| Error::InvalidArgument(format!("append float histogram: {e}")))?;
+            match outcome {
+                AppendOutcome::Appended => {}
+                AppendOutcome::Recoded(n) => *c = n,
+                AppendOutcome::NewChunk(n) => {
+                    self.cut.start(t);
+                    self.mmap_head(series_ref, files)?;
+                    self.head = Some(HeadChunk {
+                        chunk: OpenChunk::FloatHistogram(n),
+                        min_time: t,
+                        max_time: t,
+                    });
+                }
+            }
+        }
+        if let Some(head) = self.head.as_mut() {
+            head.max_time = t;
+        }
+        self.max_time = t;
+        self.last_histogram = Some(Box::new(LastHistogram::Float(h.clone())));
+        self.total_samples += 1;
+        Ok(())
+    }
+
+    /// Inserts an out-of-order sample into the series' out-of-order buffer; a sample
+    /// already there with the same timestamp is a duplicate unless its value is equal.
+    pub(crate) fn insert_ooo(&mut self, t: i64, v: f64) -> std::result::Result<(), Rejection> {
+        match self.ooo.binary_search_by_key(&t, |(ts, _)| *ts) {
+            Ok(i) if self.ooo[i].1.to_bits() == v.to_bits() => Ok(()),
+            Ok(_) => Err(Rejection::Duplicate),
+            Err(i) => {
+                self.ooo.insert(i, (t, v));
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the open chunk to the head chunk files and forgets its bytes.
+    pub(crate) fn mmap_head(&mut self, series_ref: u64, files: &HeadChunkFiles) -> Result<()> {
+        if let Some(h) = self.head.take() {
+            let n = h.chunk.num_samples();
+            if n == 0 {
+                return Ok(());
+            }
+            let r = files.write_chunk(series_ref, h.min_time, h.max_time, h.chunk.encoding(), h.chunk.bytes())?;
+            self.mmapped.push(MmappedChunk {
+                chunk_ref: r,
+                min_time: h.min_time,
+                max_time: h.max_time,
+                num_samples: n,
+                encoding: h.chunk.encoding(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records that the commit with `append_id` starts at the current sample count, and
+    /// forgets records every reader can already see.
+    pub(crate) fn note_commit(&mut self, append_id: u64, low_watermark: u64) {
+        self.commits.retain(|(id, _)| *id >= low_watermark);
+        if self.commits.last().is_none_or(|(id, _)| *id != append_id) {
+            self.commits.push((append_id, self.total_samples));
+        }
+    }
+
+    /// The chunks overlapping `[mint, maxt]` that `iso` may see.
+    pub(crate) fn snapshot(&self, mint: i64, maxt: i64, iso: &IsolationState) -> SeriesSnapshot {
+        // Samples at or after `limit` (counted over the series' life) are invisible.
+        let limit = self
+            .commits
+            .iter()
+            .filter(|(id, _)| !iso.sees(*id))
+            .map(|(_, before)| *before)
+            .min()
+            .unwrap_or(u64::MAX);
+        let mut snap = SeriesSnapshot {
+            mmapped: Vec::new(),
+            open: None,
+            visible: Vec::new(),
+            ooo: Vec::new(),
+        };
+        let mut first = self.dropped_samples;
+        for c in &self.mmapped {
+            let n = u64::from(c.num_samples);
+            if first < limit && c.max_time >= mint && c.min_time <= maxt {
+                snap.mmapped.push(*c);
+                snap.visible.push((limit - first).min(n) as u16);
+            }
+            first += n;
+        }
+        if let Some(h) = &self.head {
+            let n = u64::from(h.chunk.num_samples());
+            if n > 0 && first < limit && h.max_time >= mint && h.min_time <= maxt {
+                snap.open = Some((h.chunk.bytes().to_vec(), h.min_time, h.max_time, h.chunk.encoding()));
+                snap.visible.push((limit - first).min(n) as u16);
+            }
+        }
+        let lo = self.ooo.partition_point(|(t, _)| *t < mint);
+        let hi = self.ooo.partition_point(|(t, _)| *t <= maxt);
+        snap.ooo.extend_from_slice(&self.ooo[lo..hi]);
+        snap
+    }
+
+    /// The earliest timestamp the series holds, if any.
+    pub(crate) fn min_time(&self) -> Option<i64> {
+        let in_order = self
+            .mmapped
+            .first()
+            .map(|c| c.min_time)
+            .or_else(|| self.head.as_ref().filter(|h| h.chunk.num_samples() > 0).map(|h| h.min_time));
+        match (in_order, self.ooo.first().map(|(t, _)| *t)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Drops every chunk that ends before `mint` and out-of-order samples before it;
+    /// returns true when the series holds nothing any more.
+    pub(crate) fn truncate_before(&mut self, mint: i64) -> bool {
+        let keep_from = self.mmapped.partition_point(|c| c.max_time < mint);
+        for c in self.mmapped.drain(..keep_from) {
+            self.dropped_samples += u64::from(c.num_samples);
+        }
+        if self.mmapped.is_empty()
+            && let Some(h) = &self.head
+            && h.max_time < mint
+        {
+            self.dropped_samples += u64::from(h.chunk.num_samples());
+            self.head = None;
+        }
+        let lo = self.ooo.partition_point(|(t, _)| *t < mint);
+        self.ooo.drain(..lo);
+        self.mmapped.is_empty() && self.head.is_none() && self.ooo.is_empty()
+    }
+}
