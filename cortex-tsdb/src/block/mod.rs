@@ -20,6 +20,6 @@ pub use meta::{
     BlockDesc, BlockMeta, BlockMetaCompaction, BlockStats, FILENAME as META_FILENAME,
     META_VERSION_1,
 };
-pub use reencode::SampleEncoder;
 pub use reader::{Block, CHUNKS_DIRNAME, INDEX_FILENAME, open_blocks};
+pub use reencode::SampleEncoder;
 pub use writer::{EncodedChunk, SeriesChunks, TMP_SUFFIX, write_block};

@@ -110,14 +110,21 @@ impl SampleEncoder {
     /// Appends an integer histogram sample.
     pub fn push_histogram(&mut self, t: i64, h: &Histogram) -> Result<()> {
         let range_end = t.div_euclid(self.chunk_range) * self.chunk_range;
-        let cross = self.cur.as_ref().is_some_and(|(_, min, _)| *min < range_end);
+        let cross = self
+            .cur
+            .as_ref()
+            .is_some_and(|(_, min, _)| *min < range_end);
         if !matches!(self.cur, Some((Open::Hist(_), _, _))) || cross {
             self.start(Open::Hist(HistogramChunk::with_compat(self.compat)), t);
         }
         let Some((Open::Hist(c), _, max)) = self.cur.as_mut() else {
             return Ok(());
         };
-        match c.appender()?.append_histogram(None, t, h, false).map_err(append_err)? {
+        match c
+            .appender()?
+            .append_histogram(None, t, h, false)
+            .map_err(append_err)?
+        {
             AppendOutcome::Appended => *max = t,
             AppendOutcome::Recoded(n) => {
                 *c = n;
@@ -134,14 +141,24 @@ impl SampleEncoder {
     /// Appends a float histogram sample.
     pub fn push_float_histogram(&mut self, t: i64, h: &FloatHistogram) -> Result<()> {
         let range_end = t.div_euclid(self.chunk_range) * self.chunk_range;
-        let cross = self.cur.as_ref().is_some_and(|(_, min, _)| *min < range_end);
+        let cross = self
+            .cur
+            .as_ref()
+            .is_some_and(|(_, min, _)| *min < range_end);
         if !matches!(self.cur, Some((Open::FloatHist(_), _, _))) || cross {
-            self.start(Open::FloatHist(FloatHistogramChunk::with_compat(self.compat)), t);
+            self.start(
+                Open::FloatHist(FloatHistogramChunk::with_compat(self.compat)),
+                t,
+            );
         }
         let Some((Open::FloatHist(c), _, max)) = self.cur.as_mut() else {
             return Ok(());
         };
-        match c.appender()?.append_histogram(None, t, h, false).map_err(append_err)? {
+        match c
+            .appender()?
+            .append_histogram(None, t, h, false)
+            .map_err(append_err)?
+        {
             AppendOutcome::Appended => *max = t,
             AppendOutcome::Recoded(n) => {
                 *c = n;

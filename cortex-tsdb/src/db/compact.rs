@@ -18,7 +18,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{Db, delete_block_dir};
-use crate::block::{Block, BlockDesc, BlockMeta, EncodedChunk, SampleEncoder, SeriesChunks, write_block};
+use crate::block::{
+    Block, BlockDesc, BlockMeta, EncodedChunk, SampleEncoder, SeriesChunks, write_block,
+};
 use crate::chunkenc::{ByteCompat, ValueType};
 use crate::labels::{MatchType, Matcher};
 use crate::querier::{Part, SampleIterator, Series, merge_series, select_block};
@@ -45,7 +47,9 @@ impl Db {
         let _m = self.maintenance.lock().unwrap_or_else(|e| e.into_inner());
         let mut stats = CompactStats::default();
         let range = self.opts.head.chunk_range;
-        while self.head.max_time() != i64::MIN && self.head.max_time() - self.head.min_time() > range / 2 * 3 {
+        while self.head.max_time() != i64::MIN
+            && self.head.max_time() - self.head.min_time() > range / 2 * 3
+        {
             let mint = self.head.min_time();
             let maxt = mint.div_euclid(range) * range + range;
             self.compact_head(mint, maxt)?;
@@ -125,7 +129,10 @@ impl Db {
             }
         }
         // Blocks with deletions to apply.
-        sorted.into_iter().find(|b| !b.tombstones().is_empty()).map(|b| vec![b])
+        sorted
+            .into_iter()
+            .find(|b| !b.tombstones().is_empty())
+            .map(|b| vec![b])
     }
 
     /// Merges `group` into one block and deletes the inputs.
@@ -136,7 +143,10 @@ impl Db {
         // `.*` also matches series without a name; select every series.
         let lists = group
             .iter()
-            .map(|b| select_block(b, &all[..0], mint, maxt - 1).or_else(|_| select_block(b, &all, mint, maxt - 1)))
+            .map(|b| {
+                select_block(b, &all[..0], mint, maxt - 1)
+                    .or_else(|_| select_block(b, &all, mint, maxt - 1))
+            })
             .collect::<Result<Vec<_>>>()?;
         let merged = merge_series(lists);
         let compat = ByteCompat::default();
@@ -155,8 +165,16 @@ impl Db {
         }
         let ulid = Ulid::now();
         let mut meta = BlockMeta::new_level1(ulid, mint, maxt);
-        meta.compaction.level = group.iter().map(|b| b.meta().compaction.level).max().unwrap_or(1) + 1;
-        let sources: BTreeSet<Ulid> = group.iter().flat_map(|b| b.meta().compaction.sources.iter().copied()).collect();
+        meta.compaction.level = group
+            .iter()
+            .map(|b| b.meta().compaction.level)
+            .max()
+            .unwrap_or(1)
+            + 1;
+        let sources: BTreeSet<Ulid> = group
+            .iter()
+            .flat_map(|b| b.meta().compaction.sources.iter().copied())
+            .collect();
         meta.compaction.sources = sources.into_iter().collect();
         meta.compaction.parents = group
             .iter()
@@ -171,7 +189,9 @@ impl Db {
             // Everything was deleted: nothing to write.
         } else {
             let meta = write_block(&self.dir, meta, &series)?;
-            blocks.push(Arc::new(Block::open(&self.dir.join(meta.ulid.to_string()))?));
+            blocks.push(Arc::new(Block::open(
+                &self.dir.join(meta.ulid.to_string()),
+            )?));
         }
         let gone: BTreeSet<Ulid> = group.iter().map(|b| b.meta().ulid).collect();
         blocks.retain(|b| !gone.contains(&b.meta().ulid));
@@ -185,7 +205,9 @@ impl Db {
 
     /// Deletes blocks beyond the retention time; returns how many.
     fn apply_retention(&self) -> Result<u32> {
-        let Some(retention) = self.opts.retention else { return Ok(0) };
+        let Some(retention) = self.opts.retention else {
+            return Ok(0);
+        };
         let blocks = self.blocks();
         let Some(newest) = blocks.iter().map(|b| b.meta().max_time).max() else {
             return Ok(0);
@@ -209,7 +231,13 @@ impl Db {
 fn copyable_chunks(s: &Series) -> Result<Option<Vec<EncodedChunk>>> {
     let mut out: Vec<EncodedChunk> = Vec::new();
     for p in s.parts() {
-        let Part::Block { block, chunks, deleted, .. } = p else {
+        let Part::Block {
+            block,
+            chunks,
+            deleted,
+            ..
+        } = p
+        else {
             return Ok(None);
         };
         if deleted.as_ref().is_some_and(|d| !d.is_empty()) {

@@ -109,7 +109,11 @@ impl Db {
         if !opts.read_only {
             blocks = drop_compacted_parents(blocks)?;
         }
-        let min_valid = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(i64::MIN);
+        let min_valid = blocks
+            .iter()
+            .map(|b| b.meta().max_time)
+            .max()
+            .unwrap_or(i64::MIN);
         let (head, replay) = Head::open(dir, opts.head.clone(), min_valid)?;
         let db = Arc::new(Db {
             dir: dir.to_path_buf(),
@@ -151,7 +155,10 @@ impl Db {
 
     /// The blocks, oldest first.
     pub fn blocks(&self) -> Vec<Arc<Block>> {
-        self.blocks.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.blocks
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// An appender into the head.
@@ -236,7 +243,12 @@ impl Db {
     }
 
     fn stop_background(&self) {
-        if let Some((stop, h)) = self.background.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some((stop, h)) = self
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             stop.store(true, Ordering::Release);
             let _ = h.join();
         }
@@ -288,4 +300,3 @@ fn delete_block_dir(dir: &Path) -> Result<()> {
     std::fs::rename(dir, &tmp).map_err(|e| Error::io("rename", dir, e))?;
     std::fs::remove_dir_all(&tmp).map_err(|e| Error::io("remove", &tmp, e))
 }
-

@@ -18,9 +18,22 @@ pub struct DbQuerier<'a> {
 }
 
 impl<'a> DbQuerier<'a> {
-    pub(super) fn new(blocks: Vec<Arc<Block>>, head: HeadQuerier<'a>, mint: i64, maxt: i64) -> DbQuerier<'a> {
-        let blocks = blocks.into_iter().filter(|b| b.overlaps(mint, maxt)).collect();
-        DbQuerier { blocks, head, mint, maxt }
+    pub(super) fn new(
+        blocks: Vec<Arc<Block>>,
+        head: HeadQuerier<'a>,
+        mint: i64,
+        maxt: i64,
+    ) -> DbQuerier<'a> {
+        let blocks = blocks
+            .into_iter()
+            .filter(|b| b.overlaps(mint, maxt))
+            .collect();
+        DbQuerier {
+            blocks,
+            head,
+            mint,
+            maxt,
+        }
     }
 
     /// The series matching all `matchers` with samples in range, in label order, each
@@ -43,7 +56,12 @@ impl<'a> DbQuerier<'a> {
             } else {
                 b.index().label_names_matching(matchers)?
             };
-            names.extend(found.into_iter().filter(|n| !n.is_empty()).map(str::to_string));
+            names.extend(
+                found
+                    .into_iter()
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string),
+            );
         }
         names.extend(self.head.label_names(matchers));
         Ok(names.into_iter().collect())

@@ -19,11 +19,17 @@ impl Head {
         let iso = IsolationState::all();
         let mut out = Vec::new();
         for r in refs {
-            let Some(s) = self.series.get(r) else { continue };
+            let Some(s) = self.series.get(r) else {
+                continue;
+            };
             let snap = s.lock().snapshot(mint, maxt - 1, &iso);
             let deleted = self.deleted(r);
             let needs_rewrite = !snap.ooo.is_empty()
-                || deleted.as_ref().is_some_and(|d| d.as_slice().iter().any(|iv| iv.mint < maxt && iv.maxt >= mint));
+                || deleted.as_ref().is_some_and(|d| {
+                    d.as_slice()
+                        .iter()
+                        .any(|iv| iv.mint < maxt && iv.maxt >= mint)
+                });
             let mut chunks = Vec::new();
             if !needs_rewrite {
                 for c in &snap.mmapped {
@@ -49,7 +55,9 @@ impl Head {
                             s.labels
                         )));
                     }
-                    let n = ChunkIter::new(enc, &bytes).map_err(Error::from)?.num_samples();
+                    let n = ChunkIter::new(enc, &bytes)
+                        .map_err(Error::from)?
+                        .num_samples();
                     chunks.push(EncodedChunk {
                         encoding: enc,
                         data: bytes,

@@ -31,8 +31,8 @@ pub use isolation::{Isolation, IsolationState};
 pub use postings::MemPostings;
 pub use read::{HeadQuerier, HeadSampleIter, HeadSeries};
 pub use replay::ReplayStats;
-pub use truncate::TruncateStats;
 pub use series::{MemSeries, MmappedChunk, SeriesSnapshot};
+pub use truncate::TruncateStats;
 
 use crate::chunkenc::ByteCompat;
 use crate::chunks::HeadChunkFiles;

@@ -343,3 +343,42 @@ pub fn buckets_by_index(fh: &FloatHistogram) -> (BTreeMap<i64, f64>, BTreeMap<i6
         side(&fh.positive_spans, &fh.positive_buckets),
     )
 }
+
+/// API timestamp (seconds, up to 3 decimals, as a JSON number) in milliseconds.
+pub fn api_ms(v: &serde_json::Value) -> i64 {
+    (v.as_f64().unwrap() * 1000.0).round() as i64
+}
+
+pub fn num(v: &serde_json::Value) -> f64 {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// Upper bound of exponential bucket `idx` under `schema`: 2^(idx * 2^-schema).
+pub fn upper_bound(idx: i64, schema: i32) -> f64 {
+    (idx as f64 / 2f64.powi(schema)).exp2()
+}
+
+/// The buckets Prometheus' API lists for a histogram: `(boundary rule, lower, upper,
+/// count)`, negative buckets from the most negative, the zero bucket, then positive ones;
+/// empty buckets left out.
+pub fn api_buckets(h: &FloatHistogram) -> Vec<(u64, f64, f64, f64)> {
+    let (neg, pos) = buckets_by_index(h);
+    let zt = h.zero_threshold;
+    let mut out = Vec::new();
+    for (&idx, &count) in neg.iter().rev() {
+        let upper = -upper_bound(idx - 1, h.schema);
+        out.push((1, -upper_bound(idx, h.schema), upper.min(-zt), count));
+    }
+    if h.zero_count > 0.0 {
+        out.push((3, -zt, zt, h.zero_count));
+    }
+    for (&idx, &count) in &pos {
+        let lower = upper_bound(idx - 1, h.schema);
+        out.push((0, lower.max(zt), upper_bound(idx, h.schema), count));
+    }
+    out
+}
+
+pub fn close(a: f64, b: f64) -> bool {
+    a == b || ((a - b).abs() <= 1e-12 * a.abs().max(b.abs()))
+}

@@ -22,8 +22,15 @@ pub const DEFAULT_MATCH: &str = "{__name__=~'(?s:.*)'}";
 
 /// Dumps the samples of `db_path` in `[mint, maxt]` that match `selector`: blocks, and the
 /// head replayed from `chunks_head/` and the WAL, without writing to the directory.
-pub fn run(db_path: &Path, mint: i64, maxt: i64, selector: &str, out: &mut dyn Write) -> Result<(), ToolError> {
-    let matchers = parse_selector(selector).map_err(|e| ToolError::Usage(format!("--match {selector:?}: {e}")))?;
+pub fn run(
+    db_path: &Path,
+    mint: i64,
+    maxt: i64,
+    selector: &str,
+    out: &mut dyn Write,
+) -> Result<(), ToolError> {
+    let matchers = parse_selector(selector)
+        .map_err(|e| ToolError::Usage(format!("--match {selector:?}: {e}")))?;
     let opts = DbOptions {
         read_only: true,
         retention: None,
