@@ -22,7 +22,6 @@ use crate::block::{
     Block, BlockDesc, BlockMeta, EncodedChunk, SampleEncoder, SeriesChunks, write_block,
 };
 use crate::chunkenc::{ByteCompat, ValueType};
-use crate::labels::{MatchType, Matcher};
 use crate::querier::{Part, SampleIterator, Series, merge_series, select_block};
 use crate::ulid::Ulid;
 use crate::{Error, Result};
@@ -139,14 +138,9 @@ impl Db {
     fn merge_blocks(&self, group: &[Arc<Block>]) -> Result<()> {
         let mint = group.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
         let maxt = group.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
-        let all = [Matcher::new(MatchType::Regexp, "__name__", ".*")?];
-        // `.*` also matches series without a name; select every series.
         let lists = group
             .iter()
-            .map(|b| {
-                select_block(b, &all[..0], mint, maxt - 1)
-                    .or_else(|_| select_block(b, &all, mint, maxt - 1))
-            })
+            .map(|b| select_block(b, &[], mint, maxt - 1))
             .collect::<Result<Vec<_>>>()?;
         let merged = merge_series(lists);
         let compat = ByteCompat::default();
@@ -186,7 +180,17 @@ impl Db {
             .collect();
         let mut blocks = self.blocks();
         if series.is_empty() {
-            // Everything was deleted: nothing to write.
+            // Only deletions may empty a block; anything else is a bug that must not
+            // cost data.
+            let had_samples = group
+                .iter()
+                .any(|b| b.meta().stats.num_samples > 0 && b.tombstones().is_empty());
+            if had_samples {
+                return Err(Error::InvalidArgument(format!(
+                    "merging {} blocks produced no series; keeping the inputs",
+                    group.len()
+                )));
+            }
         } else {
             let meta = write_block(&self.dir, meta, &series)?;
             blocks.push(Arc::new(Block::open(

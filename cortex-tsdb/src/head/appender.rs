@@ -370,6 +370,7 @@ impl HeadAppender<'_> {
         let mut series = Vec::new();
         let mut seen = FxHashMap::default();
         let mut floats = Vec::new();
+        let mut late = Vec::new();
         let mut hists = Vec::new();
         let mut fhists = Vec::new();
         for p in &self.pending {
@@ -381,6 +382,13 @@ impl HeadAppender<'_> {
                 });
             }
             match &p.value {
+                // Out-of-order samples go to the write-behind log, as in Prometheus.
+                Value::Float(v) if p.ooo => late.push(RefSample {
+                    series_ref: s.series_ref,
+                    st: 0,
+                    t: p.t,
+                    v: *v,
+                }),
                 Value::Float(v) => floats.push(RefSample {
                     series_ref: s.series_ref,
                     st: 0,
@@ -411,6 +419,18 @@ impl HeadAppender<'_> {
             .log_batch(&self.batch)?;
         for p in &self.pending {
             p.series.logged.store(true, Ordering::Release);
+        }
+        if !late.is_empty() {
+            let Some(wbl) = &self.head.wbl else {
+                return Err(Error::InvalidArgument(
+                    "out-of-order samples without a write-behind log".into(),
+                ));
+            };
+            self.batch.clear();
+            enc.samples(&late, &mut self.batch);
+            wbl.lock()
+                .map_err(|_| Error::InvalidArgument("WBL lock poisoned by a panic".into()))?
+                .log_batch(&self.batch)?;
         }
         Ok(())
     }

@@ -21,6 +21,8 @@ pub struct Isolation {
 struct Inner {
     next: u64,
     open: BTreeSet<u64>,
+    /// For every reader holding a state: the oldest id it does not see, with a count.
+    readers: std::collections::BTreeMap<u64, usize>,
 }
 
 /// What a query may see.
@@ -39,6 +41,15 @@ impl IsolationState {
             max_id: u64::MAX,
             open: Vec::new(),
         }
+    }
+
+    /// The oldest append id this state does not see.
+    pub fn oldest_unseen(&self) -> u64 {
+        self.open
+            .first()
+            .copied()
+            .unwrap_or(self.max_id)
+            .min(self.max_id)
     }
 
     /// True when the append with `id` is visible.
@@ -64,12 +75,27 @@ impl Isolation {
         g.open.remove(&id);
     }
 
-    /// The state for a query starting now.
+    /// The state for a query starting now. While the reader holds it (until
+    /// [`Isolation::release`]), series keep the commit records it needs.
     pub fn state(&self) -> IsolationState {
-        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        IsolationState {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let state = IsolationState {
             max_id: g.next + 1,
             open: g.open.iter().copied().collect(),
+        };
+        *g.readers.entry(state.oldest_unseen()).or_default() += 1;
+        state
+    }
+
+    /// Ends a reader's hold on the commit records its state needs.
+    pub fn release(&self, state: &IsolationState) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let key = state.oldest_unseen();
+        if let Some(n) = g.readers.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                g.readers.remove(&key);
+            }
         }
     }
 
@@ -81,17 +107,24 @@ impl Isolation {
     /// Waits until every append with an id up to `id` has closed.
     pub fn wait_for_appends_up_to(&self, id: u64) {
         let mut backoff = std::time::Duration::from_micros(50);
-        while self.low_watermark() <= id {
+        while self.lowest_open_append() <= id {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(std::time::Duration::from_millis(10));
         }
     }
 
-    /// The lowest id that may still be invisible to some reader starting now: commit
+    /// The lowest id of an append still open (or the next id when none is).
+    pub fn lowest_open_append(&self) -> u64 {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.open.first().copied().unwrap_or(g.next + 1)
+    }
+
+    /// The lowest id that may still be invisible to a current or future reader: commit
     /// records of older ids can be forgotten.
     pub fn low_watermark(&self) -> u64 {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        g.open.first().copied().unwrap_or(g.next + 1)
+        let appends = g.open.first().copied().unwrap_or(g.next + 1);
+        g.readers.keys().next().map_or(appends, |r| appends.min(*r))
     }
 }
 
@@ -106,6 +139,7 @@ mod tests {
         let b = iso.open_append();
         iso.close_append(b);
         let s = iso.state();
+        iso.release(&s);
         assert!(!s.sees(a));
         assert!(s.sees(b));
         let c = iso.open_append();
@@ -113,7 +147,15 @@ mod tests {
         assert_eq!(iso.low_watermark(), a);
         iso.close_append(a);
         iso.close_append(c);
-        assert!(iso.state().sees(a) && iso.state().sees(c));
-        assert_eq!(iso.low_watermark(), c + 1);
+        let all = iso.state();
+        assert!(all.sees(a) && all.sees(c));
+        // A reader holding a state keeps the watermark at what it cannot see.
+        let held = iso.state();
+        let d = iso.open_append();
+        iso.close_append(d);
+        assert_eq!(iso.low_watermark(), held.oldest_unseen());
+        iso.release(&held);
+        iso.release(&all);
+        assert_eq!(iso.low_watermark(), d + 1);
     }
 }

@@ -112,6 +112,8 @@ pub struct Head {
     isolation: Isolation,
     chunk_files: Arc<HeadChunkFiles>,
     wal: Option<Mutex<Wal>>,
+    /// The write-behind log of out-of-order samples (`wbl/`), when a window is set.
+    wbl: Option<Mutex<Wal>>,
     tombstones: RwLock<Tombstones>,
     stats: HeadStats,
 }
@@ -137,6 +139,7 @@ impl Head {
             isolation: Isolation::default(),
             chunk_files,
             wal: None,
+            wbl: None,
             tombstones: RwLock::new(Tombstones::new()),
             stats: HeadStats::default(),
             opts,
@@ -151,6 +154,16 @@ impl Head {
                 },
             )?;
             head.wal = Some(Mutex::new(wal));
+            if head.opts.out_of_order_window > 0 {
+                let wbl = Wal::open(
+                    &dir.join("wbl"),
+                    WalOptions {
+                        segment_size: head.opts.wal_segment_size,
+                        compression: head.opts.wal_compression,
+                    },
+                )?;
+                head.wbl = Some(Mutex::new(wbl));
+            }
         }
         Ok((head, stats))
     }
@@ -250,6 +263,9 @@ impl Head {
     /// Makes the WAL durable on disk (fsync). Commits are already safe against a
     /// process crash; this also covers a machine crash.
     pub fn sync_wal(&self) -> Result<()> {
+        if let Some(w) = &self.wbl {
+            w.lock().map_err(|_| poisoned())?.sync()?;
+        }
         if let Some(w) = &self.wal {
             w.lock().map_err(|_| poisoned())?.sync()?;
         }
@@ -264,6 +280,9 @@ impl Head {
 
     /// Flushes and closes the WAL and head chunk files.
     pub fn close(self) -> Result<()> {
+        if let Some(w) = self.wbl {
+            w.into_inner().map_err(|_| poisoned())?.close()?;
+        }
         if let Some(w) = self.wal {
             w.into_inner().map_err(|_| poisoned())?.close()?;
         }

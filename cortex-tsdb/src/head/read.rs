@@ -22,6 +22,8 @@ pub struct HeadQuerier<'a> {
     mint: i64,
     maxt: i64,
     iso: IsolationState,
+    /// Whether `iso` was registered with the head's isolation (and must be released).
+    registered: bool,
 }
 
 /// A series of the head, ready to iterate.
@@ -47,13 +49,20 @@ impl<'a> HeadQuerier<'a> {
             mint,
             maxt,
             iso,
+            registered: true,
         }
     }
 
     /// A querier that sees everything, including appends still being committed (for
     /// compaction, which runs when no append touches the range it reads).
     pub fn unisolated(head: &'a Head, mint: i64, maxt: i64) -> HeadQuerier<'a> {
-        HeadQuerier::new(head, mint, maxt, IsolationState::all())
+        HeadQuerier {
+            head,
+            mint,
+            maxt,
+            iso: IsolationState::all(),
+            registered: false,
+        }
     }
 
     /// The series matching `matchers` with samples in range, in label order.
@@ -105,6 +114,14 @@ impl<'a> HeadQuerier<'a> {
             mint: self.mint,
             maxt: self.maxt,
         })
+    }
+}
+
+impl Drop for HeadQuerier<'_> {
+    fn drop(&mut self) {
+        if self.registered {
+            self.head.isolation.release(&self.iso);
+        }
     }
 }
 

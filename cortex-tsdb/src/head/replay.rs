@@ -235,6 +235,40 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
     {
         repair_torn_tail(tail)?;
     }
+    // Out-of-order samples, from the write-behind log.
+    let wbl_dir = head.dir.join("wbl");
+    if wbl_dir.exists() {
+        let mut reader = replay_reader(&wbl_dir)?.tolerate_torn_tail(true);
+        while let Some(rec) = reader.next_record()? {
+            stats.records += 1;
+            if !matches!(
+                record_type(rec),
+                Some(RecordType::Samples | RecordType::SamplesV2)
+            ) {
+                continue;
+            }
+            decode_samples(rec, &mut samples).map_err(|e| reader.record_error(e))?;
+            for rs in &samples {
+                let Some(s) = by_ref.get(&rs.series_ref) else {
+                    stats.unknown_series_refs += 1;
+                    continue;
+                };
+                if rs.t < min_valid {
+                    stats.samples_before_head += 1;
+                    continue;
+                }
+                let _ = s.lock().insert_ooo(rs.t, rs.v);
+                stats.samples += 1;
+                mint = mint.min(rs.t);
+                maxt = maxt.max(rs.t);
+            }
+        }
+        if let Some(tail) = reader.torn_tail()
+            && !head.opts.read_only
+        {
+            repair_torn_tail(tail)?;
+        }
+    }
     head.next_ref.fetch_max(max_ref + 1, Ordering::AcqRel);
     if mint <= maxt {
         head.note_time(mint);

@@ -66,7 +66,14 @@ impl Head {
     /// live series and samples from `mint` on, then deletes those segments and older
     /// checkpoints (Prometheus' rule: the newest segments stay as they are).
     fn truncate_wal(&self, mint: i64) -> Result<u64> {
-        let Some(wal) = &self.wal else { return Ok(0) };
+        let mut n = 0;
+        for log in [&self.wal, &self.wbl].into_iter().flatten() {
+            n += self.truncate_log(log, mint)?;
+        }
+        Ok(n)
+    }
+
+    fn truncate_log(&self, wal: &std::sync::Mutex<crate::wal::Wal>, mint: i64) -> Result<u64> {
         let mut wal = wal.lock().map_err(|_| super::poisoned())?;
         let dir = wal.dir().to_path_buf();
         let Some(range) = segment_range(&dir)? else {

@@ -19,8 +19,8 @@ use crate::{Error, Result};
 
 use super::{Part, SampleIterator, Series};
 
-/// The series of `block` matching all `matchers` with samples in `[mint, maxt]`, in label
-/// order. Chunk metas outside the block's time range mean the index or `meta.json` is
+/// The series of `block` matching all `matchers` (every series when there are none) with
+/// samples in `[mint, maxt]`, in label order. Chunk metas outside the block's time range mean the index or `meta.json` is
 /// damaged, and are an error.
 pub fn select_block(
     block: &Arc<Block>,
@@ -31,7 +31,12 @@ pub fn select_block(
     if !block.overlaps(mint, maxt) {
         return Ok(Vec::new());
     }
-    let mut postings = block.index().postings_for_matchers(matchers)?;
+    // No matchers selects every series (as the head does).
+    let mut postings = if matchers.is_empty() {
+        block.index().all_postings()?
+    } else {
+        block.index().postings_for_matchers(matchers)?
+    };
     let mut buf: Vec<ChunkMeta> = Vec::new();
     let mut out = Vec::new();
     let meta = block.meta();
