@@ -418,7 +418,14 @@ fn promtool_reads_a_data_dir_we_wrote_blocks_wal_and_head_chunks() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     {
-        let db = Db::open(&data, DbOptions { retention: None, ..Default::default() }).unwrap();
+        let db = Db::open(
+            &data,
+            DbOptions {
+                retention: None,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let mut rng = Rng(7);
         // 7 hours at 30 s for 300 series: blocks get cut, full chunks go to chunks_head,
         // the rest stays in the WAL.
@@ -426,8 +433,17 @@ fn promtool_reads_a_data_dir_we_wrote_blocks_wal_and_head_chunks() {
             let t = 1_700_000_000_000 + step * 30_000;
             let mut app = db.appender();
             for s in 0..300 {
-                let l = Labels::from_pairs([("__name__", "gen_metric"), ("job", "j"), ("series", &s.to_string())]).unwrap();
-                let v = if s % 3 == 0 { (step * s) as f64 } else { rng.unit() * 1000.0 - 500.0 };
+                let l = Labels::from_pairs([
+                    ("__name__", "gen_metric"),
+                    ("job", "j"),
+                    ("series", &s.to_string()),
+                ])
+                .unwrap();
+                let v = if s % 3 == 0 {
+                    (step * s) as f64
+                } else {
+                    rng.unit() * 1000.0 - 500.0
+                };
                 app.append(&l, t, v).unwrap();
             }
             app.commit().unwrap();
@@ -440,12 +456,21 @@ fn promtool_reads_a_data_dir_we_wrote_blocks_wal_and_head_chunks() {
     }
     for b in cortex_tsdb::block::block_dirs(&data).unwrap() {
         let ulid = b.file_name().unwrap().to_str().unwrap();
-        run(Command::new(&promtool).args(["tsdb", "analyze", "--extended", data.to_str().unwrap(), ulid]));
+        run(Command::new(&promtool).args([
+            "tsdb",
+            "analyze",
+            "--extended",
+            data.to_str().unwrap(),
+            ulid,
+        ]));
     }
     let ours = cortex(&["tsdb", "dump", data.to_str().unwrap()]);
     assert_eq!(ours.lines().count(), 7 * 120 * 300);
     // promtool writes into the directory it opens: give it a copy.
     let copy = writable_copy(&data);
     let theirs = run(Command::new(&promtool).args(["tsdb", "dump", copy.path().to_str().unwrap()]));
-    assert!(ours == theirs, "promtool's dump of our data directory differs from ours");
+    assert!(
+        ours == theirs,
+        "promtool's dump of our data directory differs from ours"
+    );
 }

@@ -53,7 +53,7 @@ impl ChunkCutter {
 }
 
 /// End of the aligned window of width `width` that holds `t`.
-fn range_end(t: i64, width: i64) -> i64 {
+pub(crate) fn range_end(t: i64, width: i64) -> i64 {
     t.div_euclid(width)
         .saturating_mul(width)
         .saturating_add(width)
@@ -61,7 +61,7 @@ fn range_end(t: i64, width: i64) -> i64 {
 
 /// Where to end a chunk that started at `start`, has reached `cur` after a quarter of its
 /// target samples, and must end by `max`.
-fn compute_chunk_end(start: i64, cur: i64, max: i64) -> i64 {
+pub(crate) fn compute_chunk_end(start: i64, cur: i64, max: i64) -> i64 {
     let denom = (cur - start + 1).saturating_mul(4);
     let n = (max - start) / denom.max(1);
     if n <= 1 {

@@ -2,7 +2,7 @@
 
 mod backfill;
 mod builder;
-mod chunk_cut;
+pub(crate) mod chunk_cut;
 mod dir;
 mod meta;
 mod reader;

@@ -12,10 +12,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rustc_hash::FxHashMap;
-
 use super::Head;
-use super::series::{MemSeries, Rejection};
+use super::series::{AppendCtx, MemSeries, Rejection};
 use crate::histogram::{FloatHistogram, Histogram};
 use crate::labels::{LabelError, Labels};
 use crate::record::{
@@ -89,24 +87,43 @@ struct Pending {
     ooo: bool,
 }
 
+/// Buffers an appender needs, kept in a pool on the head so that appenders created per
+/// scrape or per request do not allocate them again each time.
+#[derive(Default)]
+pub(super) struct AppendBuffers {
+    pending: Vec<Pending>,
+    batch: RecordBatch,
+    series: Vec<RefSeries>,
+    floats: Vec<RefSample>,
+    late: Vec<RefSample>,
+    hists: Vec<RefHistogramSample>,
+    fhists: Vec<RefFloatHistogramSample>,
+}
+
+impl AppendBuffers {
+    /// Empties the buffers for the next appender; false when they grew too large to keep.
+    pub(super) fn prepare_reuse(&mut self) -> bool {
+        self.pending.clear();
+        self.pending.capacity() <= 1 << 16 && self.batch.byte_len() <= 16 << 20
+    }
+}
+
 /// Collects samples for one commit.
 pub struct HeadAppender<'a> {
     head: &'a Head,
     pending: Vec<Pending>,
-    /// Newest pending timestamp per series, for order checks within this appender.
-    pending_max: FxHashMap<u64, i64>,
     min_valid: i64,
-    batch: RecordBatch,
+    bufs: AppendBuffers,
 }
 
 impl<'a> HeadAppender<'a> {
     pub(super) fn new(head: &'a Head) -> HeadAppender<'a> {
+        let mut bufs = head.take_append_buffers();
         HeadAppender {
             head,
-            pending: Vec::new(),
-            pending_max: FxHashMap::default(),
+            pending: std::mem::take(&mut bufs.pending),
             min_valid: head.appendable_min_time(),
-            batch: RecordBatch::new(),
+            bufs,
         }
     }
 
@@ -190,65 +207,65 @@ impl<'a> HeadAppender<'a> {
                 min_valid: self.min_valid,
             });
         }
-        let r = series.series_ref;
         let mut ooo = false;
-        let pending_last = self.pending_max.get(&r).copied();
-        let verdict = match pending_last {
-            // Same timestamp as a sample pending here: the commit sorts out whether it is
-            // an ignorable duplicate.
-            Some(p) if t == p => Ok(false),
-            Some(p) if t < p => Err(Rejection::OutOfOrder { last: p }),
-            Some(_) => Ok(false),
-            None => {
-                let st = series.lock();
-                match &value {
-                    Value::Float(v) => st.check_float(t, *v),
-                    Value::Histogram(h) => st.check_histogram(t, Some(h), None),
-                    Value::FloatHistogram(h) => st.check_histogram(t, None, Some(h)),
-                }
-            }
-        };
-        match verdict {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(Rejection::Duplicate) => {
-                self.head.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                return Err(AppendError::Duplicate {
-                    series: series.labels.clone(),
-                    timestamp: t,
-                });
-            }
-            Err(Rejection::OutOfOrder { last }) => {
-                let window = self.head.opts.out_of_order_window;
-                if window > 0
-                    && matches!(value, Value::Float(_))
-                    && t >= last.saturating_sub(window)
-                {
-                    ooo = true;
-                } else {
-                    self.head.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
-                    return Err(AppendError::OutOfOrder {
-                        series: series.labels.clone(),
-                        timestamp: t,
-                        last,
-                    });
-                }
-            }
-        }
         {
             let mut st = series.lock();
             if st.removed {
-                // Collected since it was looked up: the sample is older than the head's
-                // data, or the series would not have been empty.
+                // Collected since it was looked up: only possible when the series had no
+                // data left, so the sample is older than the head's range.
                 return Err(AppendError::OutOfBounds {
                     timestamp: t,
                     min_valid: self.head.min_valid_time(),
                 });
             }
+            let verdict = if st.pending > 0 && st.pending_max != i64::MIN {
+                // Samples of this series wait for a commit: order against the newest
+                // of them (which is newer than anything committed). An equal timestamp
+                // is sorted out by the commit (ignorable duplicate or not).
+                match t.cmp(&st.pending_max) {
+                    std::cmp::Ordering::Less => Err(Rejection::OutOfOrder {
+                        last: st.pending_max,
+                    }),
+                    _ => Ok(false),
+                }
+            } else {
+                match &value {
+                    Value::Float(v) => st.check_float(t, *v),
+                    Value::Histogram(h) => st.check_histogram(t, Some(h), None),
+                    Value::FloatHistogram(h) => st.check_histogram(t, None, Some(h)),
+                }
+            };
+            match verdict {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(Rejection::Duplicate) => {
+                    self.head.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    return Err(AppendError::Duplicate {
+                        series: series.labels.clone(),
+                        timestamp: t,
+                    });
+                }
+                Err(Rejection::OutOfOrder { last }) => {
+                    let window = self.head.opts.out_of_order_window;
+                    if window > 0
+                        && matches!(value, Value::Float(_))
+                        && t >= last.saturating_sub(window)
+                    {
+                        ooo = true;
+                    } else {
+                        self.head.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
+                        return Err(AppendError::OutOfOrder {
+                            series: series.labels.clone(),
+                            timestamp: t,
+                            last,
+                        });
+                    }
+                }
+            }
             st.pending += 1;
-        }
-        if !ooo {
-            self.pending_max.insert(r, t);
+            if !ooo {
+                st.pending_max = st.pending_max.max(t);
+            }
         }
         self.pending.push(Pending {
             series,
@@ -274,15 +291,18 @@ impl<'a> HeadAppender<'a> {
         let min_valid = head.min_valid_time();
         let mut stats = CommitStats::default();
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
-        let files = &head.chunk_files;
-        let compat = head.opts.byte_compat;
+        let ctx = AppendCtx {
+            files: &head.chunk_files,
+            compat: head.opts.byte_compat,
+            chunk_range: head.opts.chunk_range,
+        };
         let mut applied = 0usize;
         let result = (|| -> Result<()> {
             for p in &self.pending {
                 applied += 1;
                 let s = &p.series;
                 let mut st = s.lock();
-                st.pending -= 1;
+                st.release_pending();
                 if p.t < min_valid {
                     stats.rejected += 1;
                     continue;
@@ -318,12 +338,10 @@ impl<'a> HeadAppender<'a> {
                     }
                 }
                 match &p.value {
-                    Value::Float(v) => st.append_float(s.series_ref, p.t, *v, files, compat)?,
-                    Value::Histogram(h) => {
-                        st.append_histogram(s.series_ref, p.t, h, files, compat)?
-                    }
+                    Value::Float(v) => st.append_float(s.series_ref, p.t, *v, ctx)?,
+                    Value::Histogram(h) => st.append_histogram(s.series_ref, p.t, h, ctx)?,
                     Value::FloatHistogram(h) => {
-                        st.append_float_histogram(s.series_ref, p.t, h, files, compat)?
+                        st.append_float_histogram(s.series_ref, p.t, h, ctx)?
                     }
                 }
                 drop(st);
@@ -339,7 +357,7 @@ impl<'a> HeadAppender<'a> {
         }
         // Samples the loop did not reach (after an error) release their series too.
         for p in self.pending.iter().skip(applied) {
-            p.series.lock().pending -= 1;
+            p.series.lock().release_pending();
         }
         self.pending.clear();
         head.isolation.close_append(append_id);
@@ -356,8 +374,11 @@ impl<'a> HeadAppender<'a> {
 impl Drop for HeadAppender<'_> {
     fn drop(&mut self) {
         for p in self.pending.drain(..) {
-            p.series.lock().pending -= 1;
+            p.series.lock().release_pending();
         }
+        let mut bufs = std::mem::take(&mut self.bufs);
+        bufs.pending = std::mem::take(&mut self.pending);
+        self.head.return_append_buffers(bufs);
     }
 }
 
@@ -367,41 +388,41 @@ impl HeadAppender<'_> {
             return Ok(());
         };
         let enc = Encoder::default();
-        let mut series = Vec::new();
-        let mut seen = FxHashMap::default();
-        let mut floats = Vec::new();
-        let mut late = Vec::new();
-        let mut hists = Vec::new();
-        let mut fhists = Vec::new();
+        let b = &mut self.bufs;
+        b.series.clear();
+        b.floats.clear();
+        b.late.clear();
+        b.hists.clear();
+        b.fhists.clear();
         for p in &self.pending {
             let s = &p.series;
-            if !s.is_logged() && seen.insert(s.series_ref, ()).is_none() {
-                series.push(RefSeries {
+            if !s.is_logged() {
+                b.series.push(RefSeries {
                     series_ref: s.series_ref,
                     labels: s.labels.clone(),
                 });
             }
             match &p.value {
                 // Out-of-order samples go to the write-behind log, as in Prometheus.
-                Value::Float(v) if p.ooo => late.push(RefSample {
+                Value::Float(v) if p.ooo => b.late.push(RefSample {
                     series_ref: s.series_ref,
                     st: 0,
                     t: p.t,
                     v: *v,
                 }),
-                Value::Float(v) => floats.push(RefSample {
+                Value::Float(v) => b.floats.push(RefSample {
                     series_ref: s.series_ref,
                     st: 0,
                     t: p.t,
                     v: *v,
                 }),
-                Value::Histogram(h) => hists.push(RefHistogramSample {
+                Value::Histogram(h) => b.hists.push(RefHistogramSample {
                     series_ref: s.series_ref,
                     st: 0,
                     t: p.t,
                     h: (**h).clone(),
                 }),
-                Value::FloatHistogram(h) => fhists.push(RefFloatHistogramSample {
+                Value::FloatHistogram(h) => b.fhists.push(RefFloatHistogramSample {
                     series_ref: s.series_ref,
                     st: 0,
                     t: p.t,
@@ -409,28 +430,35 @@ impl HeadAppender<'_> {
                 }),
             }
         }
-        self.batch.clear();
-        enc.series(&series, &mut self.batch);
-        enc.samples(&floats, &mut self.batch);
-        enc.histogram_samples(&hists, &mut self.batch);
-        enc.float_histogram_samples(&fhists, &mut self.batch);
+        if b.series.len() > 1 {
+            b.series.sort_unstable_by_key(|s| s.series_ref);
+            b.series.dedup_by_key(|s| s.series_ref);
+        }
+        b.batch.clear();
+        enc.series(&b.series, &mut b.batch);
+        enc.samples(&b.floats, &mut b.batch);
+        enc.histogram_samples(&b.hists, &mut b.batch);
+        enc.float_histogram_samples(&b.fhists, &mut b.batch);
         wal.lock()
             .map_err(|_| Error::InvalidArgument("WAL lock poisoned by a panic".into()))?
-            .log_batch(&self.batch)?;
-        for p in &self.pending {
-            p.series.logged.store(true, Ordering::Release);
+            .log_batch(&b.batch)?;
+        if !b.series.is_empty() {
+            for p in &self.pending {
+                p.series.logged.store(true, Ordering::Release);
+            }
         }
-        if !late.is_empty() {
+        b.series.clear();
+        if !b.late.is_empty() {
             let Some(wbl) = &self.head.wbl else {
                 return Err(Error::InvalidArgument(
                     "out-of-order samples without a write-behind log".into(),
                 ));
             };
-            self.batch.clear();
-            enc.samples(&late, &mut self.batch);
+            b.batch.clear();
+            enc.samples(&b.late, &mut b.batch);
             wbl.lock()
                 .map_err(|_| Error::InvalidArgument("WBL lock poisoned by a panic".into()))?
-                .log_batch(&self.batch)?;
+                .log_batch(&b.batch)?;
         }
         Ok(())
     }

@@ -7,7 +7,8 @@
 //! once they hold at least 10 samples and 1 KiB, or when the chunk encoding asks for a
 //! new chunk (counter reset, schema change) — Prometheus 3's rules.
 
-use crate::block::ChunkCutter;
+use crate::block::SAMPLES_PER_CHUNK;
+use crate::block::chunk_cut::{compute_chunk_end, range_end};
 use crate::chunkenc::{Encoding, FloatHistogramChunk, HistogramChunk, XorChunk};
 
 /// Largest XOR chunk before a new one is started.
@@ -22,10 +23,10 @@ pub const MIN_SAMPLES_PER_HISTOGRAM_CHUNK: u16 = 10;
 pub enum OpenChunk {
     /// Float samples.
     Xor(XorChunk),
-    /// Integer histograms.
-    Histogram(HistogramChunk),
+    /// Integer histograms (boxed: their appender state is large and rare).
+    Histogram(Box<HistogramChunk>),
     /// Float histograms.
-    FloatHistogram(FloatHistogramChunk),
+    FloatHistogram(Box<FloatHistogramChunk>),
 }
 
 impl OpenChunk {
@@ -68,56 +69,58 @@ pub struct HeadChunk {
     pub max_time: i64,
 }
 
-/// Decides when a series' open chunk is full.
-#[derive(Debug, Clone)]
+/// Decides when a series' open chunk is full: the end of the chunk's time window,
+/// pulled in once the chunk holds a quarter of its target samples.
+#[derive(Debug, Clone, Copy)]
 pub struct CutPolicy {
-    cutter: ChunkCutter,
-    range_end: i64,
-    chunk_range: i64,
+    next_at: i64,
 }
 
 impl CutPolicy {
-    /// A policy for chunks within windows of `chunk_range` ms.
-    pub fn new(chunk_range: i64) -> CutPolicy {
-        CutPolicy {
-            cutter: ChunkCutter::new(chunk_range),
-            range_end: i64::MIN,
-            chunk_range: chunk_range.max(1),
-        }
+    /// A policy before the first sample.
+    pub fn new() -> CutPolicy {
+        CutPolicy { next_at: i64::MIN }
     }
 
-    /// Records a sample at `t` about to be appended to `open` (if any) and says whether a
-    /// new chunk must be started first.
-    pub fn must_cut(&mut self, open: Option<&HeadChunk>, t: i64) -> bool {
+    /// Says whether a sample at `t` must start a new chunk after `open` (if any).
+    #[inline]
+    pub fn must_cut(&mut self, open: Option<&HeadChunk>, t: i64, chunk_range: i64) -> bool {
         let Some(h) = open else {
-            self.start(t);
+            self.start(t, chunk_range);
             return true;
         };
+        let n = h.chunk.num_samples();
         let cut = match &h.chunk {
             OpenChunk::Xor(c) => {
-                let by_rule = self.cutter.observe(t);
-                by_rule || c.bytes().len() >= MAX_BYTES_PER_XOR_CHUNK
+                if u32::from(n) == SAMPLES_PER_CHUNK / 4 {
+                    self.next_at = compute_chunk_end(h.min_time, h.max_time, self.next_at);
+                }
+                t >= self.next_at
+                    || u32::from(n) >= SAMPLES_PER_CHUNK * 2
+                    || c.bytes().len() >= MAX_BYTES_PER_XOR_CHUNK
             }
             OpenChunk::Histogram(_) | OpenChunk::FloatHistogram(_) => {
-                t >= self.range_end
-                    || (h.chunk.num_samples() >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
+                t >= self.next_at
+                    || (n >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
                         && h.chunk.bytes().len() >= TARGET_BYTES_PER_HISTOGRAM_CHUNK)
             }
         };
         if cut {
-            self.start(t);
+            self.start(t, chunk_range);
         }
         cut
     }
 
     /// Notes that a chunk was started at `t` for another reason (encoding change, a
     /// histogram chunk the encoder cut).
-    pub fn start(&mut self, t: i64) {
-        self.cutter = ChunkCutter::new(self.chunk_range);
-        self.cutter.observe(t);
-        self.range_end = t
-            .div_euclid(self.chunk_range)
-            .saturating_mul(self.chunk_range)
-            .saturating_add(self.chunk_range);
+    #[inline]
+    pub fn start(&mut self, t: i64, chunk_range: i64) {
+        self.next_at = range_end(t, chunk_range.max(1));
+    }
+}
+
+impl Default for CutPolicy {
+    fn default() -> Self {
+        CutPolicy::new()
     }
 }

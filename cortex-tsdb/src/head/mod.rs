@@ -116,6 +116,7 @@ pub struct Head {
     wbl: Option<Mutex<Wal>>,
     tombstones: RwLock<Tombstones>,
     stats: HeadStats,
+    append_buffers: Mutex<Vec<appender::AppendBuffers>>,
 }
 
 impl Head {
@@ -142,6 +143,7 @@ impl Head {
             wbl: None,
             tombstones: RwLock::new(Tombstones::new()),
             stats: HeadStats::default(),
+            append_buffers: Mutex::new(Vec::new()),
             opts,
         };
         let (mut head, stats) = replay::replay(head)?;
@@ -329,9 +331,9 @@ impl Head {
     /// created if missing; true when created. An existing series keeps its reference.
     fn create_with_ref(&self, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let hash = labels.stable_hash();
-        let (s, created) = self.series.get_or_create(hash, labels, || {
-            Arc::new(MemSeries::new(r, labels.clone(), self.opts.chunk_range))
-        });
+        let (s, created) = self
+            .series
+            .get_or_create(hash, labels, || Arc::new(MemSeries::new(r, labels.clone())));
         if created {
             self.postings.add(s.series_ref, &s.labels);
         }
@@ -342,13 +344,32 @@ impl Head {
         let hash = labels.stable_hash();
         let (s, created) = self.series.get_or_create(hash, labels, || {
             let r = self.next_ref.fetch_add(1, Ordering::AcqRel);
-            Arc::new(MemSeries::new(r, labels.clone(), self.opts.chunk_range))
+            Arc::new(MemSeries::new(r, labels.clone()))
         });
         if created {
             self.postings.add(s.series_ref, &s.labels);
             self.stats.series_created.fetch_add(1, Ordering::Relaxed);
         }
         (s, created)
+    }
+
+    fn take_append_buffers(&self) -> appender::AppendBuffers {
+        self.append_buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn return_append_buffers(&self, mut b: appender::AppendBuffers) {
+        // Keep a few; an appender that grew huge gives its memory back.
+        let mut pool = self
+            .append_buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 64 && b.prepare_reuse() {
+            pool.push(b);
+        }
     }
 
     fn note_time(&self, t: i64) {

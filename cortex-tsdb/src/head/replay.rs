@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use rustc_hash::FxHashMap;
 
 use super::Head;
-use super::series::{MemSeries, MmappedChunk};
+use super::series::{AppendCtx, MemSeries, MmappedChunk};
 use crate::Result;
 use crate::record::{
     RecordType, RefFloatHistogramSample, RefHistogramSample, RefSample, RefSeries, RefTombstone,
@@ -88,7 +88,11 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
     let mut max_ref = 0u64;
     let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
     let files = head.chunk_files.clone();
-    let compat = head.opts.byte_compat;
+    let ctx = AppendCtx {
+        files: &files,
+        compat: head.opts.byte_compat,
+        chunk_range: head.opts.chunk_range,
+    };
     let window = head.opts.out_of_order_window;
 
     while let Some(rec) = reader.next_record()? {
@@ -138,7 +142,7 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                     }
                     match st.check_float(rs.t, rs.v) {
                         Ok(true) => continue,
-                        Ok(false) => st.append_float(s.series_ref, rs.t, rs.v, &files, compat)?,
+                        Ok(false) => st.append_float(s.series_ref, rs.t, rs.v, ctx)?,
                         Err(_) if window > 0 && rs.t >= st.max_time - window => {
                             let _ = st.insert_ooo(rs.t, rs.v);
                         }
@@ -172,9 +176,7 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                     }
                     match st.check_histogram(rs.t, Some(&rs.h), None) {
                         Ok(true) => continue,
-                        Ok(false) => {
-                            st.append_histogram(s.series_ref, rs.t, &rs.h, &files, compat)?
-                        }
+                        Ok(false) => st.append_histogram(s.series_ref, rs.t, &rs.h, ctx)?,
                         Err(_) => {
                             stats.out_of_order += 1;
                             continue;
@@ -206,9 +208,7 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                     }
                     match st.check_histogram(rs.t, None, Some(&rs.fh)) {
                         Ok(true) => continue,
-                        Ok(false) => {
-                            st.append_float_histogram(s.series_ref, rs.t, &rs.fh, &files, compat)?
-                        }
+                        Ok(false) => st.append_float_histogram(s.series_ref, rs.t, &rs.fh, ctx)?,
                         Err(_) => {
                             stats.out_of_order += 1;
                             continue;

@@ -68,20 +68,18 @@ pub(crate) struct SeriesState {
     pub(crate) max_time: i64,
     /// The newest float value's bits, for duplicate detection.
     last_value: u64,
-    /// The newest histogram, for duplicate detection of histogram samples.
-    last_histogram: Option<Box<LastHistogram>>,
     /// Samples ever appended, counting those of chunks already dropped.
     pub(crate) total_samples: u64,
     /// Samples in chunks that were dropped by truncation.
     pub(crate) dropped_samples: u64,
     /// The newest commit to this series: (append id, samples before that commit).
     last_commit: (u64, u64),
-    /// Older commits some reader may still not see (rarely any).
-    older_commits: Vec<(u64, u64)>,
-    /// Samples accepted out of order, sorted by time (the out-of-order window).
-    pub(crate) ooo: Vec<(i64, f64)>,
-    /// Appenders holding samples for this series that are not committed yet.
+    /// What few series need: kept out of line to keep the common series small.
+    extra: Option<Box<SeriesExtra>>,
+    /// Samples of this series waiting in appenders for their commit.
     pub(crate) pending: u32,
+    /// The newest of those samples' timestamps (`i64::MIN` when none).
+    pub(crate) pending_max: i64,
     /// Set when garbage collection removed the series from the head.
     pub(crate) removed: bool,
 }
@@ -89,6 +87,17 @@ pub(crate) struct SeriesState {
 enum LastHistogram {
     Int(Histogram),
     Float(FloatHistogram),
+}
+
+/// Rarely needed series state.
+#[derive(Default)]
+struct SeriesExtra {
+    /// The newest histogram, for duplicate detection of histogram samples.
+    last_histogram: Option<LastHistogram>,
+    /// Older commits some reader may still not see.
+    older_commits: Vec<(u64, u64)>,
+    /// Samples accepted out of order, sorted by time (the out-of-order window).
+    ooo: Vec<(i64, f64)>,
 }
 
 /// A reader's view of a series' chunks.
@@ -106,7 +115,7 @@ pub struct SeriesSnapshot {
 
 impl MemSeries {
     /// A new series without samples.
-    pub fn new(series_ref: u64, labels: Labels, chunk_range: i64) -> MemSeries {
+    pub fn new(series_ref: u64, labels: Labels) -> MemSeries {
         MemSeries {
             series_ref,
             labels,
@@ -114,16 +123,15 @@ impl MemSeries {
             state: Mutex::new(SeriesState {
                 mmapped: Vec::new(),
                 head: None,
-                cut: CutPolicy::new(chunk_range),
+                cut: CutPolicy::new(),
                 max_time: i64::MIN,
                 last_value: 0,
-                last_histogram: None,
                 total_samples: 0,
                 dropped_samples: 0,
                 last_commit: (0, 0),
-                older_commits: Vec::new(),
-                ooo: Vec::new(),
+                extra: None,
                 pending: 0,
+                pending_max: i64::MIN,
                 removed: false,
             }),
         }
@@ -139,7 +147,43 @@ impl MemSeries {
     }
 }
 
+/// What appending needs besides the series: where full chunks go and how chunks look.
+#[derive(Clone, Copy)]
+pub(crate) struct AppendCtx<'a> {
+    pub(crate) files: &'a HeadChunkFiles,
+    pub(crate) compat: ByteCompat,
+    pub(crate) chunk_range: i64,
+}
+
 impl SeriesState {
+    fn extra_mut(&mut self) -> &mut SeriesExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    fn last_histogram(&self) -> Option<&LastHistogram> {
+        self.extra.as_ref().and_then(|e| e.last_histogram.as_ref())
+    }
+
+    fn set_last_histogram(&mut self, h: Option<LastHistogram>) {
+        if h.is_none() && self.extra.is_none() {
+            return;
+        }
+        self.extra_mut().last_histogram = h;
+    }
+
+    /// Out-of-order samples held, sorted.
+    pub(crate) fn ooo(&self) -> &[(i64, f64)] {
+        self.extra.as_ref().map_or(&[], |e| &e.ooo)
+    }
+
+    /// One pending sample was committed or dropped.
+    pub(crate) fn release_pending(&mut self) {
+        self.pending -= 1;
+        if self.pending == 0 {
+            self.pending_max = i64::MIN;
+        }
+    }
+
     /// Checks a float sample against the series without appending it. `Ok(true)` means it
     /// is a duplicate of the newest sample and is to be ignored.
     pub(crate) fn check_float(&self, t: i64, v: f64) -> std::result::Result<bool, Rejection> {
@@ -151,7 +195,7 @@ impl SeriesState {
                 last: self.max_time,
             });
         }
-        if self.last_histogram.is_none() && v.to_bits() == self.last_value {
+        if self.last_histogram().is_none() && v.to_bits() == self.last_value {
             Ok(true)
         } else {
             Err(Rejection::Duplicate)
@@ -173,7 +217,7 @@ impl SeriesState {
                 last: self.max_time,
             });
         }
-        let same = match (self.last_histogram.as_deref(), h, fh) {
+        let same = match (self.last_histogram(), h, fh) {
             (Some(LastHistogram::Int(a)), Some(b), _) => a == b,
             (Some(LastHistogram::Float(a)), _, Some(b)) => a == b,
             _ => false,
@@ -191,17 +235,17 @@ impl SeriesState {
         series_ref: u64,
         t: i64,
         v: f64,
-        files: &HeadChunkFiles,
-        compat: ByteCompat,
+        ctx: AppendCtx<'_>,
     ) -> Result<()> {
+        let (files, compat, range) = (ctx.files, ctx.compat, ctx.chunk_range);
         let same_kind = matches!(
             self.head.as_ref().map(|h| &h.chunk),
             Some(OpenChunk::Xor(_))
         );
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
+        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
         if cut {
             if !same_kind {
-                self.cut.start(t);
+                self.cut.start(t, range);
             }
             self.mmap_head(series_ref, files)?;
             self.head = Some(HeadChunk {
@@ -223,7 +267,7 @@ impl SeriesState {
         }
         self.max_time = t;
         self.last_value = v.to_bits();
-        self.last_histogram = None;
+        self.set_last_histogram(None);
         self.total_samples += 1;
         Ok(())
     }
@@ -234,23 +278,23 @@ impl SeriesState {
         series_ref: u64,
         t: i64,
         h: &Histogram,
-        files: &HeadChunkFiles,
-        compat: ByteCompat,
+        ctx: AppendCtx<'_>,
     ) -> Result<()> {
+        let (files, compat, range) = (ctx.files, ctx.compat, ctx.chunk_range);
         let same_kind = matches!(
             self.head.as_ref().map(|h| &h.chunk),
             Some(OpenChunk::Histogram(_))
         );
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
+        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
         if cut {
             if !same_kind {
-                self.cut.start(t);
+                self.cut.start(t, range);
             }
             let prev = match self.head.as_mut() {
                 Some(HeadChunk {
                     chunk: OpenChunk::Histogram(c),
                     ..
-                }) => Some(c.clone()),
+                }) => Some((**c).clone()),
                 _ => None,
             };
             self.mmap_head(series_ref, files)?;
@@ -264,7 +308,7 @@ impl SeriesState {
                 .append_histogram(prev_app.as_ref(), t, h, false)
                 .map_err(|e| Error::InvalidArgument(format!("append histogram: {e}")))?;
             self.head = Some(HeadChunk {
-                chunk: OpenChunk::Histogram(c),
+                chunk: OpenChunk::Histogram(Box::new(c)),
                 min_time: t,
                 max_time: t,
             });
@@ -279,12 +323,12 @@ impl SeriesState {
                 .map_err(|e| Error::InvalidArgument(format!("append histogram: {e}")))?;
             match outcome {
                 AppendOutcome::Appended => {}
-                AppendOutcome::Recoded(n) => *c = n,
+                AppendOutcome::Recoded(n) => **c = n,
                 AppendOutcome::NewChunk(n) => {
-                    self.cut.start(t);
+                    self.cut.start(t, range);
                     self.mmap_head(series_ref, files)?;
                     self.head = Some(HeadChunk {
-                        chunk: OpenChunk::Histogram(n),
+                        chunk: OpenChunk::Histogram(Box::new(n)),
                         min_time: t,
                         max_time: t,
                     });
@@ -295,7 +339,7 @@ impl SeriesState {
             head.max_time = t;
         }
         self.max_time = t;
-        self.last_histogram = Some(Box::new(LastHistogram::Int(h.clone())));
+        self.set_last_histogram(Some(LastHistogram::Int(h.clone())));
         self.total_samples += 1;
         Ok(())
     }
@@ -306,23 +350,23 @@ impl SeriesState {
         series_ref: u64,
         t: i64,
         h: &FloatHistogram,
-        files: &HeadChunkFiles,
-        compat: ByteCompat,
+        ctx: AppendCtx<'_>,
     ) -> Result<()> {
+        let (files, compat, range) = (ctx.files, ctx.compat, ctx.chunk_range);
         let same_kind = matches!(
             self.head.as_ref().map(|h| &h.chunk),
             Some(OpenChunk::FloatHistogram(_))
         );
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t);
+        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
         if cut {
             if !same_kind {
-                self.cut.start(t);
+                self.cut.start(t, range);
             }
             let prev = match self.head.as_mut() {
                 Some(HeadChunk {
                     chunk: OpenChunk::FloatHistogram(c),
                     ..
-                }) => Some(c.clone()),
+                }) => Some((**c).clone()),
                 _ => None,
             };
             self.mmap_head(series_ref, files)?;
@@ -336,7 +380,7 @@ impl SeriesState {
                 .append_histogram(prev_app.as_ref(), t, h, false)
                 .map_err(|e| Error::InvalidArgument(format!("append float histogram: {e}")))?;
             self.head = Some(HeadChunk {
-                chunk: OpenChunk::FloatHistogram(c),
+                chunk: OpenChunk::FloatHistogram(Box::new(c)),
                 min_time: t,
                 max_time: t,
             });
@@ -351,12 +395,12 @@ impl SeriesState {
                 .map_err(|e| Error::InvalidArgument(format!("append float histogram: {e}")))?;
             match outcome {
                 AppendOutcome::Appended => {}
-                AppendOutcome::Recoded(n) => *c = n,
+                AppendOutcome::Recoded(n) => **c = n,
                 AppendOutcome::NewChunk(n) => {
-                    self.cut.start(t);
+                    self.cut.start(t, range);
                     self.mmap_head(series_ref, files)?;
                     self.head = Some(HeadChunk {
-                        chunk: OpenChunk::FloatHistogram(n),
+                        chunk: OpenChunk::FloatHistogram(Box::new(n)),
                         min_time: t,
                         max_time: t,
                     });
@@ -367,7 +411,7 @@ impl SeriesState {
             head.max_time = t;
         }
         self.max_time = t;
-        self.last_histogram = Some(Box::new(LastHistogram::Float(h.clone())));
+        self.set_last_histogram(Some(LastHistogram::Float(h.clone())));
         self.total_samples += 1;
         Ok(())
     }
@@ -375,11 +419,12 @@ impl SeriesState {
     /// Inserts an out-of-order sample into the series' out-of-order buffer; a sample
     /// already there with the same timestamp is a duplicate unless its value is equal.
     pub(crate) fn insert_ooo(&mut self, t: i64, v: f64) -> std::result::Result<(), Rejection> {
-        match self.ooo.binary_search_by_key(&t, |(ts, _)| *ts) {
-            Ok(i) if self.ooo[i].1.to_bits() == v.to_bits() => Ok(()),
+        let ooo = &mut self.extra_mut().ooo;
+        match ooo.binary_search_by_key(&t, |(ts, _)| *ts) {
+            Ok(i) if ooo[i].1.to_bits() == v.to_bits() => Ok(()),
             Ok(_) => Err(Rejection::Duplicate),
             Err(i) => {
-                self.ooo.insert(i, (t, v));
+                ooo.insert(i, (t, v));
                 Ok(())
             }
         }
@@ -416,11 +461,14 @@ impl SeriesState {
         if self.last_commit.0 == append_id {
             return;
         }
-        if !self.older_commits.is_empty() {
-            self.older_commits.retain(|(id, _)| *id >= low_watermark);
+        if let Some(e) = self.extra.as_mut()
+            && !e.older_commits.is_empty()
+        {
+            e.older_commits.retain(|(id, _)| *id >= low_watermark);
         }
         if self.last_commit.0 >= low_watermark {
-            self.older_commits.push(self.last_commit);
+            let last = self.last_commit;
+            self.extra_mut().older_commits.push(last);
         }
         self.last_commit = (append_id, self.total_samples);
     }
@@ -430,7 +478,7 @@ impl SeriesState {
         // Samples at or after `limit` (counted over the series' life) are invisible.
         let limit = std::iter::once(&self.last_commit)
             .filter(|(id, _)| *id != 0)
-            .chain(self.older_commits.iter())
+            .chain(self.extra.iter().flat_map(|e| e.older_commits.iter()))
             .filter(|(id, _)| !iso.sees(*id))
             .map(|(_, before)| *before)
             .min()
@@ -462,9 +510,10 @@ impl SeriesState {
                 snap.visible.push((limit - first).min(n) as u16);
             }
         }
-        let lo = self.ooo.partition_point(|(t, _)| *t < mint);
-        let hi = self.ooo.partition_point(|(t, _)| *t <= maxt);
-        snap.ooo.extend_from_slice(&self.ooo[lo..hi]);
+        let ooo = self.ooo();
+        let lo = ooo.partition_point(|(t, _)| *t < mint);
+        let hi = ooo.partition_point(|(t, _)| *t <= maxt);
+        snap.ooo.extend_from_slice(&ooo[lo..hi]);
         snap
     }
 
@@ -476,7 +525,7 @@ impl SeriesState {
                 .filter(|h| h.chunk.num_samples() > 0)
                 .map(|h| h.min_time)
         });
-        match (in_order, self.ooo.first().map(|(t, _)| *t)) {
+        match (in_order, self.ooo().first().map(|(t, _)| *t)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -496,8 +545,25 @@ impl SeriesState {
             self.dropped_samples += u64::from(h.chunk.num_samples());
             self.head = None;
         }
-        let lo = self.ooo.partition_point(|(t, _)| *t < mint);
-        self.ooo.drain(..lo);
-        self.mmapped.is_empty() && self.head.is_none() && self.ooo.is_empty()
+        if let Some(e) = self.extra.as_mut() {
+            let lo = e.ooo.partition_point(|(t, _)| *t < mint);
+            e.ooo.drain(..lo);
+        }
+        self.mmapped.is_empty() && self.head.is_none() && self.ooo().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_series_stays_small() {
+        // Memory per active series is a headline number: keep the per-series struct
+        // (labels and chunk bytes are separate allocations) within a few cache lines.
+        assert!(
+            std::mem::size_of::<super::MemSeries>() <= 256,
+            "{}",
+            std::mem::size_of::<super::MemSeries>()
+        );
+        assert!(std::mem::size_of::<super::OpenChunk>() <= 96);
     }
 }

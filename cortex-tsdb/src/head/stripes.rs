@@ -1,5 +1,8 @@
 //! The head's series maps: by reference and by label-set hash, each split into stripes
 //! with their own locks so concurrent appenders rarely meet.
+//!
+//! The hash map holds one series per hash; the rare series whose labels hash like
+//! another's go to a small collision map beside it, so the common entry stays a pointer.
 
 use std::sync::{Arc, RwLock};
 
@@ -8,20 +11,34 @@ use rustc_hash::FxHashMap;
 use super::series::MemSeries;
 use crate::labels::Labels;
 
-const STRIPES: usize = 1 << 12;
+const STRIPES: usize = 1 << 10;
 
-enum HashEntry {
-    One(Arc<MemSeries>),
-    Many(Vec<Arc<MemSeries>>),
+#[derive(Default)]
+struct HashStripe {
+    first: FxHashMap<u64, Arc<MemSeries>>,
+    /// Further series with a hash that `first` already holds.
+    collisions: FxHashMap<u64, Vec<Arc<MemSeries>>>,
+}
+
+impl HashStripe {
+    fn find(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        let s = self.first.get(&hash)?;
+        if s.labels == *labels {
+            return Some(s);
+        }
+        self.collisions
+            .get(&hash)?
+            .iter()
+            .find(|s| s.labels == *labels)
+    }
 }
 
 type RefStripe = RwLock<FxHashMap<u64, Arc<MemSeries>>>;
-type HashStripe = RwLock<FxHashMap<u64, HashEntry>>;
 
 /// Series by reference and by labels.
 pub struct SeriesMap {
     by_ref: Box<[RefStripe]>,
-    by_hash: Box<[HashStripe]>,
+    by_hash: Box<[RwLock<HashStripe>]>,
 }
 
 impl Default for SeriesMap {
@@ -35,6 +52,7 @@ impl Default for SeriesMap {
 
 impl SeriesMap {
     /// The series with reference `r`.
+    #[inline]
     pub fn get(&self, r: u64) -> Option<Arc<MemSeries>> {
         self.by_ref[(r as usize) & (STRIPES - 1)]
             .read()
@@ -45,13 +63,11 @@ impl SeriesMap {
 
     /// The series with `labels` (whose stable hash is `hash`).
     pub fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        let stripe = self.by_hash[(hash as usize) & (STRIPES - 1)]
+        self.by_hash[(hash as usize) & (STRIPES - 1)]
             .read()
-            .unwrap_or_else(|e| e.into_inner());
-        match stripe.get(&hash)? {
-            HashEntry::One(s) => (s.labels == *labels).then(|| s.clone()),
-            HashEntry::Many(v) => v.iter().find(|s| s.labels == *labels).cloned(),
-        }
+            .unwrap_or_else(|e| e.into_inner())
+            .find(hash, labels)
+            .cloned()
     }
 
     /// The series with `labels`, created by `create` if missing; true when created.
@@ -67,30 +83,14 @@ impl SeriesMap {
         let mut stripe = self.by_hash[(hash as usize) & (STRIPES - 1)]
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        let entry = stripe.get_mut(&hash);
-        if let Some(e) = &entry {
-            let found = match e {
-                HashEntry::One(s) => (s.labels == *labels).then(|| s.clone()),
-                HashEntry::Many(v) => v.iter().find(|s| s.labels == *labels).cloned(),
-            };
-            if let Some(s) = found {
-                return (s, false);
-            }
+        if let Some(s) = stripe.find(hash, labels) {
+            return (s.clone(), false);
         }
         let s = create();
-        match entry {
-            None => {
-                stripe.insert(hash, HashEntry::One(s.clone()));
-            }
-            Some(e) => {
-                let prev = std::mem::replace(e, HashEntry::Many(Vec::new()));
-                let mut v = match prev {
-                    HashEntry::One(x) => vec![x],
-                    HashEntry::Many(v) => v,
-                };
-                v.push(s.clone());
-                *e = HashEntry::Many(v);
-            }
+        if stripe.first.contains_key(&hash) {
+            stripe.collisions.entry(hash).or_default().push(s.clone());
+        } else {
+            stripe.first.insert(hash, s.clone());
         }
         drop(stripe);
         self.by_ref[(s.series_ref as usize) & (STRIPES - 1)]
@@ -107,18 +107,24 @@ impl SeriesMap {
             let mut stripe = self.by_hash[(hash as usize) & (STRIPES - 1)]
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
-            let empty = match stripe.get_mut(&hash) {
-                Some(HashEntry::One(x)) => Arc::ptr_eq(x, s),
-                Some(HashEntry::Many(v)) => {
-                    v.retain(|x| !Arc::ptr_eq(x, s));
-                    v.is_empty()
+            let stripe = &mut *stripe;
+            if stripe.first.get(&hash).is_some_and(|x| Arc::ptr_eq(x, s)) {
+                // Promote a colliding series, if any, into the main map.
+                let next = stripe.collisions.get_mut(&hash).and_then(|v| v.pop());
+                match next {
+                    Some(n) => {
+                        stripe.first.insert(hash, n);
+                    }
+                    None => {
+                        stripe.first.remove(&hash);
+                    }
                 }
-                None => false,
-            };
-            if empty {
-                stripe.remove(&hash);
+            } else if let Some(v) = stripe.collisions.get_mut(&hash) {
+                v.retain(|x| !Arc::ptr_eq(x, s));
             }
-            drop(stripe);
+            if stripe.collisions.get(&hash).is_some_and(Vec::is_empty) {
+                stripe.collisions.remove(&hash);
+            }
             self.by_ref[(s.series_ref as usize) & (STRIPES - 1)]
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -139,5 +145,25 @@ impl SeriesMap {
                 f(s);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colliding_hashes_keep_both_series() {
+        let m = SeriesMap::default();
+        let a = Labels::from_pairs([("a", "1")]).unwrap();
+        let b = Labels::from_pairs([("b", "2")]).unwrap();
+        // Force the same hash for two different label sets.
+        let (sa, _) = m.get_or_create(7, &a, || Arc::new(MemSeries::new(1, a.clone())));
+        let (sb, created) = m.get_or_create(7, &b, || Arc::new(MemSeries::new(2, b.clone())));
+        assert!(created);
+        assert_eq!(m.get_by_labels(7, &a).unwrap().series_ref, 1);
+        assert_eq!(m.get_by_labels(7, &b).unwrap().series_ref, 2);
+        assert_eq!(m.get(2).unwrap().series_ref, sb.series_ref);
+        drop((sa, sb));
     }
 }
