@@ -174,7 +174,10 @@ fn run_ours(args: &Args, labels_path: &Path) -> Report {
     let dir = args.out.join("cortex");
     let _ = std::fs::remove_dir_all(&dir);
     let labels = Arc::new(read_labels(labels_path, args.series));
-    println!("cortex: RSS with the label sets loaded: {} MiB", rss_bytes("self", "VmRSS:") >> 20);
+    println!(
+        "cortex: RSS with the label sets loaded: {} MiB",
+        rss_bytes("self", "VmRSS:") >> 20
+    );
     let opts = DbOptions {
         retention: None,
         ..Default::default()

@@ -10,6 +10,7 @@
 pub mod memory;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tsdb;
 
 use std::sync::Arc;
 

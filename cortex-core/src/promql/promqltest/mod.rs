@@ -13,6 +13,6 @@ mod runner;
 mod script;
 mod series;
 
-pub use runner::{CaseResult, run_script};
+pub use runner::{CaseResult, ScriptStorage, run_script, run_script_with};
 pub use script::{Command, Eval, Expected, LoadSeries, Matcher, parse_script};
 pub use series::{SeqValue, StLine, parse_histogram, parse_series, parse_st_line};

@@ -26,12 +26,52 @@ pub struct CaseResult {
     pub error: Option<String>,
 }
 
+/// Where a test script's data is kept and queried from.
+pub trait ScriptStorage {
+    /// Drops all data.
+    fn clear(&mut self);
+    /// Replaces the samples of series `labels` (sorted by time).
+    fn set_series(
+        &mut self,
+        labels: &cortex_tsdb::labels::Labels,
+        samples: Vec<crate::querier::Sample>,
+    );
+    /// The querier evaluations read.
+    fn querier(&mut self) -> Result<&dyn crate::querier::Querier, String>;
+}
+
+impl ScriptStorage for MemoryQuerier {
+    fn clear(&mut self) {
+        MemoryQuerier::clear(self);
+    }
+
+    fn set_series(
+        &mut self,
+        labels: &cortex_tsdb::labels::Labels,
+        samples: Vec<crate::querier::Sample>,
+    ) {
+        MemoryQuerier::set_series(self, labels, samples);
+    }
+
+    fn querier(&mut self) -> Result<&dyn crate::querier::Querier, String> {
+        Ok(self)
+    }
+}
+
 /// Runs a test file, returning one result per `eval`. Fails only when the file does
 /// not parse.
 pub fn run_script(input: &str, engine: &Engine) -> Result<Vec<CaseResult>, String> {
+    run_script_with(input, engine, &mut MemoryQuerier::new())
+}
+
+/// Runs a test file with its data in `storage`.
+pub fn run_script_with(
+    input: &str,
+    engine: &Engine,
+    querier: &mut dyn ScriptStorage,
+) -> Result<Vec<CaseResult>, String> {
     let cmds = parse_script(input)?;
     let mut store = Store::new();
-    let mut querier = MemoryQuerier::new();
     let mut results = Vec::new();
     for cmd in cmds {
         match cmd {
@@ -54,7 +94,10 @@ pub fn run_script(input: &str, engine: &Engine) -> Result<Vec<CaseResult>, Strin
                 }
             }
             Command::Eval(ev) => {
-                let error = run_eval(&ev, engine, &querier).err();
+                let error = match querier.querier() {
+                    Ok(q) => run_eval(&ev, engine, q).err(),
+                    Err(e) => Some(format!("loading data: {e}")),
+                };
                 results.push(CaseResult {
                     line: ev.line,
                     expr: ev.expr.clone(),
@@ -143,7 +186,7 @@ fn pin(e: &mut Expr, ts: i64) {
     }
 }
 
-fn run_eval(ev: &Eval, engine: &Engine, q: &MemoryQuerier) -> Result<(), String> {
+fn run_eval(ev: &Eval, engine: &Engine, q: &dyn crate::querier::Querier) -> Result<(), String> {
     if ev.range {
         let res = exec(
             engine,
@@ -248,7 +291,7 @@ fn run_eval(ev: &Eval, engine: &Engine, q: &MemoryQuerier) -> Result<(), String>
 
 fn exec(
     engine: &Engine,
-    q: &MemoryQuerier,
+    q: &dyn crate::querier::Querier,
     text: &str,
     range: QueryRange,
 ) -> Result<QueryResult, String> {
