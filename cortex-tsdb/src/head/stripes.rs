@@ -87,10 +87,14 @@ impl SeriesMap {
             return (s.clone(), false);
         }
         let s = create();
-        if stripe.first.contains_key(&hash) {
-            stripe.collisions.entry(hash).or_default().push(s.clone());
-        } else {
-            stripe.first.insert(hash, s.clone());
+        let stripe = &mut *stripe;
+        match stripe.first.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                stripe.collisions.entry(hash).or_default().push(s.clone());
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(s.clone());
+            }
         }
         drop(stripe);
         self.by_ref[(s.series_ref as usize) & (STRIPES - 1)]
