@@ -87,10 +87,10 @@ impl SeriesMap {
             return (s.clone(), false);
         }
         let s = create();
-        let stripe = &mut *stripe;
-        match stripe.first.entry(hash) {
+        let st = &mut *stripe;
+        match st.first.entry(hash) {
             std::collections::hash_map::Entry::Occupied(_) => {
-                stripe.collisions.entry(hash).or_default().push(s.clone());
+                st.collisions.entry(hash).or_default().push(s.clone());
             }
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(s.clone());
