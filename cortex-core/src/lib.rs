@@ -6,6 +6,8 @@
 //!
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
+//! - [`remote_write`]: decoded remote-write requests.
 
 pub mod promql;
 pub mod querier;
+pub mod remote_write;

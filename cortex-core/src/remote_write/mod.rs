@@ -1,0 +1,147 @@
+//! Remote write: the decoded form of a Prometheus remote-write request, shared by the
+//! decoder (1.0 `prometheus.WriteRequest` and 2.0 `io.prometheus.write.v2.Request`),
+//! the distributor's validation and the ingester.
+//!
+//! A [`WriteRequest`] borrows its strings from the decompressed request body, so
+//! decoding allocates one vector per repeated field and no string copies. Nothing here
+//! is validated beyond what the wire format requires (UTF-8 strings, well-formed
+//! fields): label order, names, limits and sample ages are the distributor's job.
+
+use cortex_tsdb::histogram::{FloatHistogram, Histogram};
+
+/// One label as received: not yet validated, in the order the sender gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label<'a> {
+    /// Label name.
+    pub name: &'a str,
+    /// Label value.
+    pub value: &'a str,
+}
+
+/// One float sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Timestamp in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The value (a staleness marker is Prometheus' stale NaN bit pattern).
+    pub value: f64,
+}
+
+/// A native histogram's value: integer counts or float counts, as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistogramValue {
+    /// Integer bucket counts (sent as deltas on the wire, stored here as a
+    /// `cortex_tsdb` histogram with delta-encoded buckets, exactly as the TSDB wants).
+    Int(Box<Histogram>),
+    /// Float bucket counts.
+    Float(Box<FloatHistogram>),
+}
+
+/// One native histogram sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSample {
+    /// Timestamp in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The histogram.
+    pub value: HistogramValue,
+}
+
+/// One exemplar attached to a series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar<'a> {
+    /// The exemplar's own labels (for example `trace_id`).
+    pub labels: Vec<Label<'a>>,
+    /// The exemplar's value.
+    pub value: f64,
+    /// Timestamp in milliseconds since the epoch.
+    pub timestamp: i64,
+}
+
+/// The kind of a metric, as in Prometheus' metadata (`MetricMetadata.MetricType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricType {
+    /// Not given.
+    #[default]
+    Unknown,
+    /// A counter.
+    Counter,
+    /// A gauge.
+    Gauge,
+    /// A (classic or native) histogram.
+    Histogram,
+    /// A gauge histogram.
+    GaugeHistogram,
+    /// A summary.
+    Summary,
+    /// An info metric.
+    Info,
+    /// A state set.
+    StateSet,
+}
+
+impl MetricType {
+    /// The lower-case name Prometheus' metadata API prints (`counter`, `gauge`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Unknown => "unknown",
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+        }
+    }
+}
+
+/// Metadata about one metric family (type, help, unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MetricMetadata<'a> {
+    /// The metric family name.
+    pub metric_family_name: &'a str,
+    /// The family's type.
+    pub metric_type: MetricType,
+    /// The help text.
+    pub help: &'a str,
+    /// The unit.
+    pub unit: &'a str,
+}
+
+/// One series of a request with everything sent for it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TimeSeries<'a> {
+    /// The series' labels, unvalidated, in the order sent.
+    pub labels: Vec<Label<'a>>,
+    /// Float samples, in the order sent.
+    pub samples: Vec<Sample>,
+    /// Native histogram samples, in the order sent.
+    pub histograms: Vec<HistogramSample>,
+    /// Exemplars.
+    pub exemplars: Vec<Exemplar<'a>>,
+    /// Remote write 2.0 carries metadata per series; `None` for 1.0.
+    pub metadata: Option<MetricMetadata<'a>>,
+    /// Remote write 2.0's created timestamp (ms), 0 when not sent.
+    pub created_timestamp: i64,
+}
+
+/// Which protocol a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// `prometheus.WriteRequest` (remote write 1.0).
+    #[default]
+    V1,
+    /// `io.prometheus.write.v2.Request` (remote write 2.0).
+    V2,
+}
+
+/// A decoded remote-write request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WriteRequest<'a> {
+    /// The series.
+    pub timeseries: Vec<TimeSeries<'a>>,
+    /// Metric metadata sent at request level (remote write 1.0).
+    pub metadata: Vec<MetricMetadata<'a>>,
+    /// The protocol the request came in.
+    pub protocol: Protocol,
+}
