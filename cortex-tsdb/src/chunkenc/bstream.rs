@@ -13,7 +13,11 @@ use super::ByteCompat;
 /// Appends bits to a byte vector, most significant bit first.
 ///
 /// The vector always holds at least [`SLACK`] zero bytes beyond the last written bit, so
-/// every write is one unaligned 8-byte read-modify-write at the current byte.
+/// every write of up to 64 bits is one unaligned 8-byte store at the current byte plus a
+/// store of the byte after it (the bits that do not fit the first eight). Only the current
+/// byte is read back, and that byte lies inside one earlier store, so the read is served
+/// from the store buffer; an 8-byte read overlapping the previous write's stores at another
+/// offset would wait for them to reach the cache, on every sample.
 ///
 /// Writes follow the calls Prometheus' bit writer makes (`write_bit` for its `writeBit`,
 /// `write_byte` for `writeByte`, `write_bits` for `writeBits`), because with
@@ -33,7 +37,7 @@ pub(crate) struct BitWriter {
 }
 
 /// Zero bytes kept after the last written byte.
-const SLACK: usize = 8;
+const SLACK: usize = 9;
 
 impl Default for BitWriter {
     fn default() -> Self {
@@ -118,14 +122,14 @@ impl BitWriter {
     /// Writes one bit (Prometheus' `writeBit`).
     #[inline]
     pub(crate) fn write_bit(&mut self, bit: bool) {
-        self.write_small(u64::from(bit), 1);
+        self.write_word(u64::from(bit), 1);
         self.last_call = 1;
     }
 
     /// Writes a whole byte, not necessarily byte aligned (Prometheus' `writeByte`).
     #[inline]
     pub(crate) fn write_byte(&mut self, byte: u8) {
-        self.write_small(u64::from(byte), 8);
+        self.write_word(u64::from(byte), 8);
         self.last_call = 8;
     }
 
@@ -141,48 +145,64 @@ impl BitWriter {
     #[inline(always)]
     pub(crate) fn write_bits_ending(&mut self, v: u64, n: u32, last: u32) {
         debug_assert!(n <= 64);
-        if n > 56 {
-            self.write_small(v >> 32, n - 32);
-            self.write_small(v, 32);
-        } else if n > 0 {
-            self.write_small(v, n);
-        } else {
+        if n == 0 {
             return;
         }
+        self.write_word(v, n);
         self.last_call = last;
     }
 
-    /// Writes the `n` (1..=56) low bits of `v`.
+    /// Writes the top `n` (1..=64) bits of `aligned`, whose other bits are zero, that
+    /// Prometheus writes with several calls, the last of which writes `last` bits.
     #[inline(always)]
-    fn write_small(&mut self, v: u64, n: u32) {
-        debug_assert!((1..=56).contains(&n));
+    pub(crate) fn write_aligned_ending(&mut self, aligned: u64, n: u32, last: u32) {
+        self.write_aligned(aligned, n);
+        self.last_call = last;
+    }
+
+    /// Writes the `n` (1..=64) low bits of `v`.
+    #[inline(always)]
+    fn write_word(&mut self, v: u64, n: u32) {
+        debug_assert!((1..=64).contains(&n));
+        self.write_aligned(v << (64 - n), n);
+    }
+
+    /// Writes the top `n` (1..=64) bits of `aligned`, whose other bits are zero.
+    #[inline(always)]
+    pub(crate) fn write_aligned(&mut self, aligned: u64, n: u32) {
+        debug_assert!((1..=64).contains(&n) && aligned.checked_shl(n).unwrap_or(0) == 0);
         let byte = (self.nbits >> 3) as usize;
         let off = (self.nbits & 7) as u32;
-        // Left-align the n bits, then move them behind the `off` bits already used; the
-        // bytes from here on are zero apart from those bits.
-        let bits = (v << (64 - n)) >> off;
-        match self
-            .buf
-            .get_mut(byte..)
-            .and_then(|b| b.first_chunk_mut::<8>())
-        {
-            Some(dst) => *dst = (u64::from_be_bytes(*dst) | bits).to_be_bytes(),
-            None => self.grow_and_store(byte, bits),
+        // Move the bits behind the `off` bits already used in the current byte; the bytes
+        // after it are zero. The last `off` bits (if they do not fit) go to the ninth byte.
+        let spill = (((aligned & 0xff) as u32) << (8 - off)) as u8;
+        match self.buf.get_mut(byte..byte + SLACK) {
+            Some(dst) => store(dst, aligned >> off, spill),
+            None => self.grow_and_store(byte, aligned >> off, spill),
         }
         self.nbits += u64::from(n);
     }
 
     #[cold]
     #[inline(never)]
-    fn grow_and_store(&mut self, byte: usize, word: u64) {
+    fn grow_and_store(&mut self, byte: usize, bits: u64, spill: u8) {
         let want = (byte + SLACK).max(self.buf.len() * 2);
         self.buf.resize(want, 0);
-        if let Some(dst) = self
-            .buf
-            .get_mut(byte..)
-            .and_then(|b| b.first_chunk_mut::<8>())
-        {
-            *dst = (u64::from_be_bytes(*dst) | word).to_be_bytes();
+        if let Some(dst) = self.buf.get_mut(byte..byte + SLACK) {
+            store(dst, bits, spill);
+        }
+    }
+}
+
+/// Stores the current byte's used bits ORed with `bits` in the first eight bytes of `dst`
+/// (nine bytes), and `spill` in the ninth.
+#[inline(always)]
+fn store(dst: &mut [u8], bits: u64, spill: u8) {
+    if let Some((head, tail)) = dst.split_first_chunk_mut::<8>() {
+        let word = (u64::from(head[0]) << 56) | bits;
+        *head = word.to_be_bytes();
+        if let Some(last) = tail.first_mut() {
+            *last = spill;
         }
     }
 }

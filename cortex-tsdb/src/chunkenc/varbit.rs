@@ -145,48 +145,75 @@ impl XorWindow {
 /// Writes `new` as the XOR against `prev`.
 #[inline]
 pub(crate) fn xor_write(w: &mut BitWriter, new: f64, prev: f64, win: &mut XorWindow) {
-    xor_write_after(w, 0, 0, new, prev, win);
+    xor_write_after(w, 0, 0, new.to_bits() ^ prev.to_bits(), win);
 }
 
-/// Writes the `prefix_bits` (at most 24) low bits of `prefix`, then `new` as the XOR
-/// against `prev`, merging the two into as few writes as possible.
+/// Writes a `prefix_bits` (at most 24) long prefix, given left-aligned in `prefix` (lower
+/// bits zero), then a value whose XOR against the previous one is `delta`, merging the two
+/// into as few writes as possible.
 #[inline(always)]
 pub(crate) fn xor_write_after(
     w: &mut BitWriter,
     prefix: u64,
     prefix_bits: u32,
-    new: f64,
-    prev: f64,
+    delta: u64,
     win: &mut XorWindow,
 ) {
-    debug_assert!(prefix_bits <= 24);
-    let delta = new.to_bits() ^ prev.to_bits();
+    debug_assert!(prefix_bits <= 24 && prefix.checked_shl(prefix_bits).unwrap_or(0) == 0);
     if delta == 0 {
         // `0`.
-        w.write_bits_ending(prefix << 1, prefix_bits + 1, 1);
+        w.write_aligned_ending(prefix, prefix_bits + 1, 1);
         return;
     }
-    let leading = (delta.leading_zeros() as u8).min(31);
-    let trailing = delta.trailing_zeros() as u8;
-    if win.leading != 0xff && leading >= win.leading && trailing >= win.trailing {
-        // `10` then the significant bits inside the previous window.
-        let sig = 64 - u32::from(win.leading) - u32::from(win.trailing);
-        let value = delta >> win.trailing;
+    let leading = delta.leading_zeros().min(31);
+    let trailing = delta.trailing_zeros();
+    let (win_leading, win_trailing) = (u32::from(win.leading), u32::from(win.trailing));
+    // An unset window has `leading` 0xff, which no XOR reaches.
+    if (leading >= win_leading) & (trailing >= win_trailing) {
+        // `10` then the significant bits inside the previous window: `delta` shifted left
+        // by the window's leading zeros starts with them and has only zeros after them.
+        let sig = 64 - win_leading - win_trailing;
         let total = prefix_bits + 2 + sig;
+        let control = prefix | ((0b10 << 62) >> prefix_bits);
+        let value = delta << win_leading;
         if total <= 64 {
-            w.write_bits_ending((((prefix << 2) | 0b10) << sig) | value, total, sig);
+            w.write_aligned_ending(control | (value >> (prefix_bits + 2)), total, sig);
         } else {
-            w.write_bits((prefix << 2) | 0b10, prefix_bits + 2);
-            w.write_bits(value, sig);
+            w.write_aligned(control, prefix_bits + 2);
+            w.write_aligned_ending(value, sig, sig);
         }
         return;
     }
-    *win = XorWindow { leading, trailing };
+    xor_write_window(w, prefix, prefix_bits, delta, leading, trailing, win);
+}
+
+/// [`xor_write_after`] for a value that opens a new window.
+#[inline(never)]
+fn xor_write_window(
+    w: &mut BitWriter,
+    prefix: u64,
+    prefix_bits: u32,
+    delta: u64,
+    leading: u32,
+    trailing: u32,
+    win: &mut XorWindow,
+) {
+    *win = XorWindow {
+        leading: leading as u8,
+        trailing: trailing as u8,
+    };
     // `11`, 5 bits of leading zeros, 6 bits of significant bit count (64 stored as 0).
-    let sig = 64 - u32::from(leading) - u32::from(trailing);
+    let sig = 64 - leading - trailing;
     let head = (0b11 << 11) | (u64::from(leading) << 6) | u64::from(sig & 63);
-    w.write_bits((prefix << 13) | head, prefix_bits + 13);
-    w.write_bits(delta >> trailing, sig);
+    let control = prefix | ((head << 51) >> prefix_bits);
+    let value = delta << leading;
+    let total = prefix_bits + 13 + sig;
+    if total <= 64 {
+        w.write_aligned_ending(control | (value >> (prefix_bits + 13)), total, sig);
+    } else {
+        w.write_aligned(control, prefix_bits + 13);
+        w.write_aligned_ending(value, sig, sig);
+    }
 }
 
 /// Why an XOR value could not be read.

@@ -27,8 +27,10 @@ pub struct XorChunk {
 /// What the appender must remember between samples.
 #[derive(Debug, Clone, Copy)]
 struct XorState {
-    /// Samples in the chunk (the header's count).
-    num: u16,
+    /// Samples in the chunk (the header's count, at most `u16::MAX`). Held as a `u32`: read
+    /// together with its neighbours as a wider word, a `u16` would not be served from the
+    /// store that wrote it, which stalls appending.
+    num: u32,
     t: i64,
     v: f64,
     t_delta: u64,
@@ -122,7 +124,7 @@ impl XorChunk {
             while it.next()? {}
             let (t, v, t_delta, window, used) = it.resume_state();
             let state = XorState {
-                num: self.num_samples(),
+                num: u32::from(self.num_samples()),
                 t: if self.num_samples() == 0 { i64::MIN } else { t },
                 v,
                 t_delta,
@@ -157,50 +159,74 @@ impl XorAppender<'_> {
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), AppendError> {
         let XorAppender { w, st } = self;
         let num = st.num;
-        let mut t_delta = 0u64;
-        match num {
-            0 => {
-                write_varint(w, t);
-                w.write_bits(v.to_bits(), 64);
-            }
-            1 => {
-                t_delta = t.wrapping_sub(st.t) as u64;
-                write_uvarint(w, t_delta);
-                xor_write(w, v, st.v, &mut st.win);
-            }
-            u16::MAX => return Err(AppendError::ChunkFull),
-            _ => {
-                t_delta = t.wrapping_sub(st.t) as u64;
-                let dod = t_delta.wrapping_sub(st.t_delta) as i64;
-                let d = dod as u64;
-                let (code, bits) = if dod == 0 {
-                    (0, 1)
-                } else if bit_range(dod, 14) {
-                    ((0b10 << 14) | (d & 0x3fff), 16)
-                } else if bit_range(dod, 17) {
-                    ((0b110 << 17) | (d & 0x1_ffff), 20)
-                } else if bit_range(dod, 20) {
-                    ((0b1110 << 20) | (d & 0xf_ffff), 24)
-                } else {
-                    w.write_bits(0b1111, 4);
-                    w.write_bits(d, 64);
-                    (0, 0)
-                };
-                xor_write_after(w, code, bits, v, st.v, &mut st.win);
-            }
+        // The first two samples and a full chunk take the out-of-line path.
+        if num.wrapping_sub(2) >= u32::from(u16::MAX) - 2 {
+            return append_head(w, st, t, v);
         }
+        let t_delta = t.wrapping_sub(st.t) as u64;
+        let dod = t_delta.wrapping_sub(st.t_delta);
+        let delta = v.to_bits() ^ st.v.to_bits();
         st.t = t;
         st.v = v;
         st.t_delta = t_delta;
         st.num = num + 1;
-        set_num_samples(w, num + 1);
+        set_num_samples(w, (num + 1) as u16);
+        if dod == 0 {
+            // The prefix is the single bit `0`.
+            xor_write_after(w, 0, 1, delta, &mut st.win);
+        } else {
+            write_dod_and_value(w, dod as i64, delta, &mut st.win);
+        }
         Ok(())
     }
 
     /// The number of samples in the chunk.
     pub fn num_samples(&self) -> u16 {
-        self.st.num
+        self.st.num as u16
     }
+}
+
+/// Appends the first or second sample, or refuses one more than the header can count.
+#[inline(never)]
+fn append_head(w: &mut BitWriter, st: &mut XorState, t: i64, v: f64) -> Result<(), AppendError> {
+    let num = st.num;
+    let mut t_delta = 0;
+    match num {
+        0 => {
+            write_varint(w, t);
+            w.write_bits(v.to_bits(), 64);
+        }
+        1 => {
+            t_delta = t.wrapping_sub(st.t) as u64;
+            write_uvarint(w, t_delta);
+            xor_write(w, v, st.v, &mut st.win);
+        }
+        _ => return Err(AppendError::ChunkFull),
+    }
+    st.t = t;
+    st.v = v;
+    st.t_delta = t_delta;
+    st.num = num + 1;
+    set_num_samples(w, (num + 1) as u16);
+    Ok(())
+}
+
+/// Writes a non-zero delta of deltas in its bucket, then the value XOR `delta`.
+#[inline(never)]
+fn write_dod_and_value(w: &mut BitWriter, dod: i64, delta: u64, win: &mut XorWindow) {
+    let d = dod as u64;
+    let (code, bits) = if bit_range(dod, 14) {
+        ((0b10 << 14) | (d & 0x3fff), 16)
+    } else if bit_range(dod, 17) {
+        ((0b110 << 17) | (d & 0x1_ffff), 20)
+    } else if bit_range(dod, 20) {
+        ((0b1110 << 20) | (d & 0xf_ffff), 24)
+    } else {
+        w.write_bits(0b1111, 4);
+        w.write_bits(d, 64);
+        return xor_write_after(w, 0, 0, delta, win);
+    };
+    xor_write_after(w, code << (64 - bits), bits, delta, win);
 }
 
 #[inline]
