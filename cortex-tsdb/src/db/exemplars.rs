@@ -21,7 +21,8 @@ impl Db {
     }
 
     /// Changes how many exemplars are kept (0 disables exemplar storage), keeping the
-    /// newest; returns how many were kept.
+    /// newest; returns how many were kept. `options().max_exemplars` keeps the value the
+    /// TSDB was opened with; [`Db::exemplar_stats`] reports the current one.
     pub fn set_max_exemplars(&self, max: usize) -> Result<usize> {
         self.head().set_max_exemplars(max)
     }

@@ -20,7 +20,7 @@ mod ring;
 mod tests;
 
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::exemplar::{Exemplar, ExemplarSeries, MAX_LABEL_SET_RUNES, label_set_runes};
 use crate::labels::{Labels, Matcher};
@@ -85,6 +85,8 @@ pub struct ExemplarStats {
 /// The circular exemplar buffer of a head. Thread-safe.
 pub struct ExemplarStorage {
     ring: RwLock<Ring>,
+    /// The ring's capacity, readable without the lock (changed under the write lock).
+    capacity: AtomicUsize,
     appended: AtomicU64,
     out_of_order: AtomicU64,
 }
@@ -96,6 +98,7 @@ impl ExemplarStorage {
         check_size(max_exemplars)?;
         Ok(ExemplarStorage {
             ring: RwLock::new(Ring::new(max_exemplars, ooo_window)),
+            capacity: AtomicUsize::new(max_exemplars),
             appended: AtomicU64::new(0),
             out_of_order: AtomicU64::new(0),
         })
@@ -103,7 +106,7 @@ impl ExemplarStorage {
 
     /// The most exemplars the storage holds now.
     pub fn max_exemplars(&self) -> usize {
-        self.read().capacity()
+        self.capacity.load(Ordering::Acquire)
     }
 
     /// True when the storage can hold exemplars.
@@ -206,7 +209,10 @@ impl ExemplarStorage {
     /// exemplars were kept.
     pub fn resize(&self, max_exemplars: usize) -> Result<usize, ExemplarError> {
         check_size(max_exemplars)?;
-        Ok(self.write().resize(max_exemplars))
+        let mut ring = self.write();
+        let kept = ring.resize(max_exemplars);
+        self.capacity.store(max_exemplars, Ordering::Release);
+        Ok(kept)
     }
 
     /// Calls `f` with the series reference, series labels and exemplar of everything

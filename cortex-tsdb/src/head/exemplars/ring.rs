@@ -525,6 +525,12 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_stays_small() {
+        // Timestamp, value, series reference, two links and a boxed label slice.
+        assert!(std::mem::size_of::<Entry>() <= 48);
+    }
+
+    #[test]
     fn packing_round_trips_and_hashes_like_labels() {
         for l in [
             Labels::empty(),
