@@ -12,6 +12,7 @@ pub mod chunks;
 pub mod db;
 pub mod encoding;
 pub mod error;
+pub mod exemplar;
 pub mod fileutil;
 pub mod float_format;
 pub mod head;
@@ -27,4 +28,5 @@ pub mod value;
 pub mod wal;
 
 pub use error::{Error, Result};
+pub use exemplar::{Exemplar, ExemplarSeries};
 pub use labels::{Label, Labels, MatchType, Matcher};

@@ -7,9 +7,11 @@
 //! into larger ones (overlapping blocks and complete windows of the next range), and
 //! deletes blocks beyond the retention time; it can run on a background thread.
 //! [`Db::querier`] reads blocks and head merged, as of one moment. [`Db::delete`] records
-//! tombstones; compaction removes the deleted samples for good.
+//! tombstones; compaction removes the deleted samples for good. Exemplars are kept in
+//! the head only ([`Db::exemplars`]).
 
 mod compact;
+mod exemplars;
 mod querier;
 
 use std::fs::File;
@@ -42,6 +44,10 @@ pub struct DbOptions {
     pub read_only: bool,
     /// Run [`Db::compact`] on a background thread this often.
     pub compaction_interval: Option<Duration>,
+    /// Exemplars kept in the head's circular buffer; 0 (the default, as in Cortex)
+    /// disables exemplar storage. Overrides `head.max_exemplars`; changed at runtime with
+    /// [`Db::set_max_exemplars`].
+    pub max_exemplars: usize,
 }
 
 impl Default for DbOptions {
@@ -52,6 +58,7 @@ impl Default for DbOptions {
             max_block_duration: 31 * 24 * 3_600_000,
             read_only: false,
             compaction_interval: None,
+            max_exemplars: 0,
         }
     }
 }
@@ -90,6 +97,7 @@ impl Db {
     /// Opens (creating it unless read-only) the TSDB in `dir`.
     pub fn open(dir: &Path, mut opts: DbOptions) -> Result<Arc<Db>> {
         opts.head.read_only = opts.read_only;
+        opts.head.max_exemplars = opts.max_exemplars;
         let lock = if opts.read_only {
             None
         } else {

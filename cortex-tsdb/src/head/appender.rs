@@ -8,6 +8,8 @@
 //! series' lock, and only then makes them visible to queries. A sample that a
 //! concurrent commit made invalid in between is counted in [`CommitStats`], not
 //! silently dropped. `rollback` (or dropping the appender) forgets everything.
+//! Exemplars (`appender_exemplars.rs`) ride along: logged after the samples, stored
+//! after the samples were applied.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -110,8 +112,9 @@ impl AppendBuffers {
 
 /// Collects samples for one commit.
 pub struct HeadAppender<'a> {
-    head: &'a Head,
+    pub(super) head: &'a Head,
     pending: Vec<Pending>,
+    pub(super) exemplars: Vec<super::appender_exemplars::PendingExemplar>,
     min_valid: i64,
     bufs: AppendBuffers,
 }
@@ -122,6 +125,7 @@ impl<'a> HeadAppender<'a> {
         HeadAppender {
             head,
             pending: std::mem::take(&mut bufs.pending),
+            exemplars: Vec::new(),
             min_valid: head.appendable_min_time(),
             bufs,
         }
@@ -278,7 +282,7 @@ impl<'a> HeadAppender<'a> {
 
     /// Makes every pending sample durable (WAL) and visible, in that order.
     pub fn commit(mut self) -> Result<CommitStats> {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.exemplars.is_empty() {
             return Ok(CommitStats::default());
         }
         let head = self.head;
@@ -361,6 +365,7 @@ impl<'a> HeadAppender<'a> {
         }
         self.pending.clear();
         head.isolation.close_append(append_id);
+        self.commit_exemplars();
         head.stats
             .samples_appended
             .fetch_add(stats.appended, Ordering::Relaxed);
@@ -394,6 +399,7 @@ impl HeadAppender<'_> {
         b.late.clear();
         b.hists.clear();
         b.fhists.clear();
+        let exemplars = super::appender_exemplars::wal_entries(&self.exemplars, &mut b.series);
         for p in &self.pending {
             let s = &p.series;
             if !s.is_logged() {
@@ -439,6 +445,9 @@ impl HeadAppender<'_> {
         enc.samples(&b.floats, &mut b.batch);
         enc.histogram_samples(&b.hists, &mut b.batch);
         enc.float_histogram_samples(&b.fhists, &mut b.batch);
+        // After the samples, as Prometheus logs them: a reader of the WAL (remote write)
+        // must not see an exemplar before its sample.
+        enc.exemplars(&exemplars, &mut b.batch);
         wal.lock()
             .map_err(|_| Error::InvalidArgument("WAL lock poisoned by a panic".into()))?
             .log_batch(&b.batch)?;
@@ -446,6 +455,7 @@ impl HeadAppender<'_> {
             for p in &self.pending {
                 p.series.logged.store(true, Ordering::Release);
             }
+            super::appender_exemplars::mark_logged(&self.exemplars);
         }
         b.series.clear();
         if !b.late.is_empty() {

@@ -8,10 +8,13 @@
 //! memory maps. Series are found by reference or labels in striped maps and by label
 //! matchers in [`MemPostings`]. Queries see a consistent snapshot ([`isolation`]).
 //! Opening a head replays its head chunk files and WAL ([`replay`]); truncation drops
-//! what was moved into blocks.
+//! what was moved into blocks. Exemplars live beside the series in a bounded circular
+//! buffer ([`ExemplarStorage`]), logged in the WAL like samples.
 
 mod appender;
+mod appender_exemplars;
 mod chunk;
+mod exemplars;
 mod export;
 pub mod isolation;
 mod postings;
@@ -27,6 +30,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use appender::{AppendError, CommitStats, HeadAppender};
 pub use chunk::{MAX_BYTES_PER_XOR_CHUNK, OpenChunk};
+pub use exemplars::{ExemplarError, ExemplarStats, ExemplarStorage};
 pub use isolation::{Isolation, IsolationState};
 pub use postings::MemPostings;
 pub use read::{HeadQuerier, HeadSampleIter, HeadSeries};
@@ -65,6 +69,9 @@ pub struct HeadOptions {
     /// Open for reading only: the WAL is replayed but not written or repaired, and full
     /// chunks of the replay go to a temporary directory, not `chunks_head/`.
     pub read_only: bool,
+    /// Exemplars kept in memory (a circular buffer); 0 disables exemplar storage and
+    /// appended exemplars are dropped silently, as in Prometheus.
+    pub max_exemplars: usize,
 }
 
 impl Default for HeadOptions {
@@ -77,6 +84,7 @@ impl Default for HeadOptions {
             wal_segment_size: crate::wal::DEFAULT_SEGMENT_SIZE,
             byte_compat: ByteCompat::default(),
             read_only: false,
+            max_exemplars: 0,
         }
     }
 }
@@ -115,6 +123,7 @@ pub struct Head {
     /// The write-behind log of out-of-order samples (`wbl/`), when a window is set.
     wbl: Option<Mutex<Wal>>,
     tombstones: RwLock<Tombstones>,
+    exemplars: ExemplarStorage,
     stats: HeadStats,
     append_buffers: Mutex<Vec<appender::AppendBuffers>>,
 }
@@ -129,6 +138,8 @@ impl Head {
         } else {
             HeadChunkFiles::open(&dir.join("chunks_head"))?
         });
+        let exemplars = ExemplarStorage::new(opts.max_exemplars, opts.out_of_order_window)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let head = Head {
             dir: dir.to_path_buf(),
             series: SeriesMap::default(),
@@ -142,6 +153,7 @@ impl Head {
             wal: None,
             wbl: None,
             tombstones: RwLock::new(Tombstones::new()),
+            exemplars,
             stats: HeadStats::default(),
             append_buffers: Mutex::new(Vec::new()),
             opts,
@@ -228,6 +240,30 @@ impl Head {
     /// The series with reference `r`.
     pub fn series(&self, r: u64) -> Option<Arc<MemSeries>> {
         self.series.get(r)
+    }
+
+    /// The exemplar storage.
+    pub fn exemplars(&self) -> &ExemplarStorage {
+        &self.exemplars
+    }
+
+    /// The exemplars in `[mint, maxt]` of the series matching any of `matcher_sets`,
+    /// series sorted by labels, exemplars in time order (see [`ExemplarStorage::select`]).
+    pub fn select_exemplars(
+        &self,
+        matcher_sets: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<crate::exemplar::ExemplarSeries> {
+        self.exemplars.select(matcher_sets, mint, maxt)
+    }
+
+    /// Changes how many exemplars the head keeps (0 disables exemplar storage), keeping
+    /// the newest; returns how many were kept.
+    pub fn set_max_exemplars(&self, max: usize) -> Result<usize> {
+        self.exemplars
+            .resize(max)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))
     }
 
     /// Label names of series matching `matchers` (all series when empty), sorted.

@@ -6,7 +6,8 @@
 //! and cut off (not in read-only mode); damage anywhere else in the WAL stops the open
 //! with an error naming the segment and offset. Damaged head chunk files are not fatal:
 //! the WAL holds the same samples, so the files are deleted and the samples replayed from
-//! the log instead, and the report says so.
+//! the log instead, and the report says so. Exemplar records refill the exemplar
+//! buffer (when it is enabled), skipping exemplars before the head's valid range.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,10 +17,11 @@ use rustc_hash::FxHashMap;
 use super::Head;
 use super::series::{AppendCtx, MemSeries, MmappedChunk};
 use crate::Result;
+use crate::exemplar::Exemplar;
 use crate::record::{
-    RecordType, RefFloatHistogramSample, RefHistogramSample, RefSample, RefSeries, RefTombstone,
-    decode_float_histogram_samples, decode_histogram_samples, decode_samples, decode_series,
-    decode_tombstones, record_type,
+    RecordType, RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefSample, RefSeries,
+    RefTombstone, decode_exemplars, decode_float_histogram_samples, decode_histogram_samples,
+    decode_samples, decode_series, decode_tombstones, record_type,
 };
 use crate::wal::{TornTail, repair_torn_tail, replay_reader};
 
@@ -36,8 +38,10 @@ pub struct ReplayStats {
     pub samples_in_chunk_files: u64,
     /// Samples before the head's valid range (already in blocks).
     pub samples_before_head: u64,
-    /// Samples for series references no series record introduced.
+    /// Samples and exemplars for series references no series record introduced.
     pub unknown_series_refs: u64,
+    /// Exemplars stored in the exemplar buffer.
+    pub exemplars: u64,
     /// Samples out of order for their series (outside any out-of-order window).
     pub out_of_order: u64,
     /// The end of the last WAL segment that a crash left incomplete, if any.
@@ -85,6 +89,8 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
     let mut hists: Vec<RefHistogramSample> = Vec::new();
     let mut fhists: Vec<RefFloatHistogramSample> = Vec::new();
     let mut stones: Vec<RefTombstone> = Vec::new();
+    let mut exemplars: Vec<RefExemplar> = Vec::new();
+    let keep_exemplars = head.exemplars.is_enabled();
     let mut max_ref = 0u64;
     let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
     let files = head.chunk_files.clone();
@@ -224,6 +230,28 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                 let mut t = head.tombstones.write().unwrap_or_else(|e| e.into_inner());
                 for st in &stones {
                     t.add(st.series_ref, st.interval);
+                }
+            }
+            RecordType::Exemplars if keep_exemplars => {
+                decode_exemplars(rec, &mut exemplars).map_err(|e| reader.record_error(e))?;
+                for re in exemplars.drain(..) {
+                    if re.t < min_valid {
+                        continue;
+                    }
+                    let Some(s) = by_ref.get(&re.series_ref) else {
+                        stats.unknown_series_refs += 1;
+                        continue;
+                    };
+                    let e = Exemplar {
+                        labels: re.labels,
+                        value: re.v,
+                        ts: re.t,
+                    };
+                    // Out-of-order ones cannot be in a WAL we wrote; like Prometheus, a
+                    // replay skips whatever the buffer refuses.
+                    if let Ok(true) = head.exemplars.add(s.series_ref, &s.labels, &e) {
+                        stats.exemplars += 1;
+                    }
                 }
             }
             _ => {}
