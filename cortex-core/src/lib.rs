@@ -16,3 +16,4 @@ pub mod promql;
 pub mod querier;
 pub mod remote_write;
 pub mod tenant;
+pub mod validation;

@@ -163,7 +163,7 @@ impl fmt::Display for Duration {
         for (i, (unit, nanos)) in UNITS.iter().enumerate() {
             let mult = nanos / MS;
             // Years and weeks only when they divide the rest exactly.
-            if i < 2 && ms % mult != 0 {
+            if i < 2 && !ms.is_multiple_of(mult) {
                 continue;
             }
             let v = ms / mult;
