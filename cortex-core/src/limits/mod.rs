@@ -63,13 +63,22 @@ pub enum LimitsError {
     },
     /// The runtime configuration is not valid YAML of the expected shape. The message
     /// names the key path and the line.
-    #[error("parsing runtime config {}: {source}", path.display())]
+    #[error("parsing runtime config{}: {source}", file_suffix(path))]
     Parse {
         /// The file (empty when parsed from a string).
         path: PathBuf,
         /// The YAML error, with its location.
         source: serde_yaml::Error,
     },
+}
+
+/// ` <path>` for a named file, nothing for text parsed from a string.
+fn file_suffix(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!(" {}", path.display())
+    }
 }
 
 /// Every limit option, in declaration order.
