@@ -4,10 +4,16 @@
 //! The crate is being built up issue by issue; what is here works, and nothing here
 //! pretends to.
 //!
+//! - [`tenant`]: tenant IDs and the `X-Scope-OrgID` header.
+//! - [`limits`]: per-tenant limits, runtime overrides and ingestion rate limiting.
+//! - [`validation`]: the distributor's checks of incoming series against a tenant's limits.
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
 //! - [`remote_write`]: decoded remote-write requests.
 
+pub mod limits;
 pub mod promql;
 pub mod querier;
 pub mod remote_write;
+pub mod tenant;
+pub mod validation;
