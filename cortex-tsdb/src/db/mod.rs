@@ -10,6 +10,7 @@
 //! tombstones; compaction removes the deleted samples for good.
 
 mod compact;
+mod force;
 mod querier;
 
 use std::fs::File;

@@ -14,6 +14,7 @@ mod appender;
 mod chunk;
 mod export;
 pub mod isolation;
+mod lookup;
 mod postings;
 mod read;
 pub mod replay;
