@@ -4,10 +4,12 @@
 //! The crate is being built up issue by issue; what is here works, and nothing here
 //! pretends to.
 //!
+//! - [`ingester`]: per-tenant TSDBs taking pushes and shipping blocks to the bucket.
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
 //! - [`remote_write`]: decoded remote-write requests.
 
+pub mod ingester;
 pub mod promql;
 pub mod querier;
 pub mod remote_write;
