@@ -108,9 +108,9 @@ impl fmt::Display for GoDuration {
         }
         if d < Duration::from_secs(1) {
             let ns = d.subsec_nanos();
-            return if ns % 1_000_000 == 0 {
+            return if ns.is_multiple_of(1_000_000) {
                 write!(f, "{}ms", ns / 1_000_000)
-            } else if ns % 1_000 == 0 {
+            } else if ns.is_multiple_of(1_000) {
                 write!(f, "{}µs", ns / 1_000)
             } else {
                 write!(f, "{ns}ns")

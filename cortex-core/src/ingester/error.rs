@@ -68,7 +68,7 @@ pub enum PushError {
         /// Its reason.
         reason: DiscardReason,
         /// What was stored and what was rejected.
-        stats: PushStats,
+        stats: Box<PushStats>,
     },
     /// A series' labels are not sorted by name, repeat a name or are empty (the
     /// distributor guarantees sorted, unique, valid labels); nothing of the request was

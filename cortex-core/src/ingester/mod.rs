@@ -191,13 +191,15 @@ impl Ingester {
                 now,
             };
             let mut res = append_request(&ctx, req);
-            match &mut res {
-                Ok(s) | Err(PushError::Partial { stats: s, .. }) => {
-                    s.metadata = md_ok;
-                    s.failed_metadata = md_failed;
-                    self.count_push(tenant, s);
-                }
-                Err(_) => {}
+            let stats = match &mut res {
+                Ok(s) => Some(s),
+                Err(PushError::Partial { stats, .. }) => Some(stats.as_mut()),
+                Err(_) => None,
+            };
+            if let Some(s) = stats {
+                s.metadata = md_ok;
+                s.failed_metadata = md_failed;
+                self.count_push(tenant, s);
             }
             return res;
         }

@@ -106,16 +106,19 @@ pub(crate) fn append_request(
     for ts in &req.timeseries {
         let labels = series_labels(ctx.tenant, &ts.labels)?;
         let n = (ts.samples.len() + ts.histograms.len()) as u64;
-        if n > 0 && !head.contains_series(&labels) {
-            if let Some(reason) = series_limit(head, &labels, per_user, per_metric) {
-                stats.failed_samples += ts.samples.len() as u64;
-                stats.failed_histograms += ts.histograms.len() as u64;
-                stats.discard(reason, n);
-                rej.note(reason, || {
-                    limit_message(reason, &labels, per_user, per_metric, ctx.admin_message)
-                });
-                continue;
-            }
+        let limited = if n > 0 && !head.contains_series(&labels) {
+            series_limit(head, &labels, per_user, per_metric)
+        } else {
+            None
+        };
+        if let Some(reason) = limited {
+            stats.failed_samples += ts.samples.len() as u64;
+            stats.failed_histograms += ts.histograms.len() as u64;
+            stats.discard(reason, n);
+            rej.note(reason, || {
+                limit_message(reason, &labels, per_user, per_metric, ctx.admin_message)
+            });
+            continue;
         }
         let mut series_ref: Option<u64> = None;
         let mut stored = false;
@@ -208,7 +211,7 @@ pub(crate) fn append_request(
             tenant: ctx.tenant.to_string(),
             message,
             reason,
-            stats,
+            stats: Box::new(stats),
         }),
     }
 }
