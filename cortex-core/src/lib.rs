@@ -4,6 +4,7 @@
 //! The crate is being built up issue by issue; what is here works, and nothing here
 //! pretends to.
 //!
+//! - [`ingester`]: per-tenant TSDBs taking pushes and shipping blocks to the bucket.
 //! - [`tenant`]: tenant IDs and the `X-Scope-OrgID` header.
 //! - [`limits`]: per-tenant limits, runtime overrides and ingestion rate limiting.
 //! - [`validation`]: the distributor's checks of incoming series against a tenant's limits.
@@ -11,6 +12,7 @@
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
 //! - [`remote_write`]: decoded remote-write requests.
 
+pub mod ingester;
 pub mod limits;
 pub mod promql;
 pub mod querier;

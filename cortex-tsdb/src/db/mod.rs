@@ -12,6 +12,7 @@
 
 mod compact;
 mod exemplars;
+mod force;
 mod querier;
 
 use std::fs::File;

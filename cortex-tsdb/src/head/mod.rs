@@ -17,6 +17,7 @@ mod chunk;
 mod exemplars;
 mod export;
 pub mod isolation;
+mod lookup;
 mod postings;
 mod read;
 pub mod replay;

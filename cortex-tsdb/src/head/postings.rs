@@ -70,6 +70,17 @@ impl MemPostings {
         }
     }
 
+    /// How many series carry the label `name="value"`.
+    pub fn count(&self, name: &str, value: &str) -> u64 {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_name
+            .get(name)
+            .and_then(|values| values.get(value))
+            .map_or(0, RoaringTreemap::len)
+    }
+
     /// Every series.
     pub fn all(&self) -> RoaringTreemap {
         self.inner
