@@ -6,7 +6,7 @@
 //!
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
-//! - [`remote_write`]: decoded remote-write requests.
+//! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
 
 pub mod promql;
 pub mod querier;

@@ -6,6 +6,23 @@
 //! decoding allocates one vector per repeated field and no string copies. Nothing here
 //! is validated beyond what the wire format requires (UTF-8 strings, well-formed
 //! fields): label order, names, limits and sample ages are the distributor's job.
+//!
+//! - [`body`]: content negotiation, snappy with size limits, [`decode_request`].
+//! - [`v1`] / [`v2`]: the 1.0 and 2.0 protobuf messages, decode and encode.
+//! - [`wire`]: protobuf wire primitives.
+//! - [`DecodeError`]: every decoding failure, with its HTTP status class.
+
+pub mod body;
+mod error;
+mod histogram;
+pub mod v1;
+pub mod v2;
+pub mod wire;
+
+pub use body::{ContentHeaders, DEFAULT_MAX_RECV_MSG_SIZE, compress, decode_request, negotiate};
+pub use error::DecodeError;
+pub use v1::{decode_v1, encode_v1};
+pub use v2::{WrittenCounts, decode_v2, encode_v2};
 
 use cortex_tsdb::histogram::{FloatHistogram, Histogram};
 
@@ -91,6 +108,36 @@ impl MetricType {
             MetricType::Summary => "summary",
             MetricType::Info => "info",
             MetricType::StateSet => "stateset",
+        }
+    }
+
+    /// The type from its protobuf enum number (the same in 1.0's
+    /// `MetricMetadata.MetricType` and 2.0's `Metadata.MetricType`); numbers this
+    /// version does not know read as `Unknown`.
+    pub fn from_proto(v: u64) -> MetricType {
+        match v {
+            1 => MetricType::Counter,
+            2 => MetricType::Gauge,
+            3 => MetricType::Histogram,
+            4 => MetricType::GaugeHistogram,
+            5 => MetricType::Summary,
+            6 => MetricType::Info,
+            7 => MetricType::StateSet,
+            _ => MetricType::Unknown,
+        }
+    }
+
+    /// The protobuf enum number.
+    pub fn to_proto(self) -> u64 {
+        match self {
+            MetricType::Unknown => 0,
+            MetricType::Counter => 1,
+            MetricType::Gauge => 2,
+            MetricType::Histogram => 3,
+            MetricType::GaugeHistogram => 4,
+            MetricType::Summary => 5,
+            MetricType::Info => 6,
+            MetricType::StateSet => 7,
         }
     }
 }
