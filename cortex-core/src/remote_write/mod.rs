@@ -192,3 +192,84 @@ pub struct WriteRequest<'a> {
     /// The protocol the request came in.
     pub protocol: Protocol,
 }
+
+impl WriteRequest<'_> {
+    /// True when both requests hold the same data with every float compared by bit
+    /// pattern, so NaN payloads (the stale marker among them) and -0.0 count. `==`
+    /// compares floats numerically and is never true for a NaN.
+    pub fn bitwise_eq(&self, other: &WriteRequest<'_>) -> bool {
+        self.protocol == other.protocol
+            && self.metadata == other.metadata
+            && self.timeseries.len() == other.timeseries.len()
+            && self
+                .timeseries
+                .iter()
+                .zip(&other.timeseries)
+                .all(|(a, b)| a.bitwise_eq(b))
+    }
+}
+
+impl TimeSeries<'_> {
+    /// Like [`WriteRequest::bitwise_eq`], for one series.
+    pub fn bitwise_eq(&self, other: &TimeSeries<'_>) -> bool {
+        let sample = |a: &Sample, b: &Sample| {
+            a.timestamp == b.timestamp && a.value.to_bits() == b.value.to_bits()
+        };
+        let exemplar = |a: &Exemplar<'_>, b: &Exemplar<'_>| {
+            a.labels == b.labels
+                && a.timestamp == b.timestamp
+                && a.value.to_bits() == b.value.to_bits()
+        };
+        let histogram = |a: &HistogramSample, b: &HistogramSample| {
+            a.timestamp == b.timestamp && histogram_bits(&a.value) == histogram_bits(&b.value)
+        };
+        self.labels == other.labels
+            && self.metadata == other.metadata
+            && self.created_timestamp == other.created_timestamp
+            && all_pairs(&self.samples, &other.samples, sample)
+            && all_pairs(&self.exemplars, &other.exemplars, exemplar)
+            && all_pairs(&self.histograms, &other.histograms, histogram)
+    }
+}
+
+fn all_pairs<T>(a: &[T], b: &[T], eq: impl Fn(&T, &T) -> bool) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| eq(x, y))
+}
+
+/// A histogram with every float replaced by its bits, for exact comparison.
+fn histogram_bits(v: &HistogramValue) -> (bool, Histogram, Vec<u64>) {
+    let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<u64>>();
+    match v {
+        HistogramValue::Int(h) => {
+            let mut floats = bits(&h.custom_values);
+            floats.extend([h.sum.to_bits(), h.zero_threshold.to_bits()]);
+            let h = Histogram {
+                sum: 0.0,
+                zero_threshold: 0.0,
+                custom_values: Vec::new(),
+                ..(**h).clone()
+            };
+            (false, h, floats)
+        }
+        HistogramValue::Float(h) => {
+            let mut floats = bits(&h.custom_values);
+            floats.extend(bits(&h.positive_buckets));
+            floats.extend(bits(&h.negative_buckets));
+            floats.extend([
+                h.sum.to_bits(),
+                h.zero_threshold.to_bits(),
+                h.count.to_bits(),
+                h.zero_count.to_bits(),
+            ]);
+            let shape = Histogram {
+                counter_reset_hint: h.counter_reset_hint,
+                schema: h.schema,
+                positive_spans: h.positive_spans.clone(),
+                negative_spans: h.negative_spans.clone(),
+                positive_buckets: vec![h.positive_buckets.len() as i64],
+                ..Histogram::default()
+            };
+            (true, shape, floats)
+        }
+    }
+}
