@@ -163,7 +163,7 @@ fn rich(v2: bool) -> WriteRequest<'static> {
                 },
                 HistogramSample {
                     timestamp: 400,
-                    value: HistogramValue::Float(Box::new(FloatHistogram::default())),
+                    value: HistogramValue::Float(Box::default()),
                 },
                 HistogramSample {
                     timestamp: 500,
