@@ -10,7 +10,7 @@
 //! - [`validation`]: the distributor's checks of incoming series against a tenant's limits.
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
-//! - [`remote_write`]: decoded remote-write requests.
+//! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
 
 pub mod ingester;
 pub mod limits;

@@ -6,6 +6,23 @@
 //! decoding allocates one vector per repeated field and no string copies. Nothing here
 //! is validated beyond what the wire format requires (UTF-8 strings, well-formed
 //! fields): label order, names, limits and sample ages are the distributor's job.
+//!
+//! - [`body`]: content negotiation, snappy with size limits, [`decode_request`].
+//! - [`v1`] / [`v2`]: the 1.0 and 2.0 protobuf messages, decode and encode.
+//! - [`wire`]: protobuf wire primitives.
+//! - [`DecodeError`]: every decoding failure, with its HTTP status class.
+
+pub mod body;
+mod error;
+mod histogram;
+pub mod v1;
+pub mod v2;
+pub mod wire;
+
+pub use body::{ContentHeaders, DEFAULT_MAX_RECV_MSG_SIZE, compress, decode_request, negotiate};
+pub use error::DecodeError;
+pub use v1::{decode_v1, encode_v1};
+pub use v2::{WrittenCounts, decode_v2, encode_v2};
 
 use cortex_tsdb::histogram::{FloatHistogram, Histogram};
 
@@ -93,6 +110,36 @@ impl MetricType {
             MetricType::StateSet => "stateset",
         }
     }
+
+    /// The type from its protobuf enum number (the same in 1.0's
+    /// `MetricMetadata.MetricType` and 2.0's `Metadata.MetricType`); numbers this
+    /// version does not know read as `Unknown`.
+    pub fn from_proto(v: u64) -> MetricType {
+        match v {
+            1 => MetricType::Counter,
+            2 => MetricType::Gauge,
+            3 => MetricType::Histogram,
+            4 => MetricType::GaugeHistogram,
+            5 => MetricType::Summary,
+            6 => MetricType::Info,
+            7 => MetricType::StateSet,
+            _ => MetricType::Unknown,
+        }
+    }
+
+    /// The protobuf enum number.
+    pub fn to_proto(self) -> u64 {
+        match self {
+            MetricType::Unknown => 0,
+            MetricType::Counter => 1,
+            MetricType::Gauge => 2,
+            MetricType::Histogram => 3,
+            MetricType::GaugeHistogram => 4,
+            MetricType::Summary => 5,
+            MetricType::Info => 6,
+            MetricType::StateSet => 7,
+        }
+    }
 }
 
 /// Metadata about one metric family (type, help, unit).
@@ -144,4 +191,85 @@ pub struct WriteRequest<'a> {
     pub metadata: Vec<MetricMetadata<'a>>,
     /// The protocol the request came in.
     pub protocol: Protocol,
+}
+
+impl WriteRequest<'_> {
+    /// True when both requests hold the same data with every float compared by bit
+    /// pattern, so NaN payloads (the stale marker among them) and -0.0 count. `==`
+    /// compares floats numerically and is never true for a NaN.
+    pub fn bitwise_eq(&self, other: &WriteRequest<'_>) -> bool {
+        self.protocol == other.protocol
+            && self.metadata == other.metadata
+            && self.timeseries.len() == other.timeseries.len()
+            && self
+                .timeseries
+                .iter()
+                .zip(&other.timeseries)
+                .all(|(a, b)| a.bitwise_eq(b))
+    }
+}
+
+impl TimeSeries<'_> {
+    /// Like [`WriteRequest::bitwise_eq`], for one series.
+    pub fn bitwise_eq(&self, other: &TimeSeries<'_>) -> bool {
+        let sample = |a: &Sample, b: &Sample| {
+            a.timestamp == b.timestamp && a.value.to_bits() == b.value.to_bits()
+        };
+        let exemplar = |a: &Exemplar<'_>, b: &Exemplar<'_>| {
+            a.labels == b.labels
+                && a.timestamp == b.timestamp
+                && a.value.to_bits() == b.value.to_bits()
+        };
+        let histogram = |a: &HistogramSample, b: &HistogramSample| {
+            a.timestamp == b.timestamp && histogram_bits(&a.value) == histogram_bits(&b.value)
+        };
+        self.labels == other.labels
+            && self.metadata == other.metadata
+            && self.created_timestamp == other.created_timestamp
+            && all_pairs(&self.samples, &other.samples, sample)
+            && all_pairs(&self.exemplars, &other.exemplars, exemplar)
+            && all_pairs(&self.histograms, &other.histograms, histogram)
+    }
+}
+
+fn all_pairs<T>(a: &[T], b: &[T], eq: impl Fn(&T, &T) -> bool) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| eq(x, y))
+}
+
+/// A histogram with every float replaced by its bits, for exact comparison.
+fn histogram_bits(v: &HistogramValue) -> (bool, Histogram, Vec<u64>) {
+    let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<u64>>();
+    match v {
+        HistogramValue::Int(h) => {
+            let mut floats = bits(&h.custom_values);
+            floats.extend([h.sum.to_bits(), h.zero_threshold.to_bits()]);
+            let h = Histogram {
+                sum: 0.0,
+                zero_threshold: 0.0,
+                custom_values: Vec::new(),
+                ..(**h).clone()
+            };
+            (false, h, floats)
+        }
+        HistogramValue::Float(h) => {
+            let mut floats = bits(&h.custom_values);
+            floats.extend(bits(&h.positive_buckets));
+            floats.extend(bits(&h.negative_buckets));
+            floats.extend([
+                h.sum.to_bits(),
+                h.zero_threshold.to_bits(),
+                h.count.to_bits(),
+                h.zero_count.to_bits(),
+            ]);
+            let shape = Histogram {
+                counter_reset_hint: h.counter_reset_hint,
+                schema: h.schema,
+                positive_spans: h.positive_spans.clone(),
+                negative_spans: h.negative_spans.clone(),
+                positive_buckets: vec![h.positive_buckets.len() as i64],
+                ..Histogram::default()
+            };
+            (true, shape, floats)
+        }
+    }
 }
