@@ -4,6 +4,7 @@
 //! The crate is being built up issue by issue; what is here works, and nothing here
 //! pretends to.
 //!
+//! - [`distributor`]: validation, rate limits and forwarding of pushes.
 //! - [`ingester`]: per-tenant TSDBs taking pushes and shipping blocks to the bucket.
 //! - [`tenant`]: tenant IDs and the `X-Scope-OrgID` header.
 //! - [`limits`]: per-tenant limits, runtime overrides and ingestion rate limiting.
@@ -12,6 +13,7 @@
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
 //! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
 
+pub mod distributor;
 pub mod ingester;
 pub mod limits;
 pub mod promql;

@@ -1,0 +1,190 @@
+//! The distributor: the write path's front door. It validates a tenant's decoded
+//! remote-write request against the tenant's limits (dropping what is invalid), charges
+//! the tenant's ingestion rate limiters, and hands the rest to the ingester.
+//!
+//! Outcomes follow Cortex: over the rate limit nothing is ingested and the push fails
+//! with 429; invalid series are dropped, the valid remainder is ingested, and the push
+//! fails with 400 and the first problem; refusals inside the ingester (out of order,
+//! series limits) are 400 too; storage failures are 5xx, which senders retry.
+//!
+//! In single-binary mode the ingester is the local [`Ingester`]; with a ring and
+//! replication (a later step) the same validation runs before fan-out.
+
+mod limits_adapter;
+mod metrics;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+pub use limits_adapter::OverridesLimits;
+pub use metrics::DistributorMetrics;
+
+use crate::ingester::{Ingester, PushError, PushStats};
+use crate::limits::{Overrides, RateKind, RateLimitError, RateLimiter};
+use crate::remote_write::WriteRequest;
+use crate::validation::{ValidationError, validate_request};
+
+/// Why a push failed, classified for the HTTP status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum DistributorError {
+    /// The request as a whole is invalid (for example a series without labels);
+    /// nothing was ingested. HTTP 400.
+    #[error("{0}")]
+    InvalidRequest(ValidationError),
+    /// Some series were invalid and dropped; the rest was ingested. HTTP 400.
+    #[error("{0}")]
+    Invalid(ValidationError),
+    /// Over the tenant's ingestion rate; nothing was ingested. HTTP 429.
+    #[error("{0}")]
+    RateLimited(RateLimitError),
+    /// The ingester refused or failed (400 when [`PushError::is_client_error`], else 5xx).
+    #[error("{0}")]
+    Ingester(PushError),
+}
+
+impl DistributorError {
+    /// The HTTP status this error answers with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            DistributorError::InvalidRequest(_) | DistributorError::Invalid(_) => 400,
+            DistributorError::RateLimited(_) => 429,
+            DistributorError::Ingester(PushError::Stopping) => 503,
+            DistributorError::Ingester(e) if e.is_client_error() => 400,
+            DistributorError::Ingester(_) => 500,
+        }
+    }
+}
+
+/// What a push stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushSummary {
+    /// Float samples stored.
+    pub samples: u64,
+    /// Native histogram samples stored.
+    pub histograms: u64,
+    /// Exemplars stored.
+    pub exemplars: u64,
+    /// Metadata entries stored.
+    pub metadata: u64,
+}
+
+impl PushSummary {
+    fn from_stats(s: &PushStats) -> PushSummary {
+        PushSummary {
+            samples: s.samples,
+            histograms: s.histograms,
+            exemplars: s.exemplars,
+            metadata: s.metadata,
+        }
+    }
+}
+
+/// Validates, rate-limits and forwards pushes to the ingester.
+pub struct Distributor {
+    overrides: Arc<Overrides>,
+    ingester: Arc<Ingester>,
+    ingestion_rate: RateLimiter,
+    histogram_rate: RateLimiter,
+    metrics: DistributorMetrics,
+}
+
+impl Distributor {
+    /// A distributor over `ingester`, reading limits from `overrides`.
+    pub fn new(
+        overrides: Arc<Overrides>,
+        ingester: Arc<Ingester>,
+        metrics: DistributorMetrics,
+    ) -> Distributor {
+        Distributor {
+            overrides,
+            ingester,
+            ingestion_rate: RateLimiter::new(RateKind::Ingestion),
+            histogram_rate: RateLimiter::new(RateKind::NativeHistogram),
+            metrics,
+        }
+    }
+
+    /// The metrics this distributor updates.
+    pub fn metrics(&self) -> &DistributorMetrics {
+        &self.metrics
+    }
+
+    /// Pushes `req` for `tenant` (already authenticated and validated as a tenant ID).
+    /// `req` is validated in place. On success or partial success returns what was
+    /// stored; see the module doc for the error semantics. Blocking: appends to the
+    /// tenant's head and WAL.
+    pub fn push(
+        &self,
+        tenant: &str,
+        req: &mut WriteRequest<'_>,
+    ) -> Result<PushSummary, DistributorError> {
+        let limits = self.overrides.tenant(tenant);
+        let received = received_counts(req);
+        self.metrics.received(tenant, received);
+        let validated =
+            validate_request(req, &limits, now_ms()).map_err(DistributorError::InvalidRequest)?;
+        let ingester_metrics = self.ingester.metrics();
+        for (reason, n) in validated.discarded.samples.iter() {
+            ingester_metrics.discard(reason, tenant, n);
+        }
+        for (reason, n) in validated.discarded.exemplars.iter() {
+            self.metrics.discard_exemplars(reason, tenant, n);
+        }
+        for (reason, n) in validated.discarded.metadata.iter() {
+            ingester_metrics
+                .discarded_metadata
+                .get_or_create(&vec![
+                    ("reason".to_string(), reason.to_string()),
+                    ("user".to_string(), tenant.to_string()),
+                ])
+                .inc_by(n);
+        }
+        let counts = validated.counts();
+        if !validated.is_empty() {
+            let now = Instant::now();
+            let charged = self
+                .ingestion_rate
+                .check(tenant, &limits, 1, now, counts)
+                .and_then(|()| self.histogram_rate.check(tenant, &limits, 1, now, counts));
+            if let Err(e) = charged {
+                let n = (counts.samples) as u64;
+                ingester_metrics.discard(crate::validation::reason::RATE_LIMITED, tenant, n);
+                return Err(DistributorError::RateLimited(e));
+            }
+        }
+        self.metrics.accepted(tenant, counts);
+        let summary = if validated.is_empty() {
+            PushSummary::default()
+        } else {
+            match self.ingester.push(tenant, req) {
+                Ok(stats) => PushSummary::from_stats(&stats),
+                Err(e) => return Err(DistributorError::Ingester(e)),
+            }
+        };
+        match validated.first_error {
+            Some(e) => Err(DistributorError::Invalid(e)),
+            None => Ok(summary),
+        }
+    }
+}
+
+/// Samples, exemplars and metadata as received, before validation.
+fn received_counts(req: &WriteRequest<'_>) -> crate::limits::IngestionCounts {
+    let mut c = crate::limits::IngestionCounts {
+        metadata: req.metadata.len(),
+        ..Default::default()
+    };
+    for ts in &req.timeseries {
+        c.samples += ts.samples.len() + ts.histograms.len();
+        c.histograms += ts.histograms.len();
+        c.exemplars += ts.exemplars.len();
+        c.metadata += usize::from(ts.metadata.is_some());
+    }
+    c
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

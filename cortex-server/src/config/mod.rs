@@ -1,0 +1,329 @@
+//! The server's configuration: Cortex's YAML layout and option names, embedded
+//! defaults for the single binary, a YAML file (`-config.file`, with
+//! `-config.expand-env`), and every option also settable as a flag.
+//!
+//! Precedence: defaults, then the file, then flags. Unknown keys and flags, values of
+//! the wrong type and out-of-range values fail at start with a message naming the key.
+
+mod expand;
+mod flags;
+
+use std::path::PathBuf;
+
+use cortex_core::ingester::{IngesterConfig, TsdbConfig};
+use cortex_core::limits::{Duration, Limits, RuntimeConfig};
+use cortex_core::remote_write::DEFAULT_MAX_RECV_MSG_SIZE;
+use serde::{Deserialize, Serialize};
+
+pub use expand::expand_env;
+pub use flags::{ParsedArgs, parse_args, usage};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("reading config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid (the message names the key and line).
+    #[error("parsing config file {}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The YAML error.
+        source: serde_yaml::Error,
+    },
+    /// `${VAR}` without a value and without a default.
+    #[error("config file {}: {reason}", path.display())]
+    Expand {
+        /// The file.
+        path: PathBuf,
+        /// What could not be expanded.
+        reason: String,
+    },
+    /// A flag that names no option.
+    #[error("unknown flag -{0} (see -help)")]
+    UnknownFlag(String),
+    /// A flag without its value.
+    #[error("flag -{0} needs a value")]
+    MissingValue(String),
+    /// A flag's value does not fit the option.
+    #[error("invalid value {value:?} for flag -{flag}: {reason}")]
+    FlagValue {
+        /// The flag as given.
+        flag: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A value parses but is out of range; names the key.
+    #[error("invalid configuration: {key}: {reason}")]
+    Invalid {
+        /// The YAML key path.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Comma-separated components to run; `all` runs every component in one process.
+    pub target: String,
+    /// Require the `X-Scope-OrgID` tenant header; when false every request belongs to
+    /// tenant `fake`.
+    pub auth_enabled: bool,
+    /// HTTP and gRPC listeners, logging.
+    pub server: ServerConfig,
+    /// The write path's front door.
+    pub distributor: DistributorConfig,
+    /// The ingester.
+    pub ingester: IngesterConfig,
+    /// Where blocks go, and the ingesters' local TSDBs.
+    pub blocks_storage: BlocksStorageConfig,
+    /// Per-tenant limits (defaults; `runtime_config` overrides them per tenant).
+    pub limits: Limits,
+    /// The per-tenant overrides file.
+    pub runtime_config: RuntimeConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            target: "all".into(),
+            auth_enabled: true,
+            server: ServerConfig::default(),
+            distributor: DistributorConfig::default(),
+            ingester: IngesterConfig::default(),
+            blocks_storage: BlocksStorageConfig::default(),
+            limits: Limits::default(),
+            runtime_config: RuntimeConfig::default(),
+        }
+    }
+}
+
+/// Cortex's `server:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// HTTP listen address (empty: all interfaces).
+    pub http_listen_address: String,
+    /// HTTP listen port.
+    pub http_listen_port: u16,
+    /// gRPC listen address (empty: all interfaces).
+    pub grpc_listen_address: String,
+    /// gRPC listen port.
+    pub grpc_listen_port: u16,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub graceful_shutdown_timeout: Duration,
+    /// Only log messages of this level or above: `debug`, `info`, `warn`, `error`.
+    pub log_level: String,
+    /// `logfmt` or `json`.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            http_listen_address: String::new(),
+            http_listen_port: 9009,
+            grpc_listen_address: String::new(),
+            grpc_listen_port: 9095,
+            graceful_shutdown_timeout: Duration::from_secs(30),
+            log_level: "info".into(),
+            log_format: "logfmt".into(),
+        }
+    }
+}
+
+/// Cortex's `distributor:` block (the options this distributor implements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistributorConfig {
+    /// Largest accepted push, compressed and decompressed, in bytes.
+    pub max_recv_msg_size: usize,
+}
+
+impl Default for DistributorConfig {
+    fn default() -> Self {
+        DistributorConfig {
+            max_recv_msg_size: DEFAULT_MAX_RECV_MSG_SIZE,
+        }
+    }
+}
+
+/// Cortex's `blocks_storage:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlocksStorageConfig {
+    /// The bucket's backend. `filesystem` is the one available in this build.
+    pub backend: String,
+    /// The `filesystem` backend.
+    pub filesystem: FilesystemConfig,
+    /// The ingesters' local TSDBs.
+    pub tsdb: TsdbConfig,
+}
+
+impl Default for BlocksStorageConfig {
+    fn default() -> Self {
+        BlocksStorageConfig {
+            backend: "filesystem".into(),
+            filesystem: FilesystemConfig::default(),
+            tsdb: TsdbConfig::default(),
+        }
+    }
+}
+
+/// Cortex's `blocks_storage.filesystem:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesystemConfig {
+    /// The bucket's root directory.
+    pub dir: PathBuf,
+}
+
+impl Default for FilesystemConfig {
+    fn default() -> Self {
+        FilesystemConfig {
+            dir: PathBuf::from("./data/bucket"),
+        }
+    }
+}
+
+/// The components this build can run, as `-target` names them.
+pub const TARGETS: &[&str] = &["all", "distributor", "ingester"];
+
+impl Config {
+    /// Loads the configuration from the command-line arguments (without the program
+    /// name): defaults, the `-config.file` (expanded when `-config.expand-env`), flags.
+    pub fn load(args: &[String]) -> Result<Config, ConfigError> {
+        let parsed = parse_args(args)?;
+        Config::from_parsed(&parsed)
+    }
+
+    /// Builds the configuration from parsed arguments.
+    pub fn from_parsed(parsed: &ParsedArgs) -> Result<Config, ConfigError> {
+        let mut value = match &parsed.config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let text = if parsed.expand_env {
+                    expand_env(&text, |k| std::env::var(k).ok()).map_err(|reason| {
+                        ConfigError::Expand {
+                            path: path.clone(),
+                            reason,
+                        }
+                    })?
+                } else {
+                    text
+                };
+                // Parse straight from the text first: its errors carry key and line.
+                serde_yaml::from_str::<Config>(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source,
+                })?;
+                serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(|source| {
+                    ConfigError::Parse {
+                        path: path.clone(),
+                        source,
+                    }
+                })?
+            }
+            None => serde_yaml::Value::Mapping(Default::default()),
+        };
+        if value.is_null() {
+            value = serde_yaml::Value::Mapping(Default::default());
+        }
+        let cfg = flags::apply(value, &parsed.flags)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks cross-field rules and every section's own rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: key.to_string(),
+            reason,
+        };
+        for t in self.target.split(',') {
+            if !TARGETS.contains(&t.trim()) {
+                return Err(invalid(
+                    "target",
+                    format!(
+                        "unknown or unavailable target {:?} (available: {})",
+                        t.trim(),
+                        TARGETS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if !["debug", "info", "warn", "error"].contains(&self.server.log_level.as_str()) {
+            return Err(invalid(
+                "server.log_level",
+                format!(
+                    "unknown level {:?} (debug, info, warn, error)",
+                    self.server.log_level
+                ),
+            ));
+        }
+        if !["logfmt", "json"].contains(&self.server.log_format.as_str()) {
+            return Err(invalid(
+                "server.log_format",
+                format!("unknown format {:?} (logfmt, json)", self.server.log_format),
+            ));
+        }
+        if self.distributor.max_recv_msg_size == 0 {
+            return Err(invalid(
+                "distributor.max_recv_msg_size",
+                "must be more than 0".into(),
+            ));
+        }
+        if self.blocks_storage.backend != "filesystem" {
+            return Err(invalid(
+                "blocks_storage.backend",
+                format!(
+                    "unsupported backend {:?} (available in this build: filesystem)",
+                    self.blocks_storage.backend
+                ),
+            ));
+        }
+        self.ingester
+            .validate()
+            .map_err(|r| invalid("ingester", r))?;
+        self.blocks_storage
+            .tsdb
+            .validate()
+            .map_err(|r| invalid("blocks_storage.tsdb", r))?;
+        self.limits.validate().map_err(|e| match e {
+            cortex_core::limits::LimitsError::Invalid { key, reason } => {
+                invalid(&format!("limits.{key}"), reason)
+            }
+            other => invalid("limits", other.to_string()),
+        })?;
+        Ok(())
+    }
+
+    /// Whether `component` runs in this process.
+    pub fn runs(&self, component: &str) -> bool {
+        self.target
+            .split(',')
+            .any(|t| t.trim() == "all" || t.trim() == component)
+    }
+
+    /// The configuration as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot print config: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! Configuration loading: defaults, file, flags, and errors that name the key.
+
+use std::io::Write;
+
+use super::*;
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn embedded_defaults_are_the_single_binary_ones() {
+    let c = Config::load(&[]).unwrap();
+    assert_eq!(c.target, "all");
+    assert!(c.auth_enabled);
+    assert_eq!(c.server.http_listen_port, 9009);
+    assert_eq!(c.server.grpc_listen_port, 9095);
+    assert_eq!(
+        c.blocks_storage.filesystem.dir,
+        PathBuf::from("./data/bucket")
+    );
+    assert_eq!(c.blocks_storage.tsdb.dir, PathBuf::from("./data/tsdb"));
+    assert_eq!(c.limits.ingestion_rate, 25000.0);
+    assert_eq!(c.distributor.max_recv_msg_size, 100 << 20);
+}
+
+#[test]
+fn flags_override_the_file_and_use_cortex_names() {
+    let f = file(
+        "server:\n  http_listen_port: 8000\nlimits:\n  ingestion_rate: 10\n  max_label_names_per_series: 5\n",
+    );
+    let c = Config::load(&args(&[
+        "-config.file",
+        f.path().to_str().unwrap(),
+        "-server.http-listen-port=8080",
+        "--distributor.ingestion-rate-limit=99",
+        "-auth.enabled=false",
+        "-blocks-storage.tsdb.dir",
+        "/tmp/x",
+        "-limits.max_label_name_length=7",
+        "-blocks-storage.tsdb.flush-blocks-on-shutdown",
+    ]))
+    .unwrap();
+    assert_eq!(c.server.http_listen_port, 8080);
+    assert_eq!(c.limits.ingestion_rate, 99.0);
+    assert_eq!(c.limits.max_label_names_per_series, 5);
+    assert_eq!(c.limits.max_label_name_length, 7);
+    assert!(!c.auth_enabled);
+    assert!(c.blocks_storage.tsdb.flush_blocks_on_shutdown);
+    assert_eq!(c.blocks_storage.tsdb.dir, PathBuf::from("/tmp/x"));
+}
+
+#[test]
+fn bad_config_names_the_key() {
+    let f = file("limits:\n  ingestion_ratee: 10\n");
+    let e = Config::load(&args(&["-config.file", f.path().to_str().unwrap()]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ingestion_ratee"), "{e}");
+    assert!(e.contains("limits"), "{e}");
+
+    let f = file("server:\n  http_listen_port: lots\n");
+    let e = Config::load(&args(&["-config.file", f.path().to_str().unwrap()]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("server.http_listen_port"), "{e}");
+
+    let e = Config::load(&args(&["-server.http-listen-port=x"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("-server.http-listen-port"), "{e}");
+    let e = Config::load(&args(&["-no.such-flag=1"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no.such-flag"), "{e}");
+    let e = Config::load(&args(&["-target=querier"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("target"), "{e}");
+    let e = Config::load(&args(&["-blocks-storage.backend=s3"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("blocks_storage.backend"), "{e}");
+    let e = Config::load(&args(&["-distributor.ingestion-rate-limit=-1"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ingestion_rate"), "{e}");
+}
+
+#[test]
+fn expand_env_applies_only_when_asked() {
+    let f = file("server:\n  http_listen_port: ${CORTEX_TEST_PORT:7777}\n");
+    let p = f.path().to_str().unwrap();
+    let c = Config::load(&args(&["-config.file", p, "-config.expand-env"])).unwrap();
+    assert_eq!(c.server.http_listen_port, 7777);
+    assert!(Config::load(&args(&["-config.file", p])).is_err());
+}
+
+#[test]
+fn yaml_round_trips_and_every_leaf_is_a_flag() {
+    let c = Config::default();
+    let back: Config = serde_yaml::from_str(&c.to_yaml()).unwrap();
+    assert_eq!(back, c);
+    let u = usage();
+    for flag in [
+        "-server.http-listen-port",
+        "-blocks-storage.tsdb.retention-period",
+        "-distributor.ingestion-rate-limit",
+        "-auth.enabled",
+        "-runtime-config.file",
+    ] {
+        assert!(u.contains(flag), "{flag} missing from usage");
+    }
+    // Every flag the usage lists is accepted.
+    for line in u.lines() {
+        let Some(flag) = line.trim().strip_prefix('-') else {
+            continue;
+        };
+        if flag.starts_with("config.") {
+            continue;
+        }
+        let flag = flag.split_whitespace().next().unwrap();
+        assert!(
+            parse_args(&args(&[&format!("-{flag}")]))
+                .map(|_| ())
+                .or_else(|e| match e {
+                    ConfigError::MissingValue(_) => Ok(()),
+                    other => Err(other),
+                })
+                .is_ok(),
+            "usage lists -{flag} but it is refused"
+        );
+    }
+}
