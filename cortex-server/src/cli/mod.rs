@@ -25,11 +25,43 @@ enum Command {
     },
 }
 
-/// Runs the command line with the process' standard streams and returns the exit code.
+/// Runs the command line with the process' standard streams and returns the exit code:
+/// `cortex tsdb ...` runs a block tool, anything else starts the server with the
+/// given flags.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    run_with(args, &mut stdout.lock(), &mut stderr.lock())
+    let args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "tsdb") {
+        let stdout = std::io::stdout();
+        let stderr = std::io::stderr();
+        return run_with(args, &mut stdout.lock(), &mut stderr.lock());
+    }
+    let flags: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let parsed = match crate::config::parse_args(&flags) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cortex: {e}");
+            return 1;
+        }
+    };
+    if parsed.help {
+        print!("{}", crate::config::usage());
+        return 0;
+    }
+    if parsed.version {
+        println!("cortex, version {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    match crate::config::Config::from_parsed(&parsed) {
+        Ok(cfg) => crate::server::run_process(cfg),
+        Err(e) => {
+            eprintln!("cortex: {e}");
+            1
+        }
+    }
 }
 
 /// Runs the command line writing to the given streams; returns the exit code.
@@ -49,8 +81,8 @@ pub fn run_with<I: IntoIterator<Item = OsString>>(
         None => {
             let _ = writeln!(
                 err,
-                "cortex: the server is not implemented yet; `cortex tsdb --help` lists the \
-                 block tools that are"
+                "cortex: `cortex tsdb <command>` runs a block tool; `cortex [flags]` starts the \
+                 server (`cortex -help` lists the flags)"
             );
             2
         }
