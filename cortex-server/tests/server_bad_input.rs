@@ -21,14 +21,18 @@ fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> OwnedSeries {
 #[test]
 fn bad_input_is_refused_with_the_reason_and_good_data_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProcess::start(dir.path(), &["-validation.max-label-names-per-series=4"]);
+    let mut server =
+        ServerProcess::start(dir.path(), &["-validation.max-label-names-per-series=4"]);
     let addr = server.addr;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
     let t = now - 60_000;
-    let good = series(&[("__name__", "good"), ("job", "a")], &[(t, 1.0), (t + 1000, 2.0)]);
+    let good = series(
+        &[("__name__", "good"), ("job", "a")],
+        &[(t, 1.0), (t + 1000, 2.0)],
+    );
     let r = push(addr, "t1", &v1_body(std::slice::from_ref(&good))).unwrap();
     assert_eq!(r.status, 204, "{}", r.text());
 
@@ -65,7 +69,10 @@ fn bad_input_is_refused_with_the_reason_and_good_data_is_kept() {
         addr,
         "POST",
         "/api/v1/push",
-        &[("X-Scope-OrgID", "t1"), ("Content-Type", "application/json")],
+        &[
+            ("X-Scope-OrgID", "t1"),
+            ("Content-Type", "application/json"),
+        ],
         &valid_body,
     )
     .unwrap();
@@ -117,7 +124,13 @@ fn bad_input_is_refused_with_the_reason_and_good_data_is_kept() {
         (
             "too many labels",
             series(
-                &[("__name__", "m"), ("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")],
+                &[
+                    ("__name__", "m"),
+                    ("a", "1"),
+                    ("b", "2"),
+                    ("c", "3"),
+                    ("d", "4"),
+                ],
                 &[(t, 1.0)],
             ),
             "labels",
@@ -143,7 +156,10 @@ fn bad_input_is_refused_with_the_reason_and_good_data_is_kept() {
     let r = push(
         addr,
         "t1",
-        &v1_body(&[series(&[("__name__", "unsorted"), ("z", "1"), ("a", "2")], &[(t, 3.0)])]),
+        &v1_body(&[series(
+            &[("__name__", "unsorted"), ("z", "1"), ("a", "2")],
+            &[(t, 3.0)],
+        )]),
     )
     .unwrap();
     assert_eq!(r.status, 204, "unsorted labels: {}", r.text());
@@ -151,7 +167,10 @@ fn bad_input_is_refused_with_the_reason_and_good_data_is_kept() {
     let r = push(
         addr,
         "t1",
-        &v1_body(&[series(&[("__name__", "good"), ("job", "a")], &[(t - 5000, 9.0)])]),
+        &v1_body(&[series(
+            &[("__name__", "good"), ("job", "a")],
+            &[(t - 5000, 9.0)],
+        )]),
     )
     .unwrap();
     expect("out of order", r, 400, "out of order");
@@ -160,7 +179,9 @@ fn bad_input_is_refused_with_the_reason_and_good_data_is_kept() {
     assert_eq!(r.status, 200, "server went down");
     let metrics = http(addr, "GET", "/metrics", &[], b"").unwrap().text();
     assert!(
-        metrics.contains("cortex_discarded_samples_total{reason=\"max_label_names_per_series\",user=\"t1\"} 1"),
+        metrics.contains(
+            "cortex_discarded_samples_total{reason=\"max_label_names_per_series\",user=\"t1\"} 1"
+        ),
         "{metrics}"
     );
     assert!(server.signal_and_wait("TERM").success());
@@ -178,5 +199,10 @@ fn bad_input_is_refused_with_the_reason_and_good_data_is_kept() {
         stored["{__name__=\"unsorted\", a=\"2\", z=\"1\"}"],
         vec![(t, 3.0)]
     );
-    assert_eq!(stored.len(), 1 + 8 + 1, "{:?}", stored.keys().collect::<Vec<_>>());
+    assert_eq!(
+        stored.len(),
+        1 + 8 + 1,
+        "{:?}",
+        stored.keys().collect::<Vec<_>>()
+    );
 }

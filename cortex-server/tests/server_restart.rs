@@ -39,6 +39,8 @@ fn push_until_failure(
     for n in from..until {
         match push(addr, TENANT, &v1_body(&batch(base, n))) {
             Ok(r) if r.status == 204 => acked.store(n + 1, Ordering::SeqCst),
+            // Refused while shutting down: not acknowledged, the sender would retry.
+            Ok(r) if r.status == 503 => return,
             Ok(r) => panic!("batch {n}: status {} {}", r.status, r.text()),
             Err(_) => return,
         }
@@ -60,7 +62,8 @@ fn acknowledged_samples_survive_sigkill_and_sigterm() {
         let addr = server.addr;
         let from = acked.load(Ordering::SeqCst);
         let a = acked.clone();
-        let pusher = std::thread::spawn(move || push_until_failure(addr, base, from, from + 400, &a));
+        let pusher =
+            std::thread::spawn(move || push_until_failure(addr, base, from, from + 400, &a));
         // Kill somewhere in the middle of the pushes (xorshift for a random moment).
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -72,7 +75,10 @@ fn acknowledged_samples_survive_sigkill_and_sigterm() {
         if signal == "TERM" {
             assert!(status.success(), "SIGTERM exit: {status}");
         }
-        assert!(acked.load(Ordering::SeqCst) > from, "round {round}: nothing acknowledged");
+        assert!(
+            acked.load(Ordering::SeqCst) > from,
+            "round {round}: nothing acknowledged"
+        );
     }
     // One clean run that pushes nothing, to replay what the last kill left.
     let mut server = ServerProcess::start(dir.path(), &[]);
@@ -83,15 +89,24 @@ fn acknowledged_samples_survive_sigkill_and_sigterm() {
         read_tenant(dir.path(), TENANT).into_iter().collect();
     assert_eq!(stored.len(), SERIES);
     for s in 0..SERIES {
-        let key = format!(
-            "{{__name__=\"restart_test_total\", instance=\"host-{s}\", job=\"restart\"}}"
-        );
+        let key =
+            format!("{{__name__=\"restart_test_total\", instance=\"host-{s}\", job=\"restart\"}}");
         let got = &stored[&key];
         // Every acknowledged batch is there; an unacknowledged last one may be too.
-        assert!(got.len() >= acked, "{key}: {} of {acked} samples", got.len());
+        assert!(
+            got.len() >= acked,
+            "{key}: {} of {acked} samples",
+            got.len()
+        );
         for (n, &(t, v)) in got.iter().enumerate() {
-            assert_eq!((t, v), (base + n as i64 * 1000, (n * SERIES + s) as f64), "{key}");
+            assert_eq!(
+                (t, v),
+                (base + n as i64 * 1000, (n * SERIES + s) as f64),
+                "{key}"
+            );
         }
     }
-    eprintln!("{acked} acknowledged batches of {SERIES} series all present after 2 SIGKILLs and 2 SIGTERMs");
+    eprintln!(
+        "{acked} acknowledged batches of {SERIES} series all present after 2 SIGKILLs and 2 SIGTERMs"
+    );
 }

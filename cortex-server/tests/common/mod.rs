@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use cortex_core::remote_write::{Label, Sample, TimeSeries, WriteRequest, compress, encode_v1};
 use cortex_tsdb::chunkenc::ValueType;
 use cortex_tsdb::db::{Db, DbOptions};
-use cortex_tsdb::querier::SampleIterator;
 use cortex_tsdb::labels::Matcher;
+use cortex_tsdb::querier::SampleIterator;
 
 /// An HTTP response.
 #[derive(Debug)]
