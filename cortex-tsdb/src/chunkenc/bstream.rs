@@ -39,6 +39,11 @@ pub(crate) struct BitWriter {
 /// Zero bytes kept after the last written byte.
 const SLACK: usize = 9;
 
+/// Bytes a new stream starts with: room for the header and the first ten or so samples of
+/// a typical series, after which appenders that know their sample count size the buffer
+/// from the observed bytes per sample ([`BitWriter::ensure_room`]).
+const INITIAL_CAPACITY: usize = 96;
+
 impl Default for BitWriter {
     fn default() -> Self {
         BitWriter::with_header(0, ByteCompat::default())
@@ -48,8 +53,8 @@ impl Default for BitWriter {
 impl BitWriter {
     /// A writer whose stream starts with `header_len` zero bytes (the chunk header).
     pub(crate) fn with_header(header_len: usize, compat: ByteCompat) -> BitWriter {
-        let mut buf = Vec::with_capacity(128);
-        buf.resize(header_len + SLACK, 0);
+        let mut buf = Vec::new();
+        buf.resize(INITIAL_CAPACITY.max(header_len + SLACK), 0);
         BitWriter {
             buf,
             nbits: header_len as u64 * 8,
@@ -110,6 +115,38 @@ impl BitWriter {
     #[inline]
     pub(crate) fn header_mut<const N: usize>(&mut self) -> Option<&mut [u8; N]> {
         self.buf.first_chunk_mut::<N>()
+    }
+
+    /// Bytes of stream written so far, counting a partly written last byte.
+    #[inline]
+    pub(crate) fn used_bytes(&self) -> usize {
+        self.nbits.div_ceil(8) as usize
+    }
+
+    /// Makes sure `bytes` more bytes can be written. When they cannot, the buffer grows
+    /// to exactly `total(used_bytes)` bytes (at least what is needed) instead of doubling: an
+    /// appender that can predict its chunk's final size wastes neither the unused half
+    /// of a doubled buffer nor a chain of freed smaller ones.
+    #[inline]
+    pub(crate) fn ensure_room(&mut self, bytes: usize, total: impl FnOnce(usize) -> usize) {
+        let need = (self.nbits / 8) as usize + SLACK + bytes;
+        if need > self.buf.len() {
+            let used = self.used_bytes();
+            self.grow_exact(need.max(total(used) + SLACK));
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_exact(&mut self, new_len: usize) {
+        self.buf.reserve_exact(new_len - self.buf.len());
+        self.buf.resize(new_len, 0);
+    }
+
+    /// Bytes allocated for the stream.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Gives up the bytes.
@@ -187,7 +224,7 @@ impl BitWriter {
     #[inline(never)]
     fn grow_and_store(&mut self, byte: usize, bits: u64, spill: u8) {
         let want = (byte + SLACK).max(self.buf.len() * 2);
-        self.buf.resize(want, 0);
+        self.grow_exact(want);
         if let Some(dst) = self.buf.get_mut(byte..byte + SLACK) {
             store(dst, bits, spill);
         }

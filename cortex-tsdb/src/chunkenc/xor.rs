@@ -163,6 +163,7 @@ impl XorAppender<'_> {
         if num.wrapping_sub(2) >= u32::from(u16::MAX) - 2 {
             return append_head(w, st, t, v);
         }
+        w.ensure_room(MAX_SAMPLE_BYTES, |used| predicted_size(used, num));
         let t_delta = t.wrapping_sub(st.t) as u64;
         let dod = t_delta.wrapping_sub(st.t_delta);
         let delta = v.to_bits() ^ st.v.to_bits();
@@ -184,6 +185,31 @@ impl XorAppender<'_> {
     pub fn num_samples(&self) -> u16 {
         self.st.num as u16
     }
+}
+
+/// The most bytes one sample after the second takes: a 4-bit delta-of-delta prefix with
+/// 64 bits, and a value with a new window (2 + 5 + 6 control bits and 64 bits).
+const MAX_SAMPLE_BYTES: usize = 19;
+
+/// Samples a head chunk usually ends with (Prometheus cuts at 120).
+const TYPICAL_SAMPLES: usize = 120;
+
+/// The size a chunk of `num` samples in `used` bytes is expected to reach: the bytes of
+/// the samples after the second (header and the first two samples take about 15 bytes)
+/// extrapolated to [`TYPICAL_SAMPLES`] (less a tenth), plus one sample's worst case;
+/// past that, a quarter more.
+#[cold]
+fn predicted_size(used: usize, num: u32) -> usize {
+    let num = num as usize;
+    if num >= TYPICAL_SAMPLES {
+        return used + used / 4;
+    }
+    let first = 15.min(used);
+    let per_sample = (used - first) as f64 / num.saturating_sub(2).max(1) as f64;
+    // Early samples cost more than later ones (value windows are still being found),
+    // so the early rate overstates the rest a little.
+    let rest = per_sample * 0.9 * (TYPICAL_SAMPLES - num) as f64;
+    used + rest as usize + MAX_SAMPLE_BYTES
 }
 
 /// Appends the first or second sample, or refuses one more than the header can count.
@@ -247,6 +273,36 @@ fn set_num_samples(w: &mut BitWriter, n: u16) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buffers_grow_to_the_predicted_size_not_by_doubling() {
+        // Value steps: counters, a gauge-like walk, large jumps, a constant.
+        for step in [1000.0, 0.37, 1e9 + 0.123, 0.0] {
+            let mut c = XorChunk::new();
+            let mut app = c.appender().unwrap();
+            let (mut t, mut v) = (0i64, 123_456_789.0f64);
+            let mut at_100 = 0;
+            for i in 0..120 {
+                t += 30_000;
+                v += step * f64::from(i % 7);
+                app.append(t, v).unwrap();
+                if i == 99 {
+                    at_100 = app.w.capacity();
+                }
+            }
+            let used = c.bytes().len();
+            let cap = c.w.capacity();
+            eprintln!(
+                "step {step}: {used} bytes at 120 samples; buffer {at_100} at 100, {cap} at 120"
+            );
+            assert!(cap >= used);
+            // No doubling: the buffer ends within a fifth (plus one sample) of the bytes.
+            assert!(
+                cap <= (used + used / 5 + 2 * MAX_SAMPLE_BYTES).max(96),
+                "step {step}: {used} bytes in a buffer of {cap}"
+            );
+        }
+    }
     use crate::chunkenc::bstream::BitReader;
     use crate::value::STALE_NAN;
     use proptest::prelude::*;
