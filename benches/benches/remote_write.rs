@@ -27,20 +27,31 @@ fn label_sets() -> Vec<Vec<(String, String)>> {
         "node_disk_io_time_seconds_total",
         "node_memory_MemAvailable_bytes",
     ];
-    let modes = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"];
+    let modes = [
+        "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
+    ];
     (0..SERIES)
         .map(|i| {
             let host = i / 100;
             let mut ls = vec![
-                ("__name__".to_string(), metrics[i % metrics.len()].to_string()),
+                (
+                    "__name__".to_string(),
+                    metrics[i % metrics.len()].to_string(),
+                ),
                 ("cluster".to_string(), "prod-eu-west-1".to_string()),
                 ("cpu".to_string(), (i % 16).to_string()),
                 ("env".to_string(), "production".to_string()),
-                ("instance".to_string(), format!("10.0.{}.{}:9100", host / 250, host % 250)),
+                (
+                    "instance".to_string(),
+                    format!("10.0.{}.{}:9100", host / 250, host % 250),
+                ),
                 ("job".to_string(), "node-exporter".to_string()),
                 ("mode".to_string(), modes[i % modes.len()].to_string()),
                 ("namespace".to_string(), "monitoring".to_string()),
-                ("pod".to_string(), format!("node-exporter-{:05x}", host * 7919)),
+                (
+                    "pod".to_string(),
+                    format!("node-exporter-{:05x}", host * 7919),
+                ),
                 ("region".to_string(), "eu-west-1".to_string()),
             ];
             ls.sort();
@@ -55,7 +66,10 @@ fn request(sets: &[Vec<(String, String)>], protocol: Protocol) -> WriteRequest<'
             .iter()
             .enumerate()
             .map(|(i, ls)| TimeSeries {
-                labels: ls.iter().map(|(n, v)| Label { name: n, value: v }).collect(),
+                labels: ls
+                    .iter()
+                    .map(|(n, v)| Label { name: n, value: v })
+                    .collect(),
                 samples: vec![Sample {
                     timestamp: 1_700_000_000_000 + (i as i64 % 15) * 1000,
                     value: (i * 7919 % 100_000) as f64 * 1.25,
@@ -72,7 +86,8 @@ fn bench_remote_write(c: &mut Criterion) {
     let sets = label_sets();
     let v1 = request(&sets, Protocol::V1);
     let v2 = request(&sets, Protocol::V2);
-    let (mut raw1, mut raw2, mut body1, mut body2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut raw1, mut raw2, mut body1, mut body2) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     encode_v1(&v1, &mut raw1);
     encode_v2(&v2, &mut raw2);
     compress(&raw1, &mut body1);
@@ -97,7 +112,9 @@ fn bench_remote_write(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("remote_write_decode");
     g.throughput(Throughput::Bytes(raw1.len() as u64));
-    g.bench_function("v1_protobuf", |b| b.iter(|| black_box(decode_v1(&raw1).unwrap()).timeseries.len()));
+    g.bench_function("v1_protobuf", |b| {
+        b.iter(|| black_box(decode_v1(&raw1).unwrap()).timeseries.len())
+    });
     let mut scratch = Vec::new();
     g.bench_function("v1_snappy_body", |b| {
         b.iter(|| {
@@ -106,7 +123,9 @@ fn bench_remote_write(c: &mut Criterion) {
         })
     });
     g.throughput(Throughput::Bytes(raw2.len() as u64));
-    g.bench_function("v2_protobuf", |b| b.iter(|| black_box(decode_v2(&raw2).unwrap()).timeseries.len()));
+    g.bench_function("v2_protobuf", |b| {
+        b.iter(|| black_box(decode_v2(&raw2).unwrap()).timeseries.len())
+    });
     g.bench_function("v2_snappy_body", |b| {
         b.iter(|| {
             let req = decode_request(&body2, &h2, DEFAULT_MAX_RECV_MSG_SIZE, &mut scratch).unwrap();
