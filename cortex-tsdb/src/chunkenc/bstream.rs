@@ -53,8 +53,7 @@ impl Default for BitWriter {
 impl BitWriter {
     /// A writer whose stream starts with `header_len` zero bytes (the chunk header).
     pub(crate) fn with_header(header_len: usize, compat: ByteCompat) -> BitWriter {
-        let mut buf = Vec::new();
-        buf.resize(INITIAL_CAPACITY.max(header_len + SLACK), 0);
+        let buf = vec![0; INITIAL_CAPACITY.max(header_len + SLACK)];
         BitWriter {
             buf,
             nbits: header_len as u64 * 8,
