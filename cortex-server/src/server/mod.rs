@@ -3,6 +3,7 @@
 //! requests, finish those in flight, stop the ingester's loops, flush if configured,
 //! close every TSDB).
 
+mod grpc;
 mod http;
 pub mod log;
 mod ops;
@@ -62,6 +63,8 @@ pub struct Server {
     state: Arc<AppState>,
     listener: Option<TcpListener>,
     addr: SocketAddr,
+    grpc_listener: Option<TcpListener>,
+    grpc_addr: SocketAddr,
     _reloader: Option<ReloadHandle>,
 }
 
@@ -120,9 +123,30 @@ impl Server {
                 source,
             })?;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        let grpc_addr = format!(
+            "{}:{}",
+            if config.server.grpc_listen_address.is_empty() {
+                "0.0.0.0"
+            } else {
+                &config.server.grpc_listen_address
+            },
+            config.server.grpc_listen_port
+        );
+        let grpc_listener =
+            TcpListener::bind(&grpc_addr)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: grpc_addr.clone(),
+                    source,
+                })?;
+        let grpc_addr = grpc_listener.local_addr().map_err(ServerError::Serve)?;
         log.info(
             "server listening",
-            &[("http", &addr), ("target", &config.target)],
+            &[
+                ("http", &addr),
+                ("grpc", &grpc_addr),
+                ("target", &config.target),
+            ],
         );
         let state = Arc::new(AppState {
             config,
@@ -139,6 +163,8 @@ impl Server {
             state,
             listener: Some(listener),
             addr,
+            grpc_listener: Some(grpc_listener),
+            grpc_addr,
             _reloader: reloader,
         })
     }
@@ -146,6 +172,11 @@ impl Server {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
     }
 
     /// Serves until `shutdown` turns true (or SIGTERM/SIGINT when `signals`), then
@@ -160,6 +191,13 @@ impl Server {
         };
         let state = self.state.clone();
         let router = http::router(state.clone());
+        let (grpc_stop, grpc_task) = match self.grpc_listener.take() {
+            Some(l) => {
+                let (tx, task) = grpc::serve(l, state.log);
+                (Some(tx), Some(task))
+            }
+            None => (None, None),
+        };
         state.ready.store(true, Ordering::Release);
         let stop_state = state.clone();
         let graceful = async move {
@@ -170,6 +208,9 @@ impl Server {
             stop_state.ready.store(false, Ordering::Release);
             stop_state.stopping.store(true, Ordering::Release);
             stop_state.log.info("shutting down", &[]);
+            if let Some(tx) = grpc_stop {
+                let _ = tx.send(true);
+            }
         };
         let timeout = state.config.server.graceful_shutdown_timeout.to_std();
         let serve = axum::serve(listener, router).with_graceful_shutdown(graceful);
@@ -187,6 +228,16 @@ impl Server {
                 Ok(())
             }
         };
+        if let Some(mut task) = grpc_task {
+            // Open gRPC connections get the same grace period as HTTP requests.
+            if tokio::time::timeout(timeout, &mut task).await.is_err() {
+                state.log.warn(
+                    "gRPC connections still open after the grace period; closing",
+                    &[],
+                );
+                task.abort();
+            }
+        }
         let shut = state.ingester.shutdown().await;
         match &shut {
             Ok(()) => state.log.info("ingester stopped", &[]),

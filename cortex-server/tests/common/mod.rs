@@ -179,6 +179,8 @@ pub struct ServerProcess {
     pub child: Child,
     /// Its HTTP address.
     pub addr: SocketAddr,
+    /// Its gRPC address.
+    pub grpc_addr: SocketAddr,
     /// Its working directory (data under `./data`).
     pub dir: PathBuf,
 }
@@ -187,10 +189,13 @@ impl ServerProcess {
     /// Starts `cortex` with `flags` in `dir` and waits until `/ready` answers 200.
     pub fn start(dir: &Path, flags: &[&str]) -> ServerProcess {
         let port = free_port();
+        let grpc_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_cortex"))
             .current_dir(dir)
             .arg(format!("-server.http-listen-port={port}"))
             .arg("-server.http-listen-address=127.0.0.1")
+            .arg(format!("-server.grpc-listen-port={grpc_port}"))
+            .arg("-server.grpc-listen-address=127.0.0.1")
             .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -200,6 +205,7 @@ impl ServerProcess {
         let mut p = ServerProcess {
             child,
             addr,
+            grpc_addr: format!("127.0.0.1:{grpc_port}").parse().unwrap(),
             dir: dir.to_path_buf(),
         };
         let deadline = Instant::now() + Duration::from_secs(60);

@@ -1,0 +1,33 @@
+//! The gRPC listener (`server.grpc_listen_port`, 9095 by default). It serves the standard
+//! `grpc.health.v1.Health` service now; the ingester, store-gateway and ring services
+//! of the microservices mode are added to the same server.
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+
+use super::log::Logger;
+
+/// Starts serving on `listener` until the returned sender sends `true`; the health
+/// service reports SERVING until then.
+pub(crate) fn serve(listener: TcpListener, log: Logger) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (tx, mut rx) = watch::channel(false);
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+            reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        };
+        let served = tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop)
+            .await;
+        if let Err(e) = served {
+            log.error("gRPC server failed", &[("err", &e)]);
+        }
+    });
+    (tx, task)
+}
