@@ -105,6 +105,18 @@ fn remote_write_2_is_stored_and_counted() {
         metrics.contains("cortex_distributor_received_metadata_total{user=\"v2-tenant\"} 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("cortex_ingester_tsdb_head_samples_appended_total{user=\"v2-tenant\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("cortex_ingester_tsdb_wal_segment_current{user=\"v2-tenant\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("cortex_ingester_tsdb_wal_records_appended_total{user=\"v2-tenant\"} 0"),
+        "{metrics}"
+    );
     assert!(server.signal_and_wait("TERM").success());
     let stored = read_tenant(dir.path(), "v2-tenant");
     assert_eq!(

@@ -30,6 +30,7 @@ pub mod tenant;
 pub mod tenants;
 pub mod thanos_meta;
 pub mod time_format;
+mod tsdb_metrics;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,6 +108,9 @@ impl Ingester {
             stopped: AtomicBool::new(false),
             loops: Mutex::new(None),
         });
+        registry.register_collector(Box::new(tsdb_metrics::TsdbCollector {
+            ingester: Arc::downgrade(&ing),
+        }));
         ing.update_gauges();
         Ok(ing)
     }

@@ -299,6 +299,13 @@ impl Head {
         values.into_iter().collect()
     }
 
+    /// What the WAL has written since the head was opened, and its current segment;
+    /// `None` without a WAL.
+    pub fn wal_stats(&self) -> Option<(crate::wal::WalStats, u64)> {
+        let w = self.wal.as_ref()?.lock().ok()?;
+        Some((w.stats(), w.segment()))
+    }
+
     /// Makes the WAL durable on disk (fsync). Commits are already safe against a
     /// process crash; this also covers a machine crash.
     pub fn sync_wal(&self) -> Result<()> {
