@@ -78,6 +78,10 @@ impl TenantLimits for OverridesLimits {
             .out_of_order_time_window
             .to_std()
     }
+
+    fn max_exemplars(&self, tenant: &str) -> i64 {
+        self.overrides.tenant(tenant).max_exemplars
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,11 @@ pub trait TenantLimits: Send + Sync {
     /// How far behind a series' newest sample a sample is still accepted
     /// (`out_of_order_time_window`); read when the tenant's TSDB is opened.
     fn out_of_order_time_window(&self, tenant: &str) -> Duration;
+    /// The tenant's `max_exemplars` limit: above 0 the number of exemplars kept, 0 to use
+    /// `blocks_storage.tsdb.max_exemplars`, below 0 none (Cortex's rule).
+    fn max_exemplars(&self, _tenant: &str) -> i64 {
+        0
+    }
 }
 
 /// The same local limits for every tenant, with Cortex's defaults.

@@ -115,6 +115,20 @@ impl Ingester {
         Ok(ing)
     }
 
+    /// Resizes the tenant's exemplar storage when its `max_exemplars` limit changed.
+    fn apply_exemplar_limit(&self, tenant: &str, t: &TenantDb) {
+        let want = match self.limits.max_exemplars(tenant) {
+            n if n > 0 => n as usize,
+            0 => self.tsdb_config().max_exemplars.max(0) as usize,
+            _ => 0,
+        };
+        let db = t.db();
+        if db.head().exemplars().max_exemplars() != want {
+            // A failed resize keeps the old size; exemplars are still accepted within it.
+            let _ = db.set_max_exemplars(want);
+        }
+    }
+
     /// Starts the background loops on `handle` (once; later calls do nothing).
     pub fn start(self: &Arc<Self>, handle: &Handle) {
         let mut l = self.loops.lock().unwrap_or_else(|e| e.into_inner());
@@ -193,6 +207,9 @@ impl Ingester {
                 track_active: self.cfg.active_series_metrics_enabled,
                 now,
             };
+            if req.timeseries.iter().any(|ts| !ts.exemplars.is_empty()) {
+                self.apply_exemplar_limit(tenant, &t);
+            }
             let mut res = append_request(&ctx, req);
             let stats = match &mut res {
                 Ok(s) => Some(s),

@@ -86,8 +86,7 @@ impl Server {
                     .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?,
             )
         };
-        let mut tsdb = config.blocks_storage.tsdb.clone();
-        tsdb.max_exemplars = tsdb.max_exemplars.max(config.limits.max_exemplars);
+        let tsdb = config.blocks_storage.tsdb.clone();
         let bucket = Bucket::local(&config.blocks_storage.filesystem.dir)?;
         let limits = Arc::new(OverridesLimits::new(overrides.clone(), 1, 1));
         let ingester_cfg = config.ingester.clone();
