@@ -21,6 +21,7 @@ mod lookup;
 mod postings;
 mod read;
 pub mod replay;
+mod replay_workers;
 mod series;
 mod stripes;
 mod truncate;

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use rustc_hash::FxHashMap;
 
 use super::Head;
+use super::replay_workers::FloatAppliers;
 use super::series::{AppendCtx, MemSeries, MmappedChunk};
 use crate::Result;
 use crate::exemplar::Exemplar;
@@ -101,162 +102,170 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
     };
     let window = head.opts.out_of_order_window;
 
-    while let Some(rec) = reader.next_record()? {
-        stats.records += 1;
-        let Some(kind) = record_type(rec) else {
-            continue;
-        };
-        match kind {
-            RecordType::Series => {
-                decode_series(rec, &mut series_buf).map_err(|e| reader.record_error(e))?;
-                for rs in series_buf.drain(..) {
-                    max_ref = max_ref.max(rs.series_ref);
-                    let (s, created) = head.create_with_ref(rs.series_ref, &rs.labels);
-                    s.logged.store(true, Ordering::Release);
-                    if created {
-                        stats.series += 1;
-                        if let Some(chunks) = mmapped.remove(&rs.series_ref) {
-                            let mut st = s.lock();
-                            for c in &chunks {
-                                st.total_samples += u64::from(c.num_samples);
-                                st.max_time = st.max_time.max(c.max_time);
-                                mint = mint.min(c.min_time);
-                                maxt = maxt.max(c.max_time);
+    // Float samples are applied by worker threads (see `replay_workers`); everything
+    // else in WAL order on this thread.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    std::thread::scope(|scope| -> Result<()> {
+        let mut appliers = FloatAppliers::start(scope, workers, ctx, window);
+        let read = (|| -> Result<()> {
+            while let Some(rec) = reader.next_record()? {
+                stats.records += 1;
+                let Some(kind) = record_type(rec) else {
+                    continue;
+                };
+                match kind {
+                    RecordType::Series => {
+                        decode_series(rec, &mut series_buf).map_err(|e| reader.record_error(e))?;
+                        for rs in series_buf.drain(..) {
+                            max_ref = max_ref.max(rs.series_ref);
+                            let (s, created) = head.create_with_ref(rs.series_ref, &rs.labels);
+                            s.logged.store(true, Ordering::Release);
+                            if created {
+                                stats.series += 1;
+                                if let Some(chunks) = mmapped.remove(&rs.series_ref) {
+                                    let mut st = s.lock();
+                                    for c in &chunks {
+                                        st.total_samples += u64::from(c.num_samples);
+                                        st.max_time = st.max_time.max(c.max_time);
+                                        mint = mint.min(c.min_time);
+                                        maxt = maxt.max(c.max_time);
+                                    }
+                                    stats.mmapped_chunks += chunks.len() as u64;
+                                    st.mmapped = chunks;
+                                }
                             }
-                            stats.mmapped_chunks += chunks.len() as u64;
-                            st.mmapped = chunks;
+                            by_ref.insert(rs.series_ref, s);
                         }
                     }
-                    by_ref.insert(rs.series_ref, s);
-                }
-            }
-            RecordType::Samples | RecordType::SamplesV2 => {
-                decode_samples(rec, &mut samples).map_err(|e| reader.record_error(e))?;
-                for rs in &samples {
-                    let Some(s) = by_ref.get(&rs.series_ref) else {
-                        stats.unknown_series_refs += 1;
-                        continue;
-                    };
-                    if rs.t < min_valid {
-                        stats.samples_before_head += 1;
-                        continue;
-                    }
-                    let mut st = s.lock();
-                    if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
-                        stats.samples_in_chunk_files += 1;
-                        continue;
-                    }
-                    match st.check_float(rs.t, rs.v) {
-                        Ok(true) => continue,
-                        Ok(false) => st.append_float(s.series_ref, rs.t, rs.v, ctx)?,
-                        Err(_) if window > 0 && rs.t >= st.max_time - window => {
-                            let _ = st.insert_ooo(rs.t, rs.v);
-                        }
-                        Err(_) => {
-                            stats.out_of_order += 1;
-                            continue;
+                    RecordType::Samples | RecordType::SamplesV2 => {
+                        decode_samples(rec, &mut samples).map_err(|e| reader.record_error(e))?;
+                        for rs in &samples {
+                            let Some(s) = by_ref.get(&rs.series_ref) else {
+                                stats.unknown_series_refs += 1;
+                                continue;
+                            };
+                            if rs.t < min_valid {
+                                stats.samples_before_head += 1;
+                                continue;
+                            }
+                            appliers.push(s, rs.t, rs.v);
                         }
                     }
-                    stats.samples += 1;
-                    mint = mint.min(rs.t);
-                    maxt = maxt.max(rs.t);
-                }
-            }
-            RecordType::HistogramSamples
-            | RecordType::HistogramSamplesV2
-            | RecordType::CustomBucketsHistogramSamples => {
-                decode_histogram_samples(rec, &mut hists).map_err(|e| reader.record_error(e))?;
-                for rs in &hists {
-                    let Some(s) = by_ref.get(&rs.series_ref) else {
-                        stats.unknown_series_refs += 1;
-                        continue;
-                    };
-                    if rs.t < min_valid {
-                        stats.samples_before_head += 1;
-                        continue;
-                    }
-                    let mut st = s.lock();
-                    if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
-                        stats.samples_in_chunk_files += 1;
-                        continue;
-                    }
-                    match st.check_histogram(rs.t, Some(&rs.h), None) {
-                        Ok(true) => continue,
-                        Ok(false) => st.append_histogram(s.series_ref, rs.t, &rs.h, ctx)?,
-                        Err(_) => {
-                            stats.out_of_order += 1;
-                            continue;
+                    RecordType::HistogramSamples
+                    | RecordType::HistogramSamplesV2
+                    | RecordType::CustomBucketsHistogramSamples => {
+                        appliers.barrier();
+                        decode_histogram_samples(rec, &mut hists)
+                            .map_err(|e| reader.record_error(e))?;
+                        for rs in &hists {
+                            let Some(s) = by_ref.get(&rs.series_ref) else {
+                                stats.unknown_series_refs += 1;
+                                continue;
+                            };
+                            if rs.t < min_valid {
+                                stats.samples_before_head += 1;
+                                continue;
+                            }
+                            let mut st = s.lock();
+                            if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
+                                stats.samples_in_chunk_files += 1;
+                                continue;
+                            }
+                            match st.check_histogram(rs.t, Some(&rs.h), None) {
+                                Ok(true) => continue,
+                                Ok(false) => st.append_histogram(s.series_ref, rs.t, &rs.h, ctx)?,
+                                Err(_) => {
+                                    stats.out_of_order += 1;
+                                    continue;
+                                }
+                            }
+                            stats.samples += 1;
+                            mint = mint.min(rs.t);
+                            maxt = maxt.max(rs.t);
                         }
                     }
-                    stats.samples += 1;
-                    mint = mint.min(rs.t);
-                    maxt = maxt.max(rs.t);
-                }
-            }
-            RecordType::FloatHistogramSamples
-            | RecordType::FloatHistogramSamplesV2
-            | RecordType::CustomBucketsFloatHistogramSamples => {
-                decode_float_histogram_samples(rec, &mut fhists)
-                    .map_err(|e| reader.record_error(e))?;
-                for rs in &fhists {
-                    let Some(s) = by_ref.get(&rs.series_ref) else {
-                        stats.unknown_series_refs += 1;
-                        continue;
-                    };
-                    if rs.t < min_valid {
-                        stats.samples_before_head += 1;
-                        continue;
-                    }
-                    let mut st = s.lock();
-                    if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
-                        stats.samples_in_chunk_files += 1;
-                        continue;
-                    }
-                    match st.check_histogram(rs.t, None, Some(&rs.fh)) {
-                        Ok(true) => continue,
-                        Ok(false) => st.append_float_histogram(s.series_ref, rs.t, &rs.fh, ctx)?,
-                        Err(_) => {
-                            stats.out_of_order += 1;
-                            continue;
+                    RecordType::FloatHistogramSamples
+                    | RecordType::FloatHistogramSamplesV2
+                    | RecordType::CustomBucketsFloatHistogramSamples => {
+                        appliers.barrier();
+                        decode_float_histogram_samples(rec, &mut fhists)
+                            .map_err(|e| reader.record_error(e))?;
+                        for rs in &fhists {
+                            let Some(s) = by_ref.get(&rs.series_ref) else {
+                                stats.unknown_series_refs += 1;
+                                continue;
+                            };
+                            if rs.t < min_valid {
+                                stats.samples_before_head += 1;
+                                continue;
+                            }
+                            let mut st = s.lock();
+                            if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
+                                stats.samples_in_chunk_files += 1;
+                                continue;
+                            }
+                            match st.check_histogram(rs.t, None, Some(&rs.fh)) {
+                                Ok(true) => continue,
+                                Ok(false) => {
+                                    st.append_float_histogram(s.series_ref, rs.t, &rs.fh, ctx)?
+                                }
+                                Err(_) => {
+                                    stats.out_of_order += 1;
+                                    continue;
+                                }
+                            }
+                            stats.samples += 1;
+                            mint = mint.min(rs.t);
+                            maxt = maxt.max(rs.t);
                         }
                     }
-                    stats.samples += 1;
-                    mint = mint.min(rs.t);
-                    maxt = maxt.max(rs.t);
-                }
-            }
-            RecordType::Tombstones => {
-                decode_tombstones(rec, &mut stones).map_err(|e| reader.record_error(e))?;
-                let mut t = head.tombstones.write().unwrap_or_else(|e| e.into_inner());
-                for st in &stones {
-                    t.add(st.series_ref, st.interval);
-                }
-            }
-            RecordType::Exemplars if keep_exemplars => {
-                decode_exemplars(rec, &mut exemplars).map_err(|e| reader.record_error(e))?;
-                for re in exemplars.drain(..) {
-                    if re.t < min_valid {
-                        continue;
+                    RecordType::Tombstones => {
+                        appliers.barrier();
+                        decode_tombstones(rec, &mut stones).map_err(|e| reader.record_error(e))?;
+                        let mut t = head.tombstones.write().unwrap_or_else(|e| e.into_inner());
+                        for st in &stones {
+                            t.add(st.series_ref, st.interval);
+                        }
                     }
-                    let Some(s) = by_ref.get(&re.series_ref) else {
-                        stats.unknown_series_refs += 1;
-                        continue;
-                    };
-                    let e = Exemplar {
-                        labels: re.labels,
-                        value: re.v,
-                        ts: re.t,
-                    };
-                    // Out-of-order ones cannot be in a WAL we wrote; like Prometheus, a
-                    // replay skips whatever the buffer refuses.
-                    if let Ok(true) = head.exemplars.add(s.series_ref, &s.labels, &e) {
-                        stats.exemplars += 1;
+                    RecordType::Exemplars if keep_exemplars => {
+                        appliers.barrier();
+                        decode_exemplars(rec, &mut exemplars)
+                            .map_err(|e| reader.record_error(e))?;
+                        for re in exemplars.drain(..) {
+                            if re.t < min_valid {
+                                continue;
+                            }
+                            let Some(s) = by_ref.get(&re.series_ref) else {
+                                stats.unknown_series_refs += 1;
+                                continue;
+                            };
+                            let e = Exemplar {
+                                labels: re.labels,
+                                value: re.v,
+                                ts: re.t,
+                            };
+                            // Out-of-order ones cannot be in a WAL we wrote; like Prometheus, a
+                            // replay skips whatever the buffer refuses.
+                            if let Ok(true) = head.exemplars.add(s.series_ref, &s.labels, &e) {
+                                stats.exemplars += 1;
+                            }
+                        }
                     }
+                    _ => {}
                 }
             }
-            _ => {}
-        }
-    }
+            Ok(())
+        })();
+        let applied = appliers.finish();
+        read?;
+        let applied = applied?;
+        stats.samples += applied.samples;
+        stats.samples_in_chunk_files += applied.samples_in_chunk_files;
+        stats.out_of_order += applied.out_of_order;
+        mint = mint.min(applied.mint);
+        maxt = maxt.max(applied.maxt);
+        Ok(())
+    })?;
     stats.torn_tail = reader.torn_tail().cloned();
     if let Some(tail) = &stats.torn_tail
         && !head.opts.read_only
