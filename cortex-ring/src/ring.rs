@@ -260,3 +260,219 @@ impl Ring {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desc::{InstanceDesc, InstanceState, unix_seconds};
+    use InstanceState::*;
+
+    const STALE: i64 = 3600;
+
+    /// A ring from `(id, zone, state, token, stale)` rows, one token each.
+    fn ring(rows: &[(&str, &str, InstanceState, u32, bool)], rf: usize, zones: bool) -> Ring {
+        let now = unix_seconds(SystemTime::now());
+        let mut desc = Desc::new();
+        for &(id, zone, state, token, stale) in rows {
+            desc.ingesters.insert(
+                id.to_string(),
+                InstanceDesc {
+                    addr: format!("{id}:9095"),
+                    timestamp: if stale { now - STALE } else { now },
+                    state,
+                    tokens: vec![token],
+                    zone: zone.to_string(),
+                    registered_timestamp: now,
+                },
+            );
+        }
+        let cfg = RingConfig { replication_factor: rf, zone_awareness_enabled: zones, ..Default::default() };
+        Ring::new(desc, &cfg).unwrap()
+    }
+
+    fn ids(rs: &ReplicationSet) -> Vec<&str> {
+        rs.instances.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    fn five(states: [InstanceState; 5], stale: [bool; 5]) -> Ring {
+        let names = ["a", "b", "c", "d", "e"];
+        let rows: Vec<_> = (0..5).map(|i| (names[i], "", states[i], 100 * (i as u32 + 1), stale[i])).collect();
+        ring(&rows, 3, false)
+    }
+
+    #[test]
+    fn empty_ring_and_zero_rf_are_errors() {
+        let r = Ring::new(Desc::new(), &RingConfig::default()).unwrap();
+        assert_eq!(r.get(1, Operation::WRITE, &mut GetBuffers::default()), Err(RingError::EmptyRing));
+        assert_eq!(r.get_all_healthy(Operation::READ), Err(RingError::EmptyRing));
+        assert_eq!(r.get_replication_set_for_operation(Operation::READ), Err(RingError::EmptyRing));
+        assert_eq!(RingError::EmptyRing.to_string(), "empty ring");
+        let cfg = RingConfig { replication_factor: 0, ..Default::default() };
+        assert_eq!(
+            Ring::new(Desc::new(), &cfg).unwrap_err().to_string(),
+            "ReplicationFactor must be greater than zero: 0"
+        );
+    }
+
+    #[test]
+    fn walk_starts_after_the_key_and_wraps() {
+        let r = five([ACTIVE; 5], [false; 5]);
+        let mut buf = GetBuffers::default();
+        let rs = r.get(150, Operation::WRITE, &mut buf).unwrap();
+        assert_eq!(ids(&rs), ["b", "c", "d"]);
+        assert_eq!((rs.max_errors, rs.quorum()), (1, 2));
+        // A key equal to a token belongs to the next one.
+        assert_eq!(ids(&r.get(200, Operation::WRITE, &mut buf).unwrap()), ["c", "d", "e"]);
+        assert_eq!(ids(&r.get(450, Operation::WRITE, &mut buf).unwrap()), ["e", "a", "b"]);
+        assert_eq!(ids(&r.get(u32::MAX, Operation::READ, &mut buf).unwrap()), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn writes_extend_past_joining_and_leaving_instances_reads_do_not() {
+        let r = five([ACTIVE, JOINING, LEAVING, ACTIVE, ACTIVE], [false; 5]);
+        let mut buf = GetBuffers::default();
+        // Write walks b (JOINING, extends), c (LEAVING, extends), d, e, a; keeps the ACTIVE ones.
+        let rs = r.get(150, Operation::WRITE, &mut buf).unwrap();
+        assert_eq!(ids(&rs), ["d", "e", "a"]);
+        assert_eq!(rs.max_errors, 1);
+        // Reads use JOINING and LEAVING instances without extending.
+        let rs = r.get(150, Operation::READ, &mut buf).unwrap();
+        assert_eq!(ids(&rs), ["b", "c", "d"]);
+        assert_eq!(rs.max_errors, 1);
+        // Without extension the walk stops at three instances and only d is writable.
+        assert_eq!(
+            r.get(150, Operation::WRITE_NO_EXTEND, &mut buf).unwrap_err().to_string(),
+            "at least 2 live replicas required, could only find 1 - unhealthy instances: b:9095,c:9095"
+        );
+    }
+
+    #[test]
+    fn unhealthy_instances_reduce_the_set_until_quorum_fails() {
+        let mut buf = GetBuffers::default();
+        let r = five([ACTIVE; 5], [false, true, false, false, false]);
+        let rs = r.get(150, Operation::WRITE, &mut buf).unwrap();
+        assert_eq!(ids(&rs), ["c", "d"]);
+        assert_eq!(rs.max_errors, 0);
+        let r = five([ACTIVE; 5], [false, true, true, false, false]);
+        assert_eq!(
+            r.get(150, Operation::WRITE, &mut buf).unwrap_err().to_string(),
+            "at least 2 live replicas required, could only find 1 - unhealthy instances: b:9095,c:9095"
+        );
+        // Fewer instances than RF: 2 of RF 3 is still a quorum, with no error to spare.
+        let r = ring(&[("a", "", ACTIVE, 1, false), ("b", "", ACTIVE, 2, false)], 3, false);
+        let rs = r.get(0, Operation::WRITE, &mut buf).unwrap();
+        assert_eq!((rs.instances.len(), rs.max_errors), (2, 0));
+    }
+
+    #[test]
+    fn zone_awareness_takes_one_instance_per_zone() {
+        let rows = [
+            ("a1", "a", ACTIVE, 100, false),
+            ("a2", "a", ACTIVE, 200, false),
+            ("b1", "b", ACTIVE, 300, false),
+            ("b2", "b", ACTIVE, 400, false),
+            ("c1", "c", ACTIVE, 500, false),
+            ("c2", "c", ACTIVE, 600, false),
+        ];
+        let mut buf = GetBuffers::default();
+        assert_eq!(ids(&ring(&rows, 3, true).get(50, Operation::WRITE, &mut buf).unwrap()), ["a1", "b1", "c1"]);
+        assert_eq!(ids(&ring(&rows, 3, false).get(50, Operation::WRITE, &mut buf).unwrap()), ["a1", "a2", "b1"]);
+        // RF above the zone count: zones take turns holding the extra copy.
+        let rs = ring(&rows, 5, true).get(50, Operation::WRITE, &mut buf).unwrap();
+        assert_eq!(ids(&rs), ["a1", "a2", "b1", "b2", "c1"]);
+        // RF below the zone count: one per zone.
+        let rows4 = [
+            ("a1", "a", ACTIVE, 100, false),
+            ("a2", "a", ACTIVE, 150, false),
+            ("b1", "b", ACTIVE, 200, false),
+            ("c1", "c", ACTIVE, 300, false),
+            ("d1", "d", ACTIVE, 400, false),
+        ];
+        assert_eq!(ids(&ring(&rows4, 3, true).get(50, Operation::WRITE, &mut buf).unwrap()), ["a1", "b1", "c1"]);
+    }
+
+    #[test]
+    fn zone_aware_extension_stays_in_the_same_zone() {
+        let rows = [
+            ("a1", "a", LEAVING, 100, false),
+            ("a2", "a", ACTIVE, 200, false),
+            ("b1", "b", ACTIVE, 300, false),
+            ("b2", "b", ACTIVE, 350, false),
+            ("c1", "c", ACTIVE, 500, false),
+        ];
+        let rs = ring(&rows, 3, true).get(50, Operation::WRITE, &mut GetBuffers::default()).unwrap();
+        assert_eq!(ids(&rs), ["a2", "b1", "c1"]);
+        assert_eq!(rs.max_errors, 1);
+        assert_eq!(rs.zone_count(), 3);
+        let err = ring(&[("a1", "a", ACTIVE, 1, true), ("b1", "b", ACTIVE, 2, true), ("c1", "c", ACTIVE, 3, false)], 3, true)
+            .get(0, Operation::WRITE, &mut GetBuffers::default())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "at least 2 live replicas required across different availability zones, could only find 1 - unhealthy instances: a1:9095,b1:9095"
+        );
+    }
+
+    #[test]
+    fn all_healthy_and_instance_lookups() {
+        let r = five([ACTIVE, JOINING, LEAVING, ACTIVE, PENDING], [false, false, false, true, false]);
+        assert_eq!(ids(&r.get_all_healthy(Operation::WRITE).unwrap()), ["a"]);
+        assert_eq!(ids(&r.get_all_healthy(Operation::READ).unwrap()), ["a", "b", "c", "e"]);
+        assert_eq!(r.get_all_healthy(Operation::REPORTING).unwrap().instances.len(), 4);
+        assert_eq!(r.instances_count(), 5);
+        assert_eq!(r.instance_state("c"), Ok(LEAVING));
+        assert_eq!(r.instance_state("zz"), Err(RingError::InstanceNotFound));
+    }
+
+    #[test]
+    fn whole_ring_sets_tolerate_rf_over_two_failures() {
+        let r = five([ACTIVE; 5], [false, true, false, false, false]);
+        let rs = r.get_replication_set_for_operation(Operation::READ).unwrap();
+        assert_eq!((rs.instances.len(), rs.max_errors), (4, 0));
+        let r = five([ACTIVE; 5], [false; 5]);
+        assert_eq!(r.get_replication_set_for_operation(Operation::READ).unwrap().max_errors, 1);
+        let r = five([ACTIVE; 5], [false, true, true, false, false]);
+        assert_eq!(r.get_replication_set_for_operation(Operation::READ), Err(RingError::TooManyUnhealthyInstances));
+        assert_eq!(RingError::TooManyUnhealthyInstances.to_string(), "too many unhealthy instances in the ring");
+        let r = ring(&[("a", "", ACTIVE, 1, false), ("b", "", ACTIVE, 2, false)], 3, false);
+        assert_eq!(r.get_replication_set_for_operation(Operation::READ).unwrap().max_errors, 0);
+    }
+
+    #[test]
+    fn zone_aware_whole_ring_sets_drop_failed_zones() {
+        let rows = |stale_b: bool, stale_c: bool| {
+            ring(
+                &[
+                    ("a1", "a", ACTIVE, 1, false),
+                    ("a2", "a", ACTIVE, 2, false),
+                    ("b1", "b", ACTIVE, 3, stale_b),
+                    ("b2", "b", ACTIVE, 4, false),
+                    ("c1", "c", ACTIVE, 5, stale_c),
+                    ("c2", "c", ACTIVE, 6, false),
+                ],
+                3,
+                true,
+            )
+        };
+        let rs = rows(false, false).get_replication_set_for_operation(Operation::READ).unwrap();
+        assert_eq!((rs.instances.len(), rs.max_errors, rs.max_unavailable_zones), (6, 0, 1));
+        let rs = rows(true, false).get_replication_set_for_operation(Operation::READ).unwrap();
+        assert_eq!(ids(&rs), ["a1", "a2", "c1", "c2"]);
+        assert_eq!(rs.max_unavailable_zones, 0);
+        assert_eq!(rows(true, true).get_replication_set_for_operation(Operation::READ), Err(RingError::TooManyUnhealthyInstances));
+    }
+
+    #[test]
+    fn excluded_zones_are_left_out() {
+        let mut desc = Desc::new();
+        let now = unix_seconds(SystemTime::now());
+        for (id, zone, token) in [("a1", "a", 1), ("b1", "b", 2), ("c1", "c", 3)] {
+            desc.add_ingester(id, id, zone, vec![token], ACTIVE, now);
+        }
+        let cfg = RingConfig { excluded_zones: vec!["b".into()], ..Default::default() };
+        let r = Ring::new(desc, &cfg).unwrap();
+        assert_eq!(r.instances_count(), 2);
+        assert_eq!(r.zones(), ["a", "c"]);
+        assert_eq!(ids(&r.get(0, Operation::WRITE, &mut GetBuffers::default()).unwrap()), ["a1", "c1"]);
+    }
+}
