@@ -232,7 +232,7 @@ impl Desc {
         mut tokens: Vec<u32>,
         state: InstanceState,
         registered_timestamp: i64,
-    ) -> &InstanceDesc {
+    ) -> &mut InstanceDesc {
         tokens.sort_unstable();
         let desc = InstanceDesc {
             addr: addr.to_string(),

@@ -441,3 +441,185 @@ impl Inner {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::get_desc;
+    use crate::kv::memory::InMemoryKv;
+    use cortex_core::limits::Duration as CfgDuration;
+
+    const KEY: &str = "collectors/ring";
+
+    fn cfg(id: &str) -> LifecyclerConfig {
+        LifecyclerConfig {
+            id: id.to_string(),
+            address: format!("{id}.local"),
+            port: 9095,
+            num_tokens: 32,
+            heartbeat_period: CfgDuration::from_millis(20),
+            final_sleep: CfgDuration::ZERO,
+            ..Default::default()
+        }
+    }
+
+    fn seeded(cfg: LifecyclerConfig, kv: &Arc<InMemoryKv>, seed: u64) -> Lifecycler {
+        Lifecycler::start_with_generator(cfg, kv.clone(), KEY, TokenGenerator::with_seed(seed)).unwrap()
+    }
+
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn ring_desc(kv: &InMemoryKv) -> Desc {
+        get_desc(kv, KEY).unwrap().unwrap_or_default()
+    }
+
+    fn state_in_ring(kv: &InMemoryKv, id: &str) -> Option<InstanceState> {
+        ring_desc(kv).ingesters.get(id).map(|i| i.state)
+    }
+
+    #[test]
+    fn joins_active_heartbeats_and_leaves() {
+        let kv = Arc::new(InMemoryKv::new());
+        let l = seeded(LifecyclerConfig { join_after: CfgDuration::from_millis(30), ..cfg("ing-1") }, &kv, 1);
+        // Registered at once, PENDING and without tokens until join_after.
+        let first = ring_desc(&kv).ingesters["ing-1"].clone();
+        assert_eq!(first.addr, "ing-1.local:9095");
+        assert!(first.registered_timestamp > 0);
+        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        let inst = ring_desc(&kv).ingesters["ing-1"].clone();
+        assert_eq!(inst.tokens.len(), 32);
+        assert_eq!(inst.tokens, l.tokens());
+        assert_eq!(l.state(), InstanceState::ACTIVE);
+        // Heartbeats refresh the timestamp: make it ancient and watch it come back.
+        cas_desc(&*kv, KEY, |d| {
+            let mut d = d.unwrap();
+            d.ingesters.get_mut("ing-1").unwrap().timestamp = 1;
+            Ok(Some(d))
+        })
+        .unwrap();
+        wait_for("a heartbeat", || ring_desc(&kv).ingesters["ing-1"].timestamp > 1);
+        assert_eq!(l.healthy_instances_count(), 1);
+        assert_eq!(l.last_heartbeat_error(), None);
+        l.leave().unwrap();
+        assert!(ring_desc(&kv).ingesters.is_empty());
+    }
+
+    #[test]
+    fn observe_period_passes_through_joining() {
+        let kv = Arc::new(InMemoryKv::new());
+        let l = seeded(LifecyclerConfig { observe_period: CfgDuration::from_millis(200), ..cfg("ing-1") }, &kv, 2);
+        wait_for("JOINING", || state_in_ring(&kv, "ing-1") == Some(InstanceState::JOINING));
+        assert_eq!(ring_desc(&kv).ingesters["ing-1"].tokens.len(), 32, "JOINING holds its tokens");
+        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        drop(l);
+    }
+
+    #[test]
+    fn leaving_is_visible_during_final_sleep() {
+        let kv = Arc::new(InMemoryKv::new());
+        let l = seeded(LifecyclerConfig { final_sleep: CfgDuration::from_millis(300), ..cfg("ing-1") }, &kv, 3);
+        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        let leaving = std::thread::spawn(move || l.leave());
+        wait_for("LEAVING", || state_in_ring(&kv, "ing-1") == Some(InstanceState::LEAVING));
+        leaving.join().unwrap().unwrap();
+        assert_eq!(state_in_ring(&kv, "ing-1"), None);
+    }
+
+    #[test]
+    fn restart_keeps_tokens() {
+        let kv = Arc::new(InMemoryKv::new());
+        let l = seeded(LifecyclerConfig { unregister_on_shutdown: false, ..cfg("ing-1") }, &kv, 4);
+        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        let tokens = l.tokens();
+        l.leave().unwrap();
+        assert_eq!(state_in_ring(&kv, "ing-1"), Some(InstanceState::LEAVING), "still registered");
+        // A different seed would give different tokens: the ring's are reused.
+        let l = seeded(cfg("ing-1"), &kv, 99);
+        assert_eq!(l.state(), InstanceState::ACTIVE);
+        assert_eq!(l.tokens(), tokens);
+        assert_eq!(ring_desc(&kv).ingesters["ing-1"].tokens, tokens);
+        // A crash (drop) also keeps the entry for the next start.
+        drop(l);
+        let l = seeded(cfg("ing-1"), &kv, 100);
+        assert_eq!(l.tokens(), tokens);
+        l.leave().unwrap();
+        assert_eq!(state_in_ring(&kv, "ing-1"), None);
+    }
+
+    #[test]
+    fn auto_forget_removes_long_dead_instances() {
+        let kv = Arc::new(InMemoryKv::new());
+        let now = now_secs();
+        cas_desc(&*kv, KEY, |_| {
+            let mut d = Desc::new();
+            d.add_ingester("ghost", "ghost:1", "", vec![7], InstanceState::ACTIVE, 0).timestamp = now - 3600;
+            d.add_ingester("alive", "alive:1", "", vec![8], InstanceState::ACTIVE, 0);
+            Ok(Some(d))
+        })
+        .unwrap();
+        let l = seeded(LifecyclerConfig { auto_forget_delay: CfgDuration::from_secs(600), ..cfg("ing-1") }, &kv, 5);
+        wait_for("ghost forgotten", || !ring_desc(&kv).ingesters.contains_key("ghost"));
+        let desc = ring_desc(&kv);
+        assert!(desc.ingesters.contains_key("alive"));
+        assert!(desc.ingesters.contains_key("ing-1"));
+        drop(l);
+        // Without auto-forget nothing is removed.
+        cas_desc(&*kv, KEY, |d| {
+            let mut d = d.unwrap();
+            d.add_ingester("ghost", "ghost:1", "", vec![7], InstanceState::ACTIVE, 0).timestamp = now - 3600;
+            Ok(Some(d))
+        })
+        .unwrap();
+        let l = seeded(cfg("ing-1"), &kv, 6);
+        cas_desc(&*kv, KEY, |d| {
+            let mut d = d.unwrap();
+            d.ingesters.get_mut("ing-1").unwrap().timestamp = 1;
+            Ok(Some(d))
+        })
+        .unwrap();
+        wait_for("a heartbeat", || ring_desc(&kv).ingesters["ing-1"].timestamp > 1);
+        assert!(ring_desc(&kv).ingesters.contains_key("ghost"));
+    }
+
+    #[test]
+    fn state_changes_follow_cortex_rules() {
+        let kv = Arc::new(InMemoryKv::new());
+        let l = seeded(cfg("ing-1"), &kv, 7);
+        wait_for("ACTIVE", || l.state() == InstanceState::ACTIVE);
+        let err = l.change_state(InstanceState::JOINING).unwrap_err();
+        assert_eq!(err.to_string(), "changing instance state from ACTIVE -> JOINING is disallowed");
+        l.change_state(InstanceState::READONLY).unwrap();
+        assert_eq!(state_in_ring(&kv, "ing-1"), Some(InstanceState::READONLY));
+        // READONLY instances leave without passing through LEAVING.
+        l.leave().unwrap();
+        assert_eq!(state_in_ring(&kv, "ing-1"), None);
+    }
+
+    #[test]
+    fn instances_get_distinct_tokens_and_see_each_other() {
+        let kv = Arc::new(InMemoryKv::new());
+        let ls: Vec<_> = (0..3).map(|i| seeded(cfg(&format!("ing-{i}")), &kv, 10 + i)).collect();
+        wait_for("all ACTIVE", || {
+            let d = ring_desc(&kv);
+            d.ingesters.len() == 3 && d.ingesters.values().all(|i| i.state == InstanceState::ACTIVE)
+        });
+        let mut all = ring_desc(&kv).tokens();
+        all.dedup();
+        assert_eq!(all.len(), 3 * 32);
+        wait_for("counters", || ls.iter().all(|l| l.healthy_instances_count() == 3));
+        assert_eq!(ls[0].zones(), vec![String::new()]);
+    }
+
+    #[test]
+    fn invalid_config_is_refused() {
+        let kv: Arc<dyn Kv> = Arc::new(InMemoryKv::new());
+        let err = Lifecycler::start(LifecyclerConfig { address: String::new(), ..cfg("x") }, kv, KEY).err().unwrap();
+        assert_eq!(err, LifecyclerError::Config(ConfigError::EmptyAddress));
+    }
+}
