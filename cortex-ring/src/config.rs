@@ -104,7 +104,11 @@ fn ser_csv<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
 
 fn de_csv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let s = String::deserialize(d)?;
-    Ok(s.split(',').map(str::trim).filter(|z| !z.is_empty()).map(String::from).collect())
+    Ok(s.split(',')
+        .map(str::trim)
+        .filter(|z| !z.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// How an instance registers itself (`ingester.lifecycler`).
@@ -183,7 +187,11 @@ impl LifecyclerConfig {
 
     /// The `host:port` advertised in the ring.
     pub fn advertised_addr(&self) -> String {
-        let port = if self.port > 0 { self.port } else { self.listen_port };
+        let port = if self.port > 0 {
+            self.port
+        } else {
+            self.listen_port
+        };
         format!("{}:{}", self.address, port)
     }
 }
@@ -246,7 +254,8 @@ id: ingester-7
         assert_eq!(c.availability_zone, "zone-a");
         assert_eq!(c.advertised_addr(), "10.0.0.7:9095");
         assert_eq!(c.validate(), Ok(()));
-        let back: LifecyclerConfig = serde_yaml::from_str(&serde_yaml::to_string(&c).unwrap()).unwrap();
+        let back: LifecyclerConfig =
+            serde_yaml::from_str(&serde_yaml::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
         assert!(serde_yaml::from_str::<LifecyclerConfig>("tokens_file_path: /x").is_err());
         assert!(serde_yaml::from_str::<LifecyclerConfig>("heartbeat_period: 5").is_err());
@@ -254,21 +263,45 @@ id: ingester-7
 
     #[test]
     fn validation_rejects_what_cannot_work() {
-        let ok = LifecyclerConfig { address: "a".into(), id: "i".into(), ..Default::default() };
+        let ok = LifecyclerConfig {
+            address: "a".into(),
+            id: "i".into(),
+            ..Default::default()
+        };
         assert_eq!(ok.validate(), Ok(()));
         let mut c = ok.clone();
         c.ring.replication_factor = 0;
-        assert_eq!(c.validate().unwrap_err().to_string(), "ReplicationFactor must be greater than zero: 0");
-        let c = LifecyclerConfig { num_tokens: 0, ..ok.clone() };
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "ReplicationFactor must be greater than zero: 0"
+        );
+        let c = LifecyclerConfig {
+            num_tokens: 0,
+            ..ok.clone()
+        };
         assert_eq!(c.validate(), Err(ConfigError::NumTokens(0)));
-        let c = LifecyclerConfig { address: String::new(), ..ok.clone() };
+        let c = LifecyclerConfig {
+            address: String::new(),
+            ..ok.clone()
+        };
         assert_eq!(c.validate(), Err(ConfigError::EmptyAddress));
-        let c = LifecyclerConfig { heartbeat_period: Duration::ZERO, ..ok.clone() };
+        let c = LifecyclerConfig {
+            heartbeat_period: Duration::ZERO,
+            ..ok.clone()
+        };
         assert_eq!(c.validate(), Err(ConfigError::HeartbeatPeriod));
         let mut c = ok;
         c.ring.kvstore.store = "consul".into();
-        assert_eq!(c.validate(), Err(ConfigError::UnknownStore("consul".into())));
-        let c = LifecyclerConfig { port: 0, listen_port: 9095, address: "h".into(), ..Default::default() };
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::UnknownStore("consul".into()))
+        );
+        let c = LifecyclerConfig {
+            port: 0,
+            listen_port: 9095,
+            address: "h".into(),
+            ..Default::default()
+        };
         assert_eq!(c.advertised_addr(), "h:9095");
     }
 }

@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 /// The lifecycle state of an instance, with Cortex's names and numeric values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub enum InstanceState {
     /// Serving reads and writes.
     #[default]
@@ -188,7 +190,11 @@ impl InstanceDesc {
 
     /// Why the instance is not ready to serve, if it is not: a stale heartbeat or a state
     /// other than ACTIVE/READONLY.
-    pub fn readiness_problem(&self, heartbeat_timeout: Duration, now: SystemTime) -> Option<String> {
+    pub fn readiness_problem(
+        &self,
+        heartbeat_timeout: Duration,
+        now: SystemTime,
+    ) -> Option<String> {
         if !self.is_heartbeat_healthy(heartbeat_timeout, now) {
             return Some(format!("instance {} past heartbeat timeout", self.addr));
         }
@@ -242,7 +248,10 @@ impl Desc {
             zone: zone.to_string(),
             registered_timestamp,
         };
-        self.ingesters.entry(id.to_string()).insert_entry(desc).into_mut()
+        self.ingesters
+            .entry(id.to_string())
+            .insert_entry(desc)
+            .into_mut()
     }
 
     /// Removes instance `id` and its tokens.
@@ -252,7 +261,11 @@ impl Desc {
 
     /// Every token in the ring, sorted (duplicates kept).
     pub fn tokens(&self) -> Vec<u32> {
-        let mut all: Vec<u32> = self.ingesters.values().flat_map(|i| i.tokens.iter().copied()).collect();
+        let mut all: Vec<u32> = self
+            .ingesters
+            .values()
+            .flat_map(|i| i.tokens.iter().copied())
+            .collect();
         all.sort_unstable();
         all
     }
@@ -301,7 +314,11 @@ impl Desc {
         // Duplicates share one owner; counting them twice would count a full circle.
         pairs.dedup_by_key(|p| p.0);
         for (i, &(token, owner)) in pairs.iter().enumerate() {
-            let prev = if i == 0 { pairs[pairs.len() - 1].0 } else { pairs[i - 1].0 };
+            let prev = if i == 0 {
+                pairs[pairs.len() - 1].0
+            } else {
+                pairs[i - 1].0
+            };
             owned[owner] += token_distance(prev, token);
         }
         ids.into_iter()
@@ -312,7 +329,11 @@ impl Desc {
 
     /// Why the ring is not ready, if it is not: an instance that is not ACTIVE/READONLY
     /// or past its heartbeat, or no tokens at all (Cortex's `Desc.IsReady`).
-    pub fn readiness_problem(&self, heartbeat_timeout: Duration, now: SystemTime) -> Option<String> {
+    pub fn readiness_problem(
+        &self,
+        heartbeat_timeout: Duration,
+        now: SystemTime,
+    ) -> Option<String> {
         let mut tokens = 0;
         for inst in self.ingesters.values() {
             if let Some(p) = inst.readiness_problem(heartbeat_timeout, now) {
@@ -355,7 +376,11 @@ mod tests {
         for s in InstanceState::ALL {
             assert_eq!(Operation::WRITE.is_healthy_state(s), s == ACTIVE, "{s}");
             assert_eq!(Operation::WRITE.extends_on(s), s != ACTIVE, "{s}");
-            assert_eq!(Operation::WRITE_NO_EXTEND.extends_on(s), s == READONLY, "{s}");
+            assert_eq!(
+                Operation::WRITE_NO_EXTEND.extends_on(s),
+                s == READONLY,
+                "{s}"
+            );
             assert_eq!(Operation::READ.is_healthy_state(s), s != LEFT, "{s}");
             assert_eq!(
                 Operation::READ.extends_on(s),
@@ -369,13 +394,22 @@ mod tests {
 
     #[test]
     fn heartbeat_health_uses_timeout_and_zero_disables_it() {
-        let inst = InstanceDesc { timestamp: 1000, ..Default::default() };
+        let inst = InstanceDesc {
+            timestamp: 1000,
+            ..Default::default()
+        };
         let minute = Duration::from_secs(60);
         assert!(inst.is_heartbeat_healthy(minute, at(1060)));
         assert!(!inst.is_heartbeat_healthy(minute, at(1061)));
-        assert!(inst.is_heartbeat_healthy(minute, at(900)), "future heartbeat");
+        assert!(
+            inst.is_heartbeat_healthy(minute, at(900)),
+            "future heartbeat"
+        );
         assert!(inst.is_heartbeat_healthy(Duration::ZERO, at(1_000_000)));
-        let leaving = InstanceDesc { state: InstanceState::LEAVING, ..inst.clone() };
+        let leaving = InstanceDesc {
+            state: InstanceState::LEAVING,
+            ..inst.clone()
+        };
         assert!(!leaving.is_healthy(Operation::WRITE, minute, at(1000)));
         assert!(leaving.is_healthy(Operation::READ, minute, at(1000)));
     }
@@ -383,7 +417,14 @@ mod tests {
     #[test]
     fn json_round_trip_uses_cortex_field_and_state_names() {
         let mut d = Desc::new();
-        d.add_ingester("ing-1", "10.0.0.1:9095", "zone-a", vec![30, 10, 20], InstanceState::JOINING, 5);
+        d.add_ingester(
+            "ing-1",
+            "10.0.0.1:9095",
+            "zone-a",
+            vec![30, 10, 20],
+            InstanceState::JOINING,
+            5,
+        );
         let json = String::from_utf8(d.encode()).unwrap();
         assert!(json.contains("\"ingesters\""), "{json}");
         assert!(json.contains("\"state\":\"JOINING\""), "{json}");
@@ -392,18 +433,38 @@ mod tests {
         assert_eq!(back, d);
         assert_eq!(back.ingesters["ing-1"].tokens, vec![10, 20, 30]);
         let unsorted = br#"{"ingesters":{"a":{"tokens":[5,1,3]}}}"#;
-        assert_eq!(Desc::decode(unsorted).unwrap().ingesters["a"].tokens, vec![1, 3, 5]);
+        assert_eq!(
+            Desc::decode(unsorted).unwrap().ingesters["a"].tokens,
+            vec![1, 3, 5]
+        );
         assert!(Desc::decode(b"{\"ingesters\":{\"a\":{\"state\":\"BOGUS\"}}}").is_err());
     }
 
     #[test]
     fn token_owners_resolve_duplicates_to_greatest_id_and_ownership_sums_to_one() {
         let mut d = Desc::new();
-        d.add_ingester("a", "", "", vec![1 << 30, 3 << 30], InstanceState::ACTIVE, 0);
-        d.add_ingester("b", "", "", vec![2 << 30, 3 << 30], InstanceState::ACTIVE, 0);
+        d.add_ingester(
+            "a",
+            "",
+            "",
+            vec![1 << 30, 3 << 30],
+            InstanceState::ACTIVE,
+            0,
+        );
+        d.add_ingester(
+            "b",
+            "",
+            "",
+            vec![2 << 30, 3 << 30],
+            InstanceState::ACTIVE,
+            0,
+        );
         d.add_ingester("c", "", "", vec![], InstanceState::PENDING, 0);
         let owners = d.token_owners();
-        assert_eq!(owners, vec![(1 << 30, 0), (2 << 30, 1), (3 << 30, 1), (3 << 30, 1)]);
+        assert_eq!(
+            owners,
+            vec![(1 << 30, 0), (2 << 30, 1), (3 << 30, 1), (3 << 30, 1)]
+        );
         let own = d.ownership();
         assert_eq!(own["c"], 0.0);
         assert!((own.values().sum::<f64>() - 1.0).abs() < 1e-12);
@@ -416,7 +477,10 @@ mod tests {
         let now = SystemTime::now();
         let ts = unix_seconds(now);
         let mut d = Desc::new();
-        assert_eq!(d.readiness_problem(Duration::from_secs(60), now).as_deref(), Some("no tokens in ring"));
+        assert_eq!(
+            d.readiness_problem(Duration::from_secs(60), now).as_deref(),
+            Some("no tokens in ring")
+        );
         d.add_ingester("a", "a:1", "", vec![1], InstanceState::ACTIVE, ts);
         assert_eq!(d.readiness_problem(Duration::from_secs(60), now), None);
         d.add_ingester("b", "b:1", "", vec![2], InstanceState::JOINING, ts);

@@ -97,7 +97,11 @@ fn now_secs() -> i64 {
 impl Lifecycler {
     /// Validates `cfg`, registers the instance under `ring_key` in `kv` (or takes over
     /// its existing entry) and starts the lifecycle thread.
-    pub fn start(cfg: LifecyclerConfig, kv: Arc<dyn Kv>, ring_key: &str) -> Result<Lifecycler, LifecyclerError> {
+    pub fn start(
+        cfg: LifecyclerConfig,
+        kv: Arc<dyn Kv>,
+        ring_key: &str,
+    ) -> Result<Lifecycler, LifecyclerError> {
         Lifecycler::start_with_generator(cfg, kv, ring_key, TokenGenerator::new())
     }
 
@@ -114,7 +118,11 @@ impl Lifecycler {
             cfg,
             kv,
             key: ring_key.to_string(),
-            local: Mutex::new(Local { state: InstanceState::PENDING, tokens: Vec::new(), registered_at: 0 }),
+            local: Mutex::new(Local {
+                state: InstanceState::PENDING,
+                tokens: Vec::new(),
+                registered_at: 0,
+            }),
             counters: Mutex::new(Counters::default()),
             rng: Mutex::new(generator),
         });
@@ -126,9 +134,16 @@ impl Lifecycler {
             .spawn(move || worker.run(&rx))
             .map_err(|e| LifecyclerError::Kv {
                 ring: ring_key.to_string(),
-                source: KvError::Backend { backend: "lifecycler", reason: format!("spawning the thread: {e}") },
+                source: KvError::Backend {
+                    backend: "lifecycler",
+                    reason: format!("spawning the thread: {e}"),
+                },
             })?;
-        Ok(Lifecycler { inner, control, thread: Some(thread) })
+        Ok(Lifecycler {
+            inner,
+            control,
+            thread: Some(thread),
+        })
     }
 
     /// The instance ID.
@@ -181,7 +196,9 @@ impl Lifecycler {
 
     fn join(&mut self) -> Result<(), LifecyclerError> {
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(LifecyclerError::Panicked(self.inner.cfg.id.clone()))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(LifecyclerError::Panicked(self.inner.cfg.id.clone()))),
             None => Ok(()),
         }
     }
@@ -198,10 +215,16 @@ impl Drop for Lifecycler {
 
 impl Inner {
     fn kv_err(&self, source: KvError) -> LifecyclerError {
-        LifecyclerError::Kv { ring: self.key.clone(), source }
+        LifecyclerError::Kv {
+            ring: self.key.clone(),
+            source,
+        }
     }
 
-    fn update(&self, f: impl FnMut(Option<Desc>) -> Result<Option<Desc>, CasError>) -> Result<(), LifecyclerError> {
+    fn update(
+        &self,
+        f: impl FnMut(Option<Desc>) -> Result<Option<Desc>, CasError>,
+    ) -> Result<(), LifecyclerError> {
         let mut last = None;
         let mut f = f;
         cas_desc(&*self.kv, &self.key, |cur| {
@@ -219,7 +242,11 @@ impl Inner {
     fn update_counters(&self, desc: &Desc) {
         let timeout = self.cfg.ring.heartbeat_timeout.to_std();
         let now = SystemTime::now();
-        let healthy = desc.ingesters.values().filter(|i| i.is_healthy(Operation::WRITE, timeout, now)).count();
+        let healthy = desc
+            .ingesters
+            .values()
+            .filter(|i| i.is_healthy(Operation::WRITE, timeout, now))
+            .count();
         let mut zones: Vec<String> = desc.ingesters.values().map(|i| i.zone.clone()).collect();
         zones.sort_unstable();
         zones.dedup();
@@ -239,7 +266,14 @@ impl Inner {
                     local.registered_at = now_secs();
                     local.state = InstanceState::PENDING;
                     local.tokens.clear();
-                    desc.add_ingester(id, &self.addr, &self.cfg.availability_zone, Vec::new(), local.state, local.registered_at);
+                    desc.add_ingester(
+                        id,
+                        &self.addr,
+                        &self.cfg.availability_zone,
+                        Vec::new(),
+                        local.state,
+                        local.registered_at,
+                    );
                 }
                 Some(inst) => {
                     local.registered_at = inst.registered_timestamp;
@@ -265,7 +299,11 @@ impl Inner {
         let id = &self.cfg.id;
         self.update(|cur| {
             let mut desc = cur.unwrap_or_default();
-            let mut tokens = desc.ingesters.get(id).map(|i| i.tokens.clone()).unwrap_or_default();
+            let mut tokens = desc
+                .ingesters
+                .get(id)
+                .map(|i| i.tokens.clone())
+                .unwrap_or_default();
             let need = self.cfg.num_tokens.saturating_sub(tokens.len());
             if need > 0 {
                 let taken = desc.tokens();
@@ -275,7 +313,14 @@ impl Inner {
             let mut local = lock(&self.local);
             local.state = target;
             local.tokens.clone_from(&tokens);
-            desc.add_ingester(id, &self.addr, &self.cfg.availability_zone, tokens, target, local.registered_at);
+            desc.add_ingester(
+                id,
+                &self.addr,
+                &self.cfg.availability_zone,
+                tokens,
+                target,
+                local.registered_at,
+            );
             Ok(Some(desc))
         })
     }
@@ -287,7 +332,11 @@ impl Inner {
         let mut verified = false;
         self.update(|cur| {
             let mut desc = cur.unwrap_or_default();
-            let mut ring_tokens = desc.ingesters.get(id).map(|i| i.tokens.clone()).unwrap_or_default();
+            let mut ring_tokens = desc
+                .ingesters
+                .get(id)
+                .map(|i| i.tokens.clone())
+                .unwrap_or_default();
             let mut local = lock(&self.local);
             if ring_tokens == local.tokens {
                 verified = true;
@@ -299,7 +348,14 @@ impl Inner {
             ring_tokens.extend(lock(&self.rng).generate(need, &taken));
             ring_tokens.sort_unstable();
             local.tokens.clone_from(&ring_tokens);
-            desc.add_ingester(id, &self.addr, &self.cfg.availability_zone, ring_tokens, local.state, local.registered_at);
+            desc.add_ingester(
+                id,
+                &self.addr,
+                &self.cfg.availability_zone,
+                ring_tokens,
+                local.state,
+                local.registered_at,
+            );
             Ok(Some(desc))
         })?;
         Ok(verified)
@@ -324,7 +380,8 @@ impl Inner {
             );
             if !forget.is_zero() {
                 let limit = i64::try_from(forget.as_secs()).unwrap_or(i64::MAX);
-                desc.ingesters.retain(|other, i| other == id || now.saturating_sub(i.timestamp) <= limit);
+                desc.ingesters
+                    .retain(|other, i| other == id || now.saturating_sub(i.timestamp) <= limit);
             }
             Ok(Some(desc))
         });
@@ -370,7 +427,8 @@ impl Inner {
     fn run(&self, rx: &mpsc::Receiver<Control>) -> Result<(), LifecyclerError> {
         let period = self.cfg.heartbeat_period.to_std();
         let start = Instant::now();
-        let mut join_at = (lock(&self.local).state == InstanceState::PENDING).then(|| start + self.cfg.join_after.to_std());
+        let mut join_at = (lock(&self.local).state == InstanceState::PENDING)
+            .then(|| start + self.cfg.join_after.to_std());
         let mut observe_at: Option<Instant> = None;
         // The first heartbeat comes after a random half to whole period, spreading
         // instances started together.
@@ -378,7 +436,11 @@ impl Inner {
         let jitter = Duration::from_nanos(half + lock(&self.rng).next_u64() % half);
         let mut next_beat = start + jitter;
         loop {
-            let next = [join_at, observe_at, Some(next_beat)].into_iter().flatten().min().unwrap_or(next_beat);
+            let next = [join_at, observe_at, Some(next_beat)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(next_beat);
             match rx.recv_timeout(next.saturating_duration_since(Instant::now())) {
                 Ok(Control::Leave) => return self.shutdown(next_beat),
                 Ok(Control::Abandon) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -399,7 +461,8 @@ impl Inner {
             if observe_at.is_some_and(|t| t <= now) {
                 observe_at = None;
                 // A failed check or write keeps observing.
-                let done = self.verify_tokens().unwrap_or(false) && self.change_state(InstanceState::ACTIVE).is_ok();
+                let done = self.verify_tokens().unwrap_or(false)
+                    && self.change_state(InstanceState::ACTIVE).is_ok();
                 if !done {
                     observe_at = Some(now + self.cfg.observe_period.to_std());
                 }
@@ -433,7 +496,8 @@ impl Inner {
         if self.cfg.unregister_on_shutdown {
             let id = &self.cfg.id;
             self.update(|cur| {
-                let mut desc = cur.ok_or_else(|| CasError::abort("found empty ring when trying to unregister"))?;
+                let mut desc = cur
+                    .ok_or_else(|| CasError::abort("found empty ring when trying to unregister"))?;
                 desc.remove_ingester(id);
                 Ok(Some(desc))
             })?;
@@ -464,7 +528,8 @@ mod tests {
     }
 
     fn seeded(cfg: LifecyclerConfig, kv: &Arc<InMemoryKv>, seed: u64) -> Lifecycler {
-        Lifecycler::start_with_generator(cfg, kv.clone(), KEY, TokenGenerator::with_seed(seed)).unwrap()
+        Lifecycler::start_with_generator(cfg, kv.clone(), KEY, TokenGenerator::with_seed(seed))
+            .unwrap()
     }
 
     fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -486,12 +551,21 @@ mod tests {
     #[test]
     fn joins_active_heartbeats_and_leaves() {
         let kv = Arc::new(InMemoryKv::new());
-        let l = seeded(LifecyclerConfig { join_after: CfgDuration::from_millis(30), ..cfg("ing-1") }, &kv, 1);
+        let l = seeded(
+            LifecyclerConfig {
+                join_after: CfgDuration::from_millis(30),
+                ..cfg("ing-1")
+            },
+            &kv,
+            1,
+        );
         // Registered at once, PENDING and without tokens until join_after.
         let first = ring_desc(&kv).ingesters["ing-1"].clone();
         assert_eq!(first.addr, "ing-1.local:9095");
         assert!(first.registered_timestamp > 0);
-        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        wait_for("ACTIVE", || {
+            state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE)
+        });
         let inst = ring_desc(&kv).ingesters["ing-1"].clone();
         assert_eq!(inst.tokens.len(), 32);
         assert_eq!(inst.tokens, l.tokens());
@@ -503,7 +577,9 @@ mod tests {
             Ok(Some(d))
         })
         .unwrap();
-        wait_for("a heartbeat", || ring_desc(&kv).ingesters["ing-1"].timestamp > 1);
+        wait_for("a heartbeat", || {
+            ring_desc(&kv).ingesters["ing-1"].timestamp > 1
+        });
         assert_eq!(l.healthy_instances_count(), 1);
         assert_eq!(l.last_heartbeat_error(), None);
         l.leave().unwrap();
@@ -513,20 +589,46 @@ mod tests {
     #[test]
     fn observe_period_passes_through_joining() {
         let kv = Arc::new(InMemoryKv::new());
-        let l = seeded(LifecyclerConfig { observe_period: CfgDuration::from_millis(200), ..cfg("ing-1") }, &kv, 2);
-        wait_for("JOINING", || state_in_ring(&kv, "ing-1") == Some(InstanceState::JOINING));
-        assert_eq!(ring_desc(&kv).ingesters["ing-1"].tokens.len(), 32, "JOINING holds its tokens");
-        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        let l = seeded(
+            LifecyclerConfig {
+                observe_period: CfgDuration::from_millis(200),
+                ..cfg("ing-1")
+            },
+            &kv,
+            2,
+        );
+        wait_for("JOINING", || {
+            state_in_ring(&kv, "ing-1") == Some(InstanceState::JOINING)
+        });
+        assert_eq!(
+            ring_desc(&kv).ingesters["ing-1"].tokens.len(),
+            32,
+            "JOINING holds its tokens"
+        );
+        wait_for("ACTIVE", || {
+            state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE)
+        });
         drop(l);
     }
 
     #[test]
     fn leaving_is_visible_during_final_sleep() {
         let kv = Arc::new(InMemoryKv::new());
-        let l = seeded(LifecyclerConfig { final_sleep: CfgDuration::from_millis(300), ..cfg("ing-1") }, &kv, 3);
-        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        let l = seeded(
+            LifecyclerConfig {
+                final_sleep: CfgDuration::from_millis(300),
+                ..cfg("ing-1")
+            },
+            &kv,
+            3,
+        );
+        wait_for("ACTIVE", || {
+            state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE)
+        });
         let leaving = std::thread::spawn(move || l.leave());
-        wait_for("LEAVING", || state_in_ring(&kv, "ing-1") == Some(InstanceState::LEAVING));
+        wait_for("LEAVING", || {
+            state_in_ring(&kv, "ing-1") == Some(InstanceState::LEAVING)
+        });
         leaving.join().unwrap().unwrap();
         assert_eq!(state_in_ring(&kv, "ing-1"), None);
     }
@@ -534,11 +636,24 @@ mod tests {
     #[test]
     fn restart_keeps_tokens() {
         let kv = Arc::new(InMemoryKv::new());
-        let l = seeded(LifecyclerConfig { unregister_on_shutdown: false, ..cfg("ing-1") }, &kv, 4);
-        wait_for("ACTIVE", || state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE));
+        let l = seeded(
+            LifecyclerConfig {
+                unregister_on_shutdown: false,
+                ..cfg("ing-1")
+            },
+            &kv,
+            4,
+        );
+        wait_for("ACTIVE", || {
+            state_in_ring(&kv, "ing-1") == Some(InstanceState::ACTIVE)
+        });
         let tokens = l.tokens();
         l.leave().unwrap();
-        assert_eq!(state_in_ring(&kv, "ing-1"), Some(InstanceState::LEAVING), "still registered");
+        assert_eq!(
+            state_in_ring(&kv, "ing-1"),
+            Some(InstanceState::LEAVING),
+            "still registered"
+        );
         // A different seed would give different tokens: the ring's are reused.
         let l = seeded(cfg("ing-1"), &kv, 99);
         assert_eq!(l.state(), InstanceState::ACTIVE);
@@ -558,13 +673,23 @@ mod tests {
         let now = now_secs();
         cas_desc(&*kv, KEY, |_| {
             let mut d = Desc::new();
-            d.add_ingester("ghost", "ghost:1", "", vec![7], InstanceState::ACTIVE, 0).timestamp = now - 3600;
+            d.add_ingester("ghost", "ghost:1", "", vec![7], InstanceState::ACTIVE, 0)
+                .timestamp = now - 3600;
             d.add_ingester("alive", "alive:1", "", vec![8], InstanceState::ACTIVE, 0);
             Ok(Some(d))
         })
         .unwrap();
-        let l = seeded(LifecyclerConfig { auto_forget_delay: CfgDuration::from_secs(600), ..cfg("ing-1") }, &kv, 5);
-        wait_for("ghost forgotten", || !ring_desc(&kv).ingesters.contains_key("ghost"));
+        let l = seeded(
+            LifecyclerConfig {
+                auto_forget_delay: CfgDuration::from_secs(600),
+                ..cfg("ing-1")
+            },
+            &kv,
+            5,
+        );
+        wait_for("ghost forgotten", || {
+            !ring_desc(&kv).ingesters.contains_key("ghost")
+        });
         let desc = ring_desc(&kv);
         assert!(desc.ingesters.contains_key("alive"));
         assert!(desc.ingesters.contains_key("ing-1"));
@@ -572,18 +697,21 @@ mod tests {
         // Without auto-forget nothing is removed.
         cas_desc(&*kv, KEY, |d| {
             let mut d = d.unwrap();
-            d.add_ingester("ghost", "ghost:1", "", vec![7], InstanceState::ACTIVE, 0).timestamp = now - 3600;
+            d.add_ingester("ghost", "ghost:1", "", vec![7], InstanceState::ACTIVE, 0)
+                .timestamp = now - 3600;
             Ok(Some(d))
         })
         .unwrap();
-        let l = seeded(cfg("ing-1"), &kv, 6);
+        let _lifecycler = seeded(cfg("ing-1"), &kv, 6);
         cas_desc(&*kv, KEY, |d| {
             let mut d = d.unwrap();
             d.ingesters.get_mut("ing-1").unwrap().timestamp = 1;
             Ok(Some(d))
         })
         .unwrap();
-        wait_for("a heartbeat", || ring_desc(&kv).ingesters["ing-1"].timestamp > 1);
+        wait_for("a heartbeat", || {
+            ring_desc(&kv).ingesters["ing-1"].timestamp > 1
+        });
         assert!(ring_desc(&kv).ingesters.contains_key("ghost"));
     }
 
@@ -593,7 +721,10 @@ mod tests {
         let l = seeded(cfg("ing-1"), &kv, 7);
         wait_for("ACTIVE", || l.state() == InstanceState::ACTIVE);
         let err = l.change_state(InstanceState::JOINING).unwrap_err();
-        assert_eq!(err.to_string(), "changing instance state from ACTIVE -> JOINING is disallowed");
+        assert_eq!(
+            err.to_string(),
+            "changing instance state from ACTIVE -> JOINING is disallowed"
+        );
         l.change_state(InstanceState::READONLY).unwrap();
         assert_eq!(state_in_ring(&kv, "ing-1"), Some(InstanceState::READONLY));
         // READONLY instances leave without passing through LEAVING.
@@ -604,22 +735,38 @@ mod tests {
     #[test]
     fn instances_get_distinct_tokens_and_see_each_other() {
         let kv = Arc::new(InMemoryKv::new());
-        let ls: Vec<_> = (0..3).map(|i| seeded(cfg(&format!("ing-{i}")), &kv, 10 + i)).collect();
+        let ls: Vec<_> = (0..3)
+            .map(|i| seeded(cfg(&format!("ing-{i}")), &kv, 10 + i))
+            .collect();
         wait_for("all ACTIVE", || {
             let d = ring_desc(&kv);
-            d.ingesters.len() == 3 && d.ingesters.values().all(|i| i.state == InstanceState::ACTIVE)
+            d.ingesters.len() == 3
+                && d.ingesters
+                    .values()
+                    .all(|i| i.state == InstanceState::ACTIVE)
         });
         let mut all = ring_desc(&kv).tokens();
         all.dedup();
         assert_eq!(all.len(), 3 * 32);
-        wait_for("counters", || ls.iter().all(|l| l.healthy_instances_count() == 3));
+        wait_for("counters", || {
+            ls.iter().all(|l| l.healthy_instances_count() == 3)
+        });
         assert_eq!(ls[0].zones(), vec![String::new()]);
     }
 
     #[test]
     fn invalid_config_is_refused() {
         let kv: Arc<dyn Kv> = Arc::new(InMemoryKv::new());
-        let err = Lifecycler::start(LifecyclerConfig { address: String::new(), ..cfg("x") }, kv, KEY).err().unwrap();
+        let err = Lifecycler::start(
+            LifecyclerConfig {
+                address: String::new(),
+                ..cfg("x")
+            },
+            kv,
+            KEY,
+        )
+        .err()
+        .unwrap();
         assert_eq!(err, LifecyclerError::Config(ConfigError::EmptyAddress));
     }
 }

@@ -44,12 +44,19 @@ impl ReplicationSet {
 
     /// The addresses of the instances.
     pub fn addresses(&self) -> Vec<&str> {
-        self.instances.iter().map(|i| i.desc.addr.as_str()).collect()
+        self.instances
+            .iter()
+            .map(|i| i.desc.addr.as_str())
+            .collect()
     }
 
     /// How many distinct zones the instances are in.
     pub fn zone_count(&self) -> usize {
-        let mut zones: Vec<&str> = self.instances.iter().map(|i| i.desc.zone.as_str()).collect();
+        let mut zones: Vec<&str> = self
+            .instances
+            .iter()
+            .map(|i| i.desc.zone.as_str())
+            .collect();
         zones.sort_unstable();
         zones.dedup();
         zones.len()
@@ -97,12 +104,25 @@ mod tests {
         let now = unix_seconds(SystemTime::now());
         let mut v = Vec::new();
         for i in 0..live {
-            let desc = InstanceDesc { addr: format!("live{}", i + 1), timestamp: now, ..Default::default() };
-            v.push(Arc::new(RingInstance { id: desc.addr.clone(), desc }));
+            let desc = InstanceDesc {
+                addr: format!("live{}", i + 1),
+                timestamp: now,
+                ..Default::default()
+            };
+            v.push(Arc::new(RingInstance {
+                id: desc.addr.clone(),
+                desc,
+            }));
         }
         for i in 0..dead {
-            let desc = InstanceDesc { addr: format!("dead{}", i + 1), ..Default::default() };
-            v.push(Arc::new(RingInstance { id: desc.addr.clone(), desc }));
+            let desc = InstanceDesc {
+                addr: format!("dead{}", i + 1),
+                ..Default::default()
+            };
+            v.push(Arc::new(RingInstance {
+                id: desc.addr.clone(),
+                desc,
+            }));
         }
         v
     }
@@ -112,24 +132,53 @@ mod tests {
     fn quorum_and_max_errors_match_cortex() {
         let cases: [(usize, usize, usize, Result<usize, &str>); 9] = [
             (1, 1, 0, Ok(0)),
-            (1, 0, 1, Err("at least 1 live replicas required, could only find 0 - unhealthy instances: dead1")),
+            (
+                1,
+                0,
+                1,
+                Err(
+                    "at least 1 live replicas required, could only find 0 - unhealthy instances: dead1",
+                ),
+            ),
             (3, 2, 0, Ok(0)),
             (3, 3, 0, Ok(1)),
             (3, 2, 1, Ok(0)),
-            (3, 1, 2, Err("at least 2 live replicas required, could only find 1 - unhealthy instances: dead1,dead2")),
+            (
+                3,
+                1,
+                2,
+                Err(
+                    "at least 2 live replicas required, could only find 1 - unhealthy instances: dead1,dead2",
+                ),
+            ),
             (3, 4, 0, Ok(1)),
             (3, 3, 1, Ok(1)),
             (3, 2, 2, Ok(0)),
         ];
         for (rf, live, dead, want) in cases {
             let mut instances = set(live, dead);
-            let got = filter_healthy(&mut instances, Operation::READ, rf, Duration::from_secs(100), false, SystemTime::now());
+            let got = filter_healthy(
+                &mut instances,
+                Operation::READ,
+                rf,
+                Duration::from_secs(100),
+                false,
+                SystemTime::now(),
+            );
             match want {
                 Ok(max_errors) => {
-                    assert_eq!(got.ok(), Some(max_errors), "rf={rf} live={live} dead={dead}");
+                    assert_eq!(
+                        got.ok(),
+                        Some(max_errors),
+                        "rf={rf} live={live} dead={dead}"
+                    );
                     assert_eq!(instances.len(), live);
                 }
-                Err(msg) => assert_eq!(got.unwrap_err().to_string(), msg, "rf={rf} live={live} dead={dead}"),
+                Err(msg) => assert_eq!(
+                    got.unwrap_err().to_string(),
+                    msg,
+                    "rf={rf} live={live} dead={dead}"
+                ),
             }
         }
     }
@@ -137,7 +186,14 @@ mod tests {
     #[test]
     fn zone_aware_message_names_availability_zones() {
         let mut instances = set(0, 3);
-        let err = filter_healthy(&mut instances, Operation::WRITE, 3, Duration::from_secs(60), true, SystemTime::now());
+        let err = filter_healthy(
+            &mut instances,
+            Operation::WRITE,
+            3,
+            Duration::from_secs(60),
+            true,
+            SystemTime::now(),
+        );
         assert_eq!(
             err.unwrap_err().to_string(),
             "at least 2 live replicas required across different availability zones, could only find 0 - unhealthy instances: dead1,dead2,dead3"
@@ -146,7 +202,11 @@ mod tests {
 
     #[test]
     fn set_helpers_report_addresses_zones_and_quorum() {
-        let rs = ReplicationSet { instances: set(3, 0), max_errors: 1, max_unavailable_zones: 0 };
+        let rs = ReplicationSet {
+            instances: set(3, 0),
+            max_errors: 1,
+            max_unavailable_zones: 0,
+        };
         assert_eq!(rs.quorum(), 2);
         assert!(rs.includes("live2"));
         assert!(!rs.includes("dead1"));

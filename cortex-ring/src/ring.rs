@@ -84,7 +84,8 @@ impl Ring {
             return Err(ConfigError::ReplicationFactor(0).into());
         }
         if !cfg.excluded_zones.is_empty() {
-            desc.ingesters.retain(|_, i| !cfg.excluded_zones.contains(&i.zone));
+            desc.ingesters
+                .retain(|_, i| !cfg.excluded_zones.contains(&i.zone));
         }
         let mut zones: Vec<String> = desc.ingesters.values().map(|i| i.zone.clone()).collect();
         zones.sort_unstable();
@@ -97,7 +98,12 @@ impl Ring {
         let instances = desc
             .ingesters
             .iter()
-            .map(|(id, d)| Arc::new(RingInstance { id: id.clone(), desc: d.clone() }))
+            .map(|(id, d)| {
+                Arc::new(RingInstance {
+                    id: id.clone(),
+                    desc: d.clone(),
+                })
+            })
             .collect();
         let pairs = desc.token_owners();
         let tokens = pairs.iter().map(|p| p.0).collect();
@@ -137,13 +143,22 @@ impl Ring {
 
     /// The state of instance `id`.
     pub fn instance_state(&self, id: &str) -> Result<crate::InstanceState, RingError> {
-        self.desc.ingesters.get(id).map(|i| i.state).ok_or(RingError::InstanceNotFound)
+        self.desc
+            .ingesters
+            .get(id)
+            .map(|i| i.state)
+            .ok_or(RingError::InstanceNotFound)
     }
 
     /// The replicas for `key`: the healthy instances among the first
     /// `replication_factor` distinct ones clockwise from `key` (more when the walk met
     /// instances whose state extends `op`), with `max_errors` from the quorum.
-    pub fn get(&self, key: u32, op: Operation, buf: &mut GetBuffers) -> Result<ReplicationSet, RingError> {
+    pub fn get(
+        &self,
+        key: u32,
+        op: Operation,
+        buf: &mut GetBuffers,
+    ) -> Result<ReplicationSet, RingError> {
         if self.tokens.is_empty() {
             return Err(RingError::EmptyRing);
         }
@@ -199,7 +214,11 @@ impl Ring {
             self.zone_awareness,
             SystemTime::now(),
         )?;
-        Ok(ReplicationSet { instances, max_errors, max_unavailable_zones: 0 })
+        Ok(ReplicationSet {
+            instances,
+            max_errors,
+            max_unavailable_zones: 0,
+        })
     }
 
     /// Every instance healthy for `op`, without any quorum check.
@@ -214,13 +233,20 @@ impl Ring {
             .filter(|i| i.desc.is_healthy(op, self.heartbeat_timeout, now))
             .cloned()
             .collect();
-        Ok(ReplicationSet { instances, max_errors: 0, max_unavailable_zones: 0 })
+        Ok(ReplicationSet {
+            instances,
+            max_errors: 0,
+            max_unavailable_zones: 0,
+        })
     }
 
     /// The instances a whole-ring operation (e.g. a query over all ingesters) must reach:
     /// all healthy ones, with `max_errors` (or `max_unavailable_zones` when zone-aware)
     /// set so that a quorum of every key's replicas answers.
-    pub fn get_replication_set_for_operation(&self, op: Operation) -> Result<ReplicationSet, RingError> {
+    pub fn get_replication_set_for_operation(
+        &self,
+        op: Operation,
+    ) -> Result<ReplicationSet, RingError> {
         if self.tokens.is_empty() {
             return Err(RingError::EmptyRing);
         }
@@ -256,7 +282,11 @@ impl Ring {
                 return Err(RingError::TooManyUnhealthyInstances);
             }
             let max_errors = healthy.len() - required;
-            Ok(ReplicationSet { instances: healthy, max_errors, max_unavailable_zones: 0 })
+            Ok(ReplicationSet {
+                instances: healthy,
+                max_errors,
+                max_unavailable_zones: 0,
+            })
         }
     }
 }
@@ -286,7 +316,11 @@ mod tests {
                 },
             );
         }
-        let cfg = RingConfig { replication_factor: rf, zone_awareness_enabled: zones, ..Default::default() };
+        let cfg = RingConfig {
+            replication_factor: rf,
+            zone_awareness_enabled: zones,
+            ..Default::default()
+        };
         Ring::new(desc, &cfg).unwrap()
     }
 
@@ -296,18 +330,32 @@ mod tests {
 
     fn five(states: [InstanceState; 5], stale: [bool; 5]) -> Ring {
         let names = ["a", "b", "c", "d", "e"];
-        let rows: Vec<_> = (0..5).map(|i| (names[i], "", states[i], 100 * (i as u32 + 1), stale[i])).collect();
+        let rows: Vec<_> = (0..5)
+            .map(|i| (names[i], "", states[i], 100 * (i as u32 + 1), stale[i]))
+            .collect();
         ring(&rows, 3, false)
     }
 
     #[test]
     fn empty_ring_and_zero_rf_are_errors() {
         let r = Ring::new(Desc::new(), &RingConfig::default()).unwrap();
-        assert_eq!(r.get(1, Operation::WRITE, &mut GetBuffers::default()), Err(RingError::EmptyRing));
-        assert_eq!(r.get_all_healthy(Operation::READ), Err(RingError::EmptyRing));
-        assert_eq!(r.get_replication_set_for_operation(Operation::READ), Err(RingError::EmptyRing));
+        assert_eq!(
+            r.get(1, Operation::WRITE, &mut GetBuffers::default()),
+            Err(RingError::EmptyRing)
+        );
+        assert_eq!(
+            r.get_all_healthy(Operation::READ),
+            Err(RingError::EmptyRing)
+        );
+        assert_eq!(
+            r.get_replication_set_for_operation(Operation::READ),
+            Err(RingError::EmptyRing)
+        );
         assert_eq!(RingError::EmptyRing.to_string(), "empty ring");
-        let cfg = RingConfig { replication_factor: 0, ..Default::default() };
+        let cfg = RingConfig {
+            replication_factor: 0,
+            ..Default::default()
+        };
         assert_eq!(
             Ring::new(Desc::new(), &cfg).unwrap_err().to_string(),
             "ReplicationFactor must be greater than zero: 0"
@@ -322,9 +370,18 @@ mod tests {
         assert_eq!(ids(&rs), ["b", "c", "d"]);
         assert_eq!((rs.max_errors, rs.quorum()), (1, 2));
         // A key equal to a token belongs to the next one.
-        assert_eq!(ids(&r.get(200, Operation::WRITE, &mut buf).unwrap()), ["c", "d", "e"]);
-        assert_eq!(ids(&r.get(450, Operation::WRITE, &mut buf).unwrap()), ["e", "a", "b"]);
-        assert_eq!(ids(&r.get(u32::MAX, Operation::READ, &mut buf).unwrap()), ["a", "b", "c"]);
+        assert_eq!(
+            ids(&r.get(200, Operation::WRITE, &mut buf).unwrap()),
+            ["c", "d", "e"]
+        );
+        assert_eq!(
+            ids(&r.get(450, Operation::WRITE, &mut buf).unwrap()),
+            ["e", "a", "b"]
+        );
+        assert_eq!(
+            ids(&r.get(u32::MAX, Operation::READ, &mut buf).unwrap()),
+            ["a", "b", "c"]
+        );
     }
 
     #[test]
@@ -341,7 +398,9 @@ mod tests {
         assert_eq!(rs.max_errors, 1);
         // Without extension the walk stops at three instances and only d is writable.
         assert_eq!(
-            r.get(150, Operation::WRITE_NO_EXTEND, &mut buf).unwrap_err().to_string(),
+            r.get(150, Operation::WRITE_NO_EXTEND, &mut buf)
+                .unwrap_err()
+                .to_string(),
             "at least 2 live replicas required, could only find 1 - unhealthy instances: b:9095,c:9095"
         );
     }
@@ -355,11 +414,17 @@ mod tests {
         assert_eq!(rs.max_errors, 0);
         let r = five([ACTIVE; 5], [false, true, true, false, false]);
         assert_eq!(
-            r.get(150, Operation::WRITE, &mut buf).unwrap_err().to_string(),
+            r.get(150, Operation::WRITE, &mut buf)
+                .unwrap_err()
+                .to_string(),
             "at least 2 live replicas required, could only find 1 - unhealthy instances: b:9095,c:9095"
         );
         // Fewer instances than RF: 2 of RF 3 is still a quorum, with no error to spare.
-        let r = ring(&[("a", "", ACTIVE, 1, false), ("b", "", ACTIVE, 2, false)], 3, false);
+        let r = ring(
+            &[("a", "", ACTIVE, 1, false), ("b", "", ACTIVE, 2, false)],
+            3,
+            false,
+        );
         let rs = r.get(0, Operation::WRITE, &mut buf).unwrap();
         assert_eq!((rs.instances.len(), rs.max_errors), (2, 0));
     }
@@ -375,10 +440,22 @@ mod tests {
             ("c2", "c", ACTIVE, 600, false),
         ];
         let mut buf = GetBuffers::default();
-        assert_eq!(ids(&ring(&rows, 3, true).get(50, Operation::WRITE, &mut buf).unwrap()), ["a1", "b1", "c1"]);
-        assert_eq!(ids(&ring(&rows, 3, false).get(50, Operation::WRITE, &mut buf).unwrap()), ["a1", "a2", "b1"]);
+        assert_eq!(
+            ids(&ring(&rows, 3, true)
+                .get(50, Operation::WRITE, &mut buf)
+                .unwrap()),
+            ["a1", "b1", "c1"]
+        );
+        assert_eq!(
+            ids(&ring(&rows, 3, false)
+                .get(50, Operation::WRITE, &mut buf)
+                .unwrap()),
+            ["a1", "a2", "b1"]
+        );
         // RF above the zone count: zones take turns holding the extra copy.
-        let rs = ring(&rows, 5, true).get(50, Operation::WRITE, &mut buf).unwrap();
+        let rs = ring(&rows, 5, true)
+            .get(50, Operation::WRITE, &mut buf)
+            .unwrap();
         assert_eq!(ids(&rs), ["a1", "a2", "b1", "b2", "c1"]);
         // RF below the zone count: one per zone.
         let rows4 = [
@@ -388,7 +465,12 @@ mod tests {
             ("c1", "c", ACTIVE, 300, false),
             ("d1", "d", ACTIVE, 400, false),
         ];
-        assert_eq!(ids(&ring(&rows4, 3, true).get(50, Operation::WRITE, &mut buf).unwrap()), ["a1", "b1", "c1"]);
+        assert_eq!(
+            ids(&ring(&rows4, 3, true)
+                .get(50, Operation::WRITE, &mut buf)
+                .unwrap()),
+            ["a1", "b1", "c1"]
+        );
     }
 
     #[test]
@@ -400,13 +482,23 @@ mod tests {
             ("b2", "b", ACTIVE, 350, false),
             ("c1", "c", ACTIVE, 500, false),
         ];
-        let rs = ring(&rows, 3, true).get(50, Operation::WRITE, &mut GetBuffers::default()).unwrap();
+        let rs = ring(&rows, 3, true)
+            .get(50, Operation::WRITE, &mut GetBuffers::default())
+            .unwrap();
         assert_eq!(ids(&rs), ["a2", "b1", "c1"]);
         assert_eq!(rs.max_errors, 1);
         assert_eq!(rs.zone_count(), 3);
-        let err = ring(&[("a1", "a", ACTIVE, 1, true), ("b1", "b", ACTIVE, 2, true), ("c1", "c", ACTIVE, 3, false)], 3, true)
-            .get(0, Operation::WRITE, &mut GetBuffers::default())
-            .unwrap_err();
+        let err = ring(
+            &[
+                ("a1", "a", ACTIVE, 1, true),
+                ("b1", "b", ACTIVE, 2, true),
+                ("c1", "c", ACTIVE, 3, false),
+            ],
+            3,
+            true,
+        )
+        .get(0, Operation::WRITE, &mut GetBuffers::default())
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "at least 2 live replicas required across different availability zones, could only find 1 - unhealthy instances: a1:9095,b1:9095"
@@ -415,10 +507,22 @@ mod tests {
 
     #[test]
     fn all_healthy_and_instance_lookups() {
-        let r = five([ACTIVE, JOINING, LEAVING, ACTIVE, PENDING], [false, false, false, true, false]);
+        let r = five(
+            [ACTIVE, JOINING, LEAVING, ACTIVE, PENDING],
+            [false, false, false, true, false],
+        );
         assert_eq!(ids(&r.get_all_healthy(Operation::WRITE).unwrap()), ["a"]);
-        assert_eq!(ids(&r.get_all_healthy(Operation::READ).unwrap()), ["a", "b", "c", "e"]);
-        assert_eq!(r.get_all_healthy(Operation::REPORTING).unwrap().instances.len(), 4);
+        assert_eq!(
+            ids(&r.get_all_healthy(Operation::READ).unwrap()),
+            ["a", "b", "c", "e"]
+        );
+        assert_eq!(
+            r.get_all_healthy(Operation::REPORTING)
+                .unwrap()
+                .instances
+                .len(),
+            4
+        );
         assert_eq!(r.instances_count(), 5);
         assert_eq!(r.instance_state("c"), Ok(LEAVING));
         assert_eq!(r.instance_state("zz"), Err(RingError::InstanceNotFound));
@@ -427,15 +531,37 @@ mod tests {
     #[test]
     fn whole_ring_sets_tolerate_rf_over_two_failures() {
         let r = five([ACTIVE; 5], [false, true, false, false, false]);
-        let rs = r.get_replication_set_for_operation(Operation::READ).unwrap();
+        let rs = r
+            .get_replication_set_for_operation(Operation::READ)
+            .unwrap();
         assert_eq!((rs.instances.len(), rs.max_errors), (4, 0));
         let r = five([ACTIVE; 5], [false; 5]);
-        assert_eq!(r.get_replication_set_for_operation(Operation::READ).unwrap().max_errors, 1);
+        assert_eq!(
+            r.get_replication_set_for_operation(Operation::READ)
+                .unwrap()
+                .max_errors,
+            1
+        );
         let r = five([ACTIVE; 5], [false, true, true, false, false]);
-        assert_eq!(r.get_replication_set_for_operation(Operation::READ), Err(RingError::TooManyUnhealthyInstances));
-        assert_eq!(RingError::TooManyUnhealthyInstances.to_string(), "too many unhealthy instances in the ring");
-        let r = ring(&[("a", "", ACTIVE, 1, false), ("b", "", ACTIVE, 2, false)], 3, false);
-        assert_eq!(r.get_replication_set_for_operation(Operation::READ).unwrap().max_errors, 0);
+        assert_eq!(
+            r.get_replication_set_for_operation(Operation::READ),
+            Err(RingError::TooManyUnhealthyInstances)
+        );
+        assert_eq!(
+            RingError::TooManyUnhealthyInstances.to_string(),
+            "too many unhealthy instances in the ring"
+        );
+        let r = ring(
+            &[("a", "", ACTIVE, 1, false), ("b", "", ACTIVE, 2, false)],
+            3,
+            false,
+        );
+        assert_eq!(
+            r.get_replication_set_for_operation(Operation::READ)
+                .unwrap()
+                .max_errors,
+            0
+        );
     }
 
     #[test]
@@ -454,12 +580,22 @@ mod tests {
                 true,
             )
         };
-        let rs = rows(false, false).get_replication_set_for_operation(Operation::READ).unwrap();
-        assert_eq!((rs.instances.len(), rs.max_errors, rs.max_unavailable_zones), (6, 0, 1));
-        let rs = rows(true, false).get_replication_set_for_operation(Operation::READ).unwrap();
+        let rs = rows(false, false)
+            .get_replication_set_for_operation(Operation::READ)
+            .unwrap();
+        assert_eq!(
+            (rs.instances.len(), rs.max_errors, rs.max_unavailable_zones),
+            (6, 0, 1)
+        );
+        let rs = rows(true, false)
+            .get_replication_set_for_operation(Operation::READ)
+            .unwrap();
         assert_eq!(ids(&rs), ["a1", "a2", "c1", "c2"]);
         assert_eq!(rs.max_unavailable_zones, 0);
-        assert_eq!(rows(true, true).get_replication_set_for_operation(Operation::READ), Err(RingError::TooManyUnhealthyInstances));
+        assert_eq!(
+            rows(true, true).get_replication_set_for_operation(Operation::READ),
+            Err(RingError::TooManyUnhealthyInstances)
+        );
     }
 
     #[test]
@@ -469,10 +605,18 @@ mod tests {
         for (id, zone, token) in [("a1", "a", 1), ("b1", "b", 2), ("c1", "c", 3)] {
             desc.add_ingester(id, id, zone, vec![token], ACTIVE, now);
         }
-        let cfg = RingConfig { excluded_zones: vec!["b".into()], ..Default::default() };
+        let cfg = RingConfig {
+            excluded_zones: vec!["b".into()],
+            ..Default::default()
+        };
         let r = Ring::new(desc, &cfg).unwrap();
         assert_eq!(r.instances_count(), 2);
         assert_eq!(r.zones(), ["a", "c"]);
-        assert_eq!(ids(&r.get(0, Operation::WRITE, &mut GetBuffers::default()).unwrap()), ["a1", "c1"]);
+        assert_eq!(
+            ids(&r
+                .get(0, Operation::WRITE, &mut GetBuffers::default())
+                .unwrap()),
+            ["a1", "c1"]
+        );
     }
 }

@@ -92,7 +92,10 @@ mod tests {
         let a = TokenGenerator::with_seed(42).generate(16, &[]);
         assert_eq!(a, TokenGenerator::with_seed(42).generate(16, &[]));
         assert_ne!(a, TokenGenerator::with_seed(43).generate(16, &[]));
-        assert_ne!(TokenGenerator::new().generate(16, &[]), TokenGenerator::new().generate(16, &[]));
+        assert_ne!(
+            TokenGenerator::new().generate(16, &[]),
+            TokenGenerator::new().generate(16, &[])
+        );
     }
 
     #[test]
@@ -114,13 +117,24 @@ mod tests {
             let mut desc = Desc::new();
             for i in 0..n {
                 let tokens = g.generate(DEFAULT_NUM_TOKENS, &desc.tokens());
-                desc.add_ingester(&format!("ing-{i:02}"), "", "", tokens, InstanceState::ACTIVE, 0);
+                desc.add_ingester(
+                    &format!("ing-{i:02}"),
+                    "",
+                    "",
+                    tokens,
+                    InstanceState::ACTIVE,
+                    0,
+                );
             }
             let fair = 1.0 / n as f64;
             let rel: Vec<f64> = desc.ownership().values().map(|o| o / fair - 1.0).collect();
             let min = rel.iter().copied().fold(f64::MAX, f64::min);
             let max = rel.iter().copied().fold(f64::MIN, f64::max);
-            println!("{n:2} instances x {DEFAULT_NUM_TOKENS} tokens: ownership vs fair share {:+.1}% .. {:+.1}%", min * 100.0, max * 100.0);
+            println!(
+                "{n:2} instances x {DEFAULT_NUM_TOKENS} tokens: ownership vs fair share {:+.1}% .. {:+.1}%",
+                min * 100.0,
+                max * 100.0
+            );
             assert!(min > -0.30 && max < 0.30, "{n} instances: {min} .. {max}");
         }
     }

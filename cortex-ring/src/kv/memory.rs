@@ -50,13 +50,18 @@ impl InMemoryKv {
     /// The value and revision of `key` (revision 0 when never written).
     fn read(&self, key: &str) -> (Option<Bytes>, u64) {
         let state = self.lock();
-        state.entries.get(key).map_or((None, 0), |e| (e.value.clone(), e.revision))
+        state
+            .entries
+            .get(key)
+            .map_or((None, 0), |e| (e.value.clone(), e.revision))
     }
 
     fn commit(&self, state: &mut State, key: &str, value: Option<Bytes>) {
         state.revision += 1;
         let revision = state.revision;
-        state.entries.insert(key.to_string(), Entry { value, revision });
+        state
+            .entries
+            .insert(key.to_string(), Entry { value, revision });
         self.changed.notify_all();
     }
 }
@@ -83,7 +88,9 @@ impl Kv for InMemoryKv {
                 return Ok(());
             }
         }
-        Err(KvError::CasFailed { key: key.to_string() })
+        Err(KvError::CasFailed {
+            key: key.to_string(),
+        })
     }
 
     fn delete(&self, key: &str) -> Result<(), KvError> {

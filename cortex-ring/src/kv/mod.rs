@@ -62,7 +62,10 @@ pub struct CasError {
 impl CasError {
     /// Gives up for good.
     pub fn abort(reason: impl Into<String>) -> CasError {
-        CasError { retry: false, reason: reason.into() }
+        CasError {
+            retry: false,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -157,5 +160,8 @@ pub fn cas_desc(
 }
 
 fn decode(key: &str, bytes: &[u8]) -> Result<Desc, KvError> {
-    Desc::decode(bytes).map_err(|e| KvError::Decode { key: key.to_string(), reason: e.to_string() })
+    Desc::decode(bytes).map_err(|e| KvError::Decode {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
 }

@@ -26,7 +26,8 @@ pub fn kv_conformance(kv: &dyn Kv) {
 
 fn put(kv: &dyn Kv, key: &str, value: &str) {
     let v = Bytes::copy_from_slice(value.as_bytes());
-    kv.cas(key, &mut |_| Ok(Some(v.clone()))).expect("unconditional CAS write");
+    kv.cas(key, &mut |_| Ok(Some(v.clone())))
+        .expect("unconditional CAS write");
 }
 
 fn text(v: Option<Bytes>) -> Option<String> {
@@ -70,7 +71,10 @@ fn cas_callback_outcomes(kv: &dyn Kv) {
     kv.cas(key, &mut |_| {
         calls += 1;
         if calls == 1 {
-            Err(CasError { retry: true, reason: "again".into() })
+            Err(CasError {
+                retry: true,
+                reason: "again".into(),
+            })
         } else {
             Ok(Some(Bytes::from_static(b"retried")))
         }
@@ -89,7 +93,9 @@ fn concurrent_cas_loses_no_update(kv: &dyn Kv) {
             s.spawn(|| {
                 for _ in 0..50 {
                     let r = kv.cas(key, &mut |cur| {
-                        let n: u64 = text(cur).and_then(|t| t.parse().ok()).ok_or_else(|| CasError::abort("counter missing"))?;
+                        let n: u64 = text(cur)
+                            .and_then(|t| t.parse().ok())
+                            .ok_or_else(|| CasError::abort("counter missing"))?;
                         Ok(Some(Bytes::from((n + 1).to_string())))
                     });
                     match r {
@@ -106,7 +112,10 @@ fn concurrent_cas_loses_no_update(kv: &dyn Kv) {
     let ok = ok.load(Ordering::Relaxed);
     assert!(ok > 0, "some CAS must succeed");
     let final_value: usize = text(kv.get(key).unwrap()).unwrap().parse().unwrap();
-    assert_eq!(final_value, ok, "every successful CAS is counted exactly once");
+    assert_eq!(
+        final_value, ok,
+        "every successful CAS is counted exactly once"
+    );
 }
 
 fn watch_sees_changes_in_order(kv: &dyn Kv) {
@@ -118,7 +127,9 @@ fn watch_sees_changes_in_order(kv: &dyn Kv) {
         let watcher = s.spawn(|| {
             let mut seen: Vec<u32> = Vec::new();
             kv.watch_key(key, &stop, &mut |v| {
-                let n = text(v).and_then(|t| t.parse().ok()).expect("watched value is a number");
+                let n = text(v)
+                    .and_then(|t| t.parse().ok())
+                    .expect("watched value is a number");
                 seen.push(n);
                 n != last
             });
@@ -133,8 +144,15 @@ fn watch_sees_changes_in_order(kv: &dyn Kv) {
         }
         stop.stop();
         let seen = watcher.join().expect("watcher thread");
-        assert_eq!(seen.last(), Some(&last), "the latest value is delivered: {seen:?}");
-        assert!(seen.windows(2).all(|w| w[0] < w[1]), "values arrive in commit order: {seen:?}");
+        assert_eq!(
+            seen.last(),
+            Some(&last),
+            "the latest value is delivered: {seen:?}"
+        );
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "values arrive in commit order: {seen:?}"
+        );
     });
 }
 
@@ -161,11 +179,20 @@ fn watch_ends_on_stop(kv: &dyn Kv) {
         }
         assert!(watcher.is_finished(), "watch_key returns after stop");
     });
-    assert_eq!(calls.load(Ordering::Relaxed), 1, "the initial (absent) value is delivered once");
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        1,
+        "the initial (absent) value is delivered once"
+    );
 }
 
 fn delete_and_list(kv: &dyn Kv) {
-    for k in ["conformance/list/a", "conformance/list/b", "conformance/listx", "conformance/other"] {
+    for k in [
+        "conformance/list/a",
+        "conformance/list/b",
+        "conformance/listx",
+        "conformance/other",
+    ] {
         put(kv, k, "v");
     }
     let mut keys = kv.list("conformance/list/").unwrap();
@@ -173,10 +200,17 @@ fn delete_and_list(kv: &dyn Kv) {
     assert_eq!(keys, vec!["conformance/list/a", "conformance/list/b"]);
     kv.delete("conformance/list/a").unwrap();
     assert_eq!(kv.get("conformance/list/a").unwrap(), None);
-    assert_eq!(kv.list("conformance/list/").unwrap(), vec!["conformance/list/b"]);
-    kv.delete("conformance/list/a").expect("deleting an absent key is fine");
+    assert_eq!(
+        kv.list("conformance/list/").unwrap(),
+        vec!["conformance/list/b"]
+    );
+    kv.delete("conformance/list/a")
+        .expect("deleting an absent key is fine");
     assert!(kv.list("conformance/nothing/").unwrap().is_empty());
     // A deleted key can be written again.
     put(kv, "conformance/list/a", "again");
-    assert_eq!(text(kv.get("conformance/list/a").unwrap()).as_deref(), Some("again"));
+    assert_eq!(
+        text(kv.get("conformance/list/a").unwrap()).as_deref(),
+        Some("again")
+    );
 }
