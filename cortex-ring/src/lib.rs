@@ -1,5 +1,30 @@
 //! The Cortex hash ring: instance descriptors, tokens, replication sets with quorum,
-//! zone awareness, shuffle sharding, the lifecycler and KV backends.
+//! zone awareness, the lifecycler and KV backends.
 //!
-//! The crate is being built up issue by issue; what is here works, and nothing here
-//! pretends to.
+//! Wiring: create an [`InMemoryKv`] (shared as `Arc<dyn Kv>`), start a [`Lifecycler`]
+//! for each ingester under the ring key (Cortex uses `collectors/ring`), and give the
+//! distributor and querier a [`RingClient`] on the same key; they call
+//! [`RingClient::get`] with a series' token to find its replicas.
+
+pub mod client;
+pub mod config;
+pub mod desc;
+pub mod kv;
+pub mod lifecycler;
+pub mod replication;
+pub mod ring;
+pub mod tokens;
+
+pub use client::{RingClient, RingClientError};
+pub use config::{ConfigError, KvConfig, LifecyclerConfig, RingConfig};
+pub use desc::{Desc, InstanceDesc, InstanceState, Operation};
+pub use kv::memory::InMemoryKv;
+pub use kv::{CasError, Kv, KvError, StopSignal};
+pub use lifecycler::{Lifecycler, LifecyclerError};
+pub use replication::{ReplicationSet, RingInstance};
+pub use ring::{GetBuffers, Ring, RingError};
+pub use tokens::TokenGenerator;
+
+/// The key Cortex stores the ingester ring under (the KV prefix `collectors/` plus
+/// `ring`).
+pub const INGESTER_RING_KEY: &str = "collectors/ring";

@@ -1,0 +1,307 @@
+//! Ring and lifecycler configuration with Cortex's YAML names and defaults
+//! (`ingester.lifecycler.*`, `ingester.lifecycler.ring.*`), validated on load.
+//!
+//! Durations are Prometheus duration strings (`5s`, `1m`). Options Cortex has that this
+//! crate does not implement yet (token files, other KV stores) are absent rather than
+//! accepted and ignored, so a config using them fails loudly.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use cortex_core::limits::Duration;
+
+use crate::tokens::DEFAULT_NUM_TOKENS;
+
+/// The most tokens one instance may claim.
+pub const MAX_NUM_TOKENS: usize = 1 << 16;
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `replication_factor` is 0 (Cortex's message).
+    #[error("ReplicationFactor must be greater than zero: {0}")]
+    ReplicationFactor(usize),
+    /// `kvstore.store` names a backend this build does not have.
+    #[error("invalid kvstore.store {0:?}: supported values are inmemory")]
+    UnknownStore(String),
+    /// `num_tokens` is 0 or absurdly large.
+    #[error("num_tokens must be between 1 and {MAX_NUM_TOKENS}, got {0}")]
+    NumTokens(usize),
+    /// `heartbeat_period` is zero, so the instance would go unhealthy.
+    #[error("heartbeat_period must be greater than zero")]
+    HeartbeatPeriod,
+    /// `id` is empty and the host name could not be read.
+    #[error("the instance id is empty: set ingester.lifecycler.id")]
+    EmptyId,
+    /// `address` is empty, so there is nothing to advertise.
+    #[error("the instance address is empty: set ingester.lifecycler.address")]
+    EmptyAddress,
+}
+
+/// Where the ring is stored (`kvstore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KvConfig {
+    /// The backend: `inmemory` (the only one so far).
+    pub store: String,
+    /// Prefix for the keys in the store; should end with `/`.
+    pub prefix: String,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        KvConfig {
+            store: "inmemory".to_string(),
+            prefix: "collectors/".to_string(),
+        }
+    }
+}
+
+/// How clients read the ring (`ring` in Cortex's config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RingConfig {
+    /// The KV store holding the ring.
+    pub kvstore: KvConfig,
+    /// Instances that have not heartbeated for this long are unhealthy; 0 disables.
+    pub heartbeat_timeout: Duration,
+    /// How many instances each key is written to and read from.
+    pub replication_factor: usize,
+    /// Replicate across availability zones (at most one copy per zone).
+    pub zone_awareness_enabled: bool,
+    /// Zones whose instances are ignored, comma-separated in YAML.
+    #[serde(serialize_with = "ser_csv", deserialize_with = "de_csv")]
+    pub excluded_zones: Vec<String>,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        RingConfig {
+            kvstore: KvConfig::default(),
+            heartbeat_timeout: Duration::from_secs(60),
+            replication_factor: 3,
+            zone_awareness_enabled: false,
+            excluded_zones: Vec::new(),
+        }
+    }
+}
+
+impl RingConfig {
+    /// Checks the values make sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.replication_factor == 0 {
+            return Err(ConfigError::ReplicationFactor(0));
+        }
+        if self.kvstore.store != "inmemory" {
+            return Err(ConfigError::UnknownStore(self.kvstore.store.clone()));
+        }
+        Ok(())
+    }
+}
+
+fn ser_csv<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.join(","))
+}
+
+fn de_csv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok(s.split(',')
+        .map(str::trim)
+        .filter(|z| !z.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// How an instance registers itself (`ingester.lifecycler`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecyclerConfig {
+    /// The ring this instance joins.
+    pub ring: RingConfig,
+    /// Tokens to claim.
+    pub num_tokens: usize,
+    /// How often to heartbeat.
+    pub heartbeat_period: Duration,
+    /// With a non-zero value, join as JOINING and check the tokens are still ours after
+    /// this long before going ACTIVE.
+    pub observe_period: Duration,
+    /// Wait this long after start before claiming tokens.
+    pub join_after: Duration,
+    /// Keep heartbeating this long after going LEAVING, before unregistering.
+    pub final_sleep: Duration,
+    /// The availability zone of this instance.
+    pub availability_zone: String,
+    /// Remove the instance from the ring on a clean shutdown.
+    pub unregister_on_shutdown: bool,
+    /// Remove other instances whose last heartbeat is older than this (0 disables);
+    /// the name is the one Cortex uses for the compactor ring.
+    pub auto_forget_delay: Duration,
+    /// The address to advertise; required.
+    pub address: String,
+    /// The port to advertise; 0 uses the server's gRPC listen port.
+    pub port: u16,
+    /// The instance ID; defaults to the host name.
+    pub id: String,
+    /// The server's gRPC listen port, filled in by the server (not configurable).
+    #[serde(skip)]
+    pub listen_port: u16,
+}
+
+impl Default for LifecyclerConfig {
+    fn default() -> Self {
+        LifecyclerConfig {
+            ring: RingConfig::default(),
+            num_tokens: DEFAULT_NUM_TOKENS,
+            heartbeat_period: Duration::from_secs(5),
+            observe_period: Duration::ZERO,
+            join_after: Duration::ZERO,
+            final_sleep: Duration::from_secs(30),
+            availability_zone: String::new(),
+            unregister_on_shutdown: true,
+            auto_forget_delay: Duration::ZERO,
+            address: String::new(),
+            port: 0,
+            id: hostname(),
+            listen_port: 0,
+        }
+    }
+}
+
+impl LifecyclerConfig {
+    /// Checks the values make sense together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.ring.validate()?;
+        if self.num_tokens == 0 || self.num_tokens > MAX_NUM_TOKENS {
+            return Err(ConfigError::NumTokens(self.num_tokens));
+        }
+        if self.heartbeat_period.is_zero() {
+            return Err(ConfigError::HeartbeatPeriod);
+        }
+        if self.id.is_empty() {
+            return Err(ConfigError::EmptyId);
+        }
+        if self.address.is_empty() {
+            return Err(ConfigError::EmptyAddress);
+        }
+        Ok(())
+    }
+
+    /// The `host:port` advertised in the ring.
+    pub fn advertised_addr(&self) -> String {
+        let port = if self.port > 0 {
+            self.port
+        } else {
+            self.listen_port
+        };
+        format!("{}:{}", self.address, port)
+    }
+}
+
+/// The host name, or empty when it cannot be read.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_cortex_defaults() {
+        let c: LifecyclerConfig = serde_yaml::from_str("{}").unwrap();
+        assert_eq!(c.num_tokens, 128);
+        assert_eq!(c.heartbeat_period, Duration::from_secs(5));
+        assert_eq!(c.final_sleep, Duration::from_secs(30));
+        assert_eq!(c.join_after, Duration::ZERO);
+        assert_eq!(c.observe_period, Duration::ZERO);
+        assert!(c.unregister_on_shutdown);
+        assert_eq!(c.ring.heartbeat_timeout, Duration::from_secs(60));
+        assert_eq!(c.ring.replication_factor, 3);
+        assert!(!c.ring.zone_awareness_enabled);
+        assert_eq!(c.ring.kvstore.prefix, "collectors/");
+    }
+
+    #[test]
+    fn yaml_uses_cortex_names_and_refuses_unknown_keys() {
+        let yaml = "
+ring:
+  kvstore: {store: inmemory}
+  heartbeat_timeout: 2m
+  replication_factor: 5
+  zone_awareness_enabled: true
+  excluded_zones: zone-c, zone-d
+num_tokens: 64
+heartbeat_period: 10s
+join_after: 1s
+observe_period: 3s
+final_sleep: 0s
+availability_zone: zone-a
+unregister_on_shutdown: false
+address: 10.0.0.7
+port: 9095
+id: ingester-7
+";
+        let c: LifecyclerConfig = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(c.ring.heartbeat_timeout, Duration::from_secs(120));
+        assert_eq!(c.ring.replication_factor, 5);
+        assert_eq!(c.ring.excluded_zones, vec!["zone-c", "zone-d"]);
+        assert_eq!(c.num_tokens, 64);
+        assert_eq!(c.availability_zone, "zone-a");
+        assert_eq!(c.advertised_addr(), "10.0.0.7:9095");
+        assert_eq!(c.validate(), Ok(()));
+        let back: LifecyclerConfig =
+            serde_yaml::from_str(&serde_yaml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        assert!(serde_yaml::from_str::<LifecyclerConfig>("tokens_file_path: /x").is_err());
+        assert!(serde_yaml::from_str::<LifecyclerConfig>("heartbeat_period: 5").is_err());
+    }
+
+    #[test]
+    fn validation_rejects_what_cannot_work() {
+        let ok = LifecyclerConfig {
+            address: "a".into(),
+            id: "i".into(),
+            ..Default::default()
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        let mut c = ok.clone();
+        c.ring.replication_factor = 0;
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "ReplicationFactor must be greater than zero: 0"
+        );
+        let c = LifecyclerConfig {
+            num_tokens: 0,
+            ..ok.clone()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::NumTokens(0)));
+        let c = LifecyclerConfig {
+            address: String::new(),
+            ..ok.clone()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::EmptyAddress));
+        let c = LifecyclerConfig {
+            heartbeat_period: Duration::ZERO,
+            ..ok.clone()
+        };
+        assert_eq!(c.validate(), Err(ConfigError::HeartbeatPeriod));
+        let mut c = ok;
+        c.ring.kvstore.store = "consul".into();
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::UnknownStore("consul".into()))
+        );
+        let c = LifecyclerConfig {
+            port: 0,
+            listen_port: 9095,
+            address: "h".into(),
+            ..Default::default()
+        };
+        assert_eq!(c.advertised_addr(), "h:9095");
+    }
+}
