@@ -19,5 +19,6 @@ pub mod limits;
 pub mod promql;
 pub mod querier;
 pub mod remote_write;
+pub mod ring;
 pub mod tenant;
 pub mod validation;

@@ -7,7 +7,10 @@
 //! [`RingClient::get`] with a series' token to find its replicas.
 
 pub mod client;
-pub mod config;
+/// The ring's configuration (defined in `cortex-core`, where components' configs live).
+pub mod config {
+    pub use cortex_core::ring::config::*;
+}
 pub mod desc;
 pub mod kv;
 pub mod lifecycler;

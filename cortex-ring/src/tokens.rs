@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Tokens per instance unless configured otherwise (Cortex's `num_tokens`).
-pub const DEFAULT_NUM_TOKENS: usize = 128;
+pub use cortex_core::ring::DEFAULT_NUM_TOKENS;
 
 /// A source of random tokens.
 #[derive(Debug, Clone)]

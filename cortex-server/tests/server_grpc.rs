@@ -1,4 +1,5 @@
-//! The gRPC listener answers the standard health check: SERVING while the server runs.
+//! The gRPC listener answers the standard health check (SERVING while the server
+//! runs), and the ingester is ACTIVE in the in-memory ring under its gRPC address.
 
 mod common;
 
@@ -35,6 +36,19 @@ fn grpc_health_check_reports_serving() {
         status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
+    let ring = http(server.addr, "GET", "/ingester/ring?format=json", &[], b"").unwrap();
+    assert_eq!(ring.status, 200);
+    let desc: serde_json::Value = serde_json::from_slice(&ring.body).unwrap();
+    let ingesters = desc["ingesters"].as_object().unwrap();
+    assert_eq!(ingesters.len(), 1, "{desc}");
+    let (_, me) = ingesters.iter().next().unwrap();
+    assert_eq!(me["state"], "ACTIVE");
+    assert_eq!(me["addr"], server.grpc_addr.to_string());
+    assert_eq!(me["tokens"].as_array().unwrap().len(), 128);
+    let page = http(server.addr, "GET", "/ingester/ring", &[], b"")
+        .unwrap()
+        .text();
+    assert!(page.contains("<td>ACTIVE</td>"), "{page}");
     // A client still connected must not hold up shutdown beyond the grace period.
     let started = std::time::Instant::now();
     assert!(server.signal_and_wait("TERM").success());

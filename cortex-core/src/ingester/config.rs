@@ -153,6 +153,8 @@ pub struct IngesterConfig {
     pub upload_compacted_blocks_enabled: bool,
     /// The advice inside limit errors.
     pub admin_limit_message: String,
+    /// How this ingester joins the ring.
+    pub lifecycler: crate::ring::LifecyclerConfig,
 }
 
 impl Default for IngesterConfig {
@@ -164,6 +166,7 @@ impl Default for IngesterConfig {
             active_series_metrics_idle_timeout: GoDuration::minutes(10),
             upload_compacted_blocks_enabled: true,
             admin_limit_message: "please contact administrator to raise it".into(),
+            lifecycler: crate::ring::LifecyclerConfig::default(),
         }
     }
 }

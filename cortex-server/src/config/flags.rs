@@ -19,6 +19,15 @@ const ALIASES: &[(&str, &str)] = &[
     ("log.format", "server.log_format"),
     ("runtime-config.reload-period", "runtime_config.period"),
     ("server.grpc-listen-address", "server.grpc_listen_address"),
+    (
+        "distributor.replication-factor",
+        "ingester.lifecycler.ring.replication_factor",
+    ),
+    ("ring.store", "ingester.lifecycler.ring.kvstore.store"),
+    (
+        "ring.heartbeat-timeout",
+        "ingester.lifecycler.ring.heartbeat_timeout",
+    ),
 ];
 
 /// The command line, split into what selects the config file and the option flags.

@@ -96,12 +96,18 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        // The single binary's ring: one ingester on loopback, so one copy of each
+        // series, and no pause before exit.
+        let mut ingester = IngesterConfig::default();
+        ingester.lifecycler.address = "127.0.0.1".into();
+        ingester.lifecycler.ring.replication_factor = 1;
+        ingester.lifecycler.final_sleep = Duration::ZERO;
         Config {
             target: "all".into(),
             auth_enabled: true,
             server: ServerConfig::default(),
             distributor: DistributorConfig::default(),
-            ingester: IngesterConfig::default(),
+            ingester,
             blocks_storage: BlocksStorageConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfig::default(),
@@ -299,6 +305,10 @@ impl Config {
         self.ingester
             .validate()
             .map_err(|r| invalid("ingester", r))?;
+        self.ingester
+            .lifecycler
+            .validate()
+            .map_err(|e| invalid("ingester.lifecycler", e.to_string()))?;
         self.blocks_storage
             .tsdb
             .validate()

@@ -55,6 +55,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/services", get(ops::services))
         .route("/runtime_config", get(ops::runtime_config))
         .route("/ingester/flush", get(ops::flush).post(ops::flush))
+        .route("/ingester/ring", get(ops::ring))
         .route("/", get(ops::index))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .layer(middleware::from_fn_with_state(state.clone(), observe))

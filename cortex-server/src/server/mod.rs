@@ -20,6 +20,8 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use cortex_ring::{INGESTER_RING_KEY, InMemoryKv, Kv, Lifecycler, RingClient};
+
 use crate::config::Config;
 use log::Logger;
 
@@ -43,6 +45,12 @@ pub enum ServerError {
     /// Serving failed.
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
+    /// The ingester could not join the ring.
+    #[error("joining the ring: {0}")]
+    Lifecycler(#[from] cortex_ring::LifecyclerError),
+    /// The ring could not be read.
+    #[error("reading the ring: {0}")]
+    Ring(#[from] cortex_ring::RingClientError),
 }
 
 /// What the HTTP handlers share.
@@ -56,6 +64,8 @@ pub(crate) struct AppState {
     pub ready: AtomicBool,
     pub stopping: AtomicBool,
     pub http: http::HttpMetrics,
+    pub ring: RingClient,
+    pub lifecycler: std::sync::Mutex<Option<Lifecycler>>,
 }
 
 /// A started server.
@@ -139,6 +149,18 @@ impl Server {
                     source,
                 })?;
         let grpc_addr = grpc_listener.local_addr().map_err(ServerError::Serve)?;
+        // The ring lives in memory in the single binary; the ingester joins it.
+        let kv: Arc<dyn Kv> = Arc::new(InMemoryKv::new());
+        let mut lc_cfg = config.ingester.lifecycler.clone();
+        lc_cfg.listen_port = grpc_addr.port();
+        let ring_cfg = lc_cfg.ring.clone();
+        let lifecycler = tokio::task::spawn_blocking({
+            let kv = kv.clone();
+            move || Lifecycler::start(lc_cfg, kv, INGESTER_RING_KEY)
+        })
+        .await
+        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
+        let ring = RingClient::start(kv, INGESTER_RING_KEY, ring_cfg)?;
         log.info(
             "server listening",
             &[
@@ -157,6 +179,8 @@ impl Server {
             ready: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             http,
+            ring,
+            lifecycler: std::sync::Mutex::new(Some(lifecycler)),
         });
         Ok(Server {
             state,
@@ -241,6 +265,18 @@ impl Server {
         match &shut {
             Ok(()) => state.log.info("ingester stopped", &[]),
             Err(e) => state.log.error("ingester shutdown failed", &[("err", e)]),
+        }
+        let lifecycler = state
+            .lifecycler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(lc) = lifecycler {
+            match tokio::task::spawn_blocking(move || lc.leave()).await {
+                Ok(Ok(())) => state.log.info("left the ring", &[]),
+                Ok(Err(e)) => state.log.warn("leaving the ring failed", &[("err", &e)]),
+                Err(e) => state.log.warn("leaving the ring failed", &[("err", &e)]),
+            }
         }
         result?;
         shut?;

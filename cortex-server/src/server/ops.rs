@@ -19,9 +19,18 @@ use serde_yaml::Value;
 use super::AppState;
 use crate::config::Config;
 
-/// 200 `ready` once every component is running; 503 while starting or stopping.
+/// 200 `ready` once every component is running and the ingester is ACTIVE in the
+/// ring; 503 while starting or stopping.
 pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    if state.ready.load(Ordering::Acquire) {
+    let active = state
+        .lifecycler
+        .lock()
+        .map(|l| {
+            l.as_ref()
+                .is_some_and(|l| l.state() == cortex_ring::InstanceState::ACTIVE)
+        })
+        .unwrap_or(false);
+    if state.ready.load(Ordering::Acquire) && active {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (
@@ -132,11 +141,61 @@ pub(crate) async fn flush(
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// The ingester ring: an HTML table, or the descriptor as JSON with `?format=json` or
+/// `Accept: application/json`.
+pub(crate) async fn ring(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let ring = state.ring.ring();
+    let desc = ring.desc();
+    let json = q.get("format").is_some_and(|f| f == "json")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json"));
+    if json {
+        return ([(header::CONTENT_TYPE, "application/json")], desc.encode()).into_response();
+    }
+    let owned = desc.ownership();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut rows = String::new();
+    for (id, inst) in &desc.ingesters {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}s ago</td><td>{}</td><td>{:.2}%</td></tr>\n",
+            html_escape(id),
+            html_escape(&inst.zone),
+            html_escape(&inst.addr),
+            inst.state,
+            now - inst.timestamp,
+            inst.tokens.len(),
+            owned.get(id).copied().unwrap_or(0.0) * 100.0,
+        ));
+    }
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!DOCTYPE html>\n<html><head><title>Ingester ring</title></head><body>\n<h1>Ingester ring</h1>\n<table border=\"1\">\n<tr><th>Instance ID</th><th>Zone</th><th>Address</th><th>State</th><th>Last heartbeat</th><th>Tokens</th><th>Ownership</th></tr>\n{rows}</table>\n</body></html>\n"
+        ),
+    )
+        .into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// A list of the endpoints.
 pub(crate) async fn index() -> Response {
     (
         StatusCode::OK,
-        "cortex\n\n/api/v1/push\n/ready\n/metrics\n/config\n/runtime_config\n/services\n/ingester/flush\n",
+        "cortex\n\n/api/v1/push\n/ready\n/metrics\n/config\n/runtime_config\n/services\n/ingester/ring\n/ingester/flush\n",
     )
         .into_response()
 }

@@ -7,9 +7,10 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use cortex_core::limits::Duration;
+use crate::limits::Duration;
 
-use crate::tokens::DEFAULT_NUM_TOKENS;
+/// Tokens each instance owns by default.
+pub const DEFAULT_NUM_TOKENS: usize = 128;
 
 /// The most tokens one instance may claim.
 pub const MAX_NUM_TOKENS: usize = 1 << 16;
