@@ -19,6 +19,7 @@ use super::replay_workers::FloatAppliers;
 use super::series::{AppendCtx, MemSeries, MmappedChunk};
 use crate::Result;
 use crate::exemplar::Exemplar;
+use crate::histogram::{FloatHistogram, Histogram};
 use crate::record::{
     RecordType, RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefSample, RefSeries,
     RefTombstone, decode_exemplars, decode_float_histogram_samples, decode_histogram_samples,
@@ -166,22 +167,8 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                                 stats.samples_before_head += 1;
                                 continue;
                             }
-                            let mut st = s.lock();
-                            if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
-                                stats.samples_in_chunk_files += 1;
-                                continue;
-                            }
-                            match st.check_histogram(rs.t, Some(&rs.h), None) {
-                                Ok(true) => continue,
-                                Ok(false) => st.append_histogram(s.series_ref, rs.t, &rs.h, ctx)?,
-                                Err(_) => {
-                                    stats.out_of_order += 1;
-                                    continue;
-                                }
-                            }
-                            stats.samples += 1;
-                            mint = mint.min(rs.t);
-                            maxt = maxt.max(rs.t);
+                            let h = Hist::Int(&rs.h);
+                            apply_histogram(s, rs.t, h, ctx, &mut stats, &mut mint, &mut maxt)?;
                         }
                     }
                     RecordType::FloatHistogramSamples
@@ -199,24 +186,8 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                                 stats.samples_before_head += 1;
                                 continue;
                             }
-                            let mut st = s.lock();
-                            if st.mmapped.last().is_some_and(|c| rs.t <= c.max_time) {
-                                stats.samples_in_chunk_files += 1;
-                                continue;
-                            }
-                            match st.check_histogram(rs.t, None, Some(&rs.fh)) {
-                                Ok(true) => continue,
-                                Ok(false) => {
-                                    st.append_float_histogram(s.series_ref, rs.t, &rs.fh, ctx)?
-                                }
-                                Err(_) => {
-                                    stats.out_of_order += 1;
-                                    continue;
-                                }
-                            }
-                            stats.samples += 1;
-                            mint = mint.min(rs.t);
-                            maxt = maxt.max(rs.t);
+                            let h = Hist::Float(&rs.fh);
+                            apply_histogram(s, rs.t, h, ctx, &mut stats, &mut mint, &mut maxt)?;
                         }
                     }
                     RecordType::Tombstones => {
@@ -312,4 +283,49 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
         head.note_time(maxt);
     }
     Ok((head, stats))
+}
+
+/// A replayed native histogram sample's value.
+#[derive(Clone, Copy)]
+enum Hist<'a> {
+    Int(&'a Histogram),
+    Float(&'a FloatHistogram),
+}
+
+/// Applies one replayed native histogram sample to its series, counting it in `stats`
+/// and widening `[mint, maxt]`: skipped when a head chunk file already holds it, refused
+/// when out of order.
+fn apply_histogram(
+    s: &MemSeries,
+    t: i64,
+    h: Hist<'_>,
+    ctx: AppendCtx<'_>,
+    stats: &mut ReplayStats,
+    mint: &mut i64,
+    maxt: &mut i64,
+) -> Result<()> {
+    let mut st = s.lock();
+    if st.mmapped.last().is_some_and(|c| t <= c.max_time) {
+        stats.samples_in_chunk_files += 1;
+        return Ok(());
+    }
+    let checked = match h {
+        Hist::Int(h) => st.check_histogram(t, Some(h), None),
+        Hist::Float(f) => st.check_histogram(t, None, Some(f)),
+    };
+    match checked {
+        Ok(true) => return Ok(()),
+        Ok(false) => match h {
+            Hist::Int(h) => st.append_histogram(s.series_ref, t, h, ctx)?,
+            Hist::Float(f) => st.append_float_histogram(s.series_ref, t, f, ctx)?,
+        },
+        Err(_) => {
+            stats.out_of_order += 1;
+            return Ok(());
+        }
+    }
+    stats.samples += 1;
+    *mint = (*mint).min(t);
+    *maxt = (*maxt).max(t);
+    Ok(())
 }
