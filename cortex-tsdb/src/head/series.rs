@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::chunk::{CutPolicy, HeadChunk, OpenChunk};
+use super::histogram_chunk::HeadHistogramChunk;
 use super::isolation::IsolationState;
 use crate::chunkenc::{
     AppendOutcome, ByteCompat, Encoding, FloatHistogramChunk, HistogramChunk, XorChunk,
@@ -280,67 +281,8 @@ impl SeriesState {
         h: &Histogram,
         ctx: AppendCtx<'_>,
     ) -> Result<()> {
-        let (files, compat, range) = (ctx.files, ctx.compat, ctx.chunk_range);
-        let same_kind = matches!(
-            self.head.as_ref().map(|h| &h.chunk),
-            Some(OpenChunk::Histogram(_))
-        );
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
-        if cut {
-            if !same_kind {
-                self.cut.start(t, range);
-            }
-            let prev = match self.head.as_mut() {
-                Some(HeadChunk {
-                    chunk: OpenChunk::Histogram(c),
-                    ..
-                }) => Some((**c).clone()),
-                _ => None,
-            };
-            self.mmap_head(series_ref, files)?;
-            let mut c = HistogramChunk::with_compat(compat);
-            let mut prev = prev;
-            let prev_app = match prev.as_mut() {
-                Some(p) => Some(p.appender()?),
-                None => None,
-            };
-            c.appender()?
-                .append_histogram(prev_app.as_ref(), t, h, false)
-                .map_err(|e| Error::InvalidArgument(format!("append histogram: {e}")))?;
-            self.head = Some(HeadChunk {
-                chunk: OpenChunk::Histogram(Box::new(c)),
-                min_time: t,
-                max_time: t,
-            });
-        } else if let Some(HeadChunk {
-            chunk: OpenChunk::Histogram(c),
-            ..
-        }) = self.head.as_mut()
-        {
-            let outcome = c
-                .appender()?
-                .append_histogram(None, t, h, false)
-                .map_err(|e| Error::InvalidArgument(format!("append histogram: {e}")))?;
-            match outcome {
-                AppendOutcome::Appended => {}
-                AppendOutcome::Recoded(n) => **c = n,
-                AppendOutcome::NewChunk(n) => {
-                    self.cut.start(t, range);
-                    self.mmap_head(series_ref, files)?;
-                    self.head = Some(HeadChunk {
-                        chunk: OpenChunk::Histogram(Box::new(n)),
-                        min_time: t,
-                        max_time: t,
-                    });
-                }
-            }
-        }
-        if let Some(head) = self.head.as_mut() {
-            head.max_time = t;
-        }
-        self.max_time = t;
+        self.append_any_histogram::<HistogramChunk>(series_ref, t, h, ctx)?;
         self.set_last_histogram(Some(LastHistogram::Int(h.clone())));
-        self.total_samples += 1;
         Ok(())
     }
 
@@ -352,55 +294,53 @@ impl SeriesState {
         h: &FloatHistogram,
         ctx: AppendCtx<'_>,
     ) -> Result<()> {
+        self.append_any_histogram::<FloatHistogramChunk>(series_ref, t, h, ctx)?;
+        self.set_last_histogram(Some(LastHistogram::Float(h.clone())));
+        Ok(())
+    }
+
+    /// Appends a histogram of either kind: cuts a new chunk when the open one is of
+    /// another kind or due, and follows the chunk appender's outcome (appended, recoded
+    /// into a wider layout, or a new chunk for a counter reset or layout change).
+    fn append_any_histogram<C: HeadHistogramChunk>(
+        &mut self,
+        series_ref: u64,
+        t: i64,
+        h: &C::Value,
+        ctx: AppendCtx<'_>,
+    ) -> Result<()> {
         let (files, compat, range) = (ctx.files, ctx.compat, ctx.chunk_range);
-        let same_kind = matches!(
-            self.head.as_ref().map(|h| &h.chunk),
-            Some(OpenChunk::FloatHistogram(_))
-        );
+        let same_kind = self
+            .head
+            .as_mut()
+            .is_some_and(|h| C::of(&mut h.chunk).is_some());
         let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
         if cut {
             if !same_kind {
                 self.cut.start(t, range);
             }
-            let prev = match self.head.as_mut() {
-                Some(HeadChunk {
-                    chunk: OpenChunk::FloatHistogram(c),
-                    ..
-                }) => Some((**c).clone()),
-                _ => None,
-            };
+            let mut prev = self
+                .head
+                .as_mut()
+                .and_then(|h| C::of(&mut h.chunk))
+                .map(|c| (**c).clone());
             self.mmap_head(series_ref, files)?;
-            let mut c = FloatHistogramChunk::with_compat(compat);
-            let mut prev = prev;
-            let prev_app = match prev.as_mut() {
-                Some(p) => Some(p.appender()?),
-                None => None,
-            };
-            c.appender()?
-                .append_histogram(prev_app.as_ref(), t, h, false)
-                .map_err(|e| Error::InvalidArgument(format!("append float histogram: {e}")))?;
+            let mut c = C::new(compat);
+            c.append(prev.as_mut(), t, h)?;
             self.head = Some(HeadChunk {
-                chunk: OpenChunk::FloatHistogram(Box::new(c)),
+                chunk: c.into_open(),
                 min_time: t,
                 max_time: t,
             });
-        } else if let Some(HeadChunk {
-            chunk: OpenChunk::FloatHistogram(c),
-            ..
-        }) = self.head.as_mut()
-        {
-            let outcome = c
-                .appender()?
-                .append_histogram(None, t, h, false)
-                .map_err(|e| Error::InvalidArgument(format!("append float histogram: {e}")))?;
-            match outcome {
+        } else if let Some(c) = self.head.as_mut().and_then(|h| C::of(&mut h.chunk)) {
+            match c.append(None, t, h)? {
                 AppendOutcome::Appended => {}
                 AppendOutcome::Recoded(n) => **c = n,
                 AppendOutcome::NewChunk(n) => {
                     self.cut.start(t, range);
                     self.mmap_head(series_ref, files)?;
                     self.head = Some(HeadChunk {
-                        chunk: OpenChunk::FloatHistogram(Box::new(n)),
+                        chunk: n.into_open(),
                         min_time: t,
                         max_time: t,
                     });
@@ -411,7 +351,6 @@ impl SeriesState {
             head.max_time = t;
         }
         self.max_time = t;
-        self.set_last_histogram(Some(LastHistogram::Float(h.clone())));
         self.total_samples += 1;
         Ok(())
     }
