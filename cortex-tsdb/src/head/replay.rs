@@ -141,14 +141,11 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                     RecordType::Samples | RecordType::SamplesV2 => {
                         decode_samples(rec, &mut samples).map_err(|e| reader.record_error(e))?;
                         for rs in &samples {
-                            let Some(s) = by_ref.get(&rs.series_ref) else {
-                                stats.unknown_series_refs += 1;
+                            let Some(s) =
+                                sample_series(&by_ref, rs.series_ref, rs.t, min_valid, &mut stats)
+                            else {
                                 continue;
                             };
-                            if rs.t < min_valid {
-                                stats.samples_before_head += 1;
-                                continue;
-                            }
                             appliers.push(s, rs.t, rs.v);
                         }
                     }
@@ -159,14 +156,11 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                         decode_histogram_samples(rec, &mut hists)
                             .map_err(|e| reader.record_error(e))?;
                         for rs in &hists {
-                            let Some(s) = by_ref.get(&rs.series_ref) else {
-                                stats.unknown_series_refs += 1;
+                            let Some(s) =
+                                sample_series(&by_ref, rs.series_ref, rs.t, min_valid, &mut stats)
+                            else {
                                 continue;
                             };
-                            if rs.t < min_valid {
-                                stats.samples_before_head += 1;
-                                continue;
-                            }
                             let h = Hist::Int(&rs.h);
                             apply_histogram(s, rs.t, h, ctx, &mut stats, &mut mint, &mut maxt)?;
                         }
@@ -178,14 +172,11 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                         decode_float_histogram_samples(rec, &mut fhists)
                             .map_err(|e| reader.record_error(e))?;
                         for rs in &fhists {
-                            let Some(s) = by_ref.get(&rs.series_ref) else {
-                                stats.unknown_series_refs += 1;
+                            let Some(s) =
+                                sample_series(&by_ref, rs.series_ref, rs.t, min_valid, &mut stats)
+                            else {
                                 continue;
                             };
-                            if rs.t < min_valid {
-                                stats.samples_before_head += 1;
-                                continue;
-                            }
                             let h = Hist::Float(&rs.fh);
                             apply_histogram(s, rs.t, h, ctx, &mut stats, &mut mint, &mut maxt)?;
                         }
@@ -257,14 +248,10 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
             }
             decode_samples(rec, &mut samples).map_err(|e| reader.record_error(e))?;
             for rs in &samples {
-                let Some(s) = by_ref.get(&rs.series_ref) else {
-                    stats.unknown_series_refs += 1;
+                let Some(s) = sample_series(&by_ref, rs.series_ref, rs.t, min_valid, &mut stats)
+                else {
                     continue;
                 };
-                if rs.t < min_valid {
-                    stats.samples_before_head += 1;
-                    continue;
-                }
                 let _ = s.lock().insert_ooo(rs.t, rs.v);
                 stats.samples += 1;
                 mint = mint.min(rs.t);
@@ -328,4 +315,24 @@ fn apply_histogram(
     *mint = (*mint).min(t);
     *maxt = (*maxt).max(t);
     Ok(())
+}
+
+/// The series a replayed sample at `t` belongs to, or `None` (counted in `stats`) when
+/// the series is unknown or the sample is older than the head accepts.
+fn sample_series<'a>(
+    by_ref: &'a FxHashMap<u64, Arc<MemSeries>>,
+    series_ref: u64,
+    t: i64,
+    min_valid: i64,
+    stats: &mut ReplayStats,
+) -> Option<&'a Arc<MemSeries>> {
+    let Some(s) = by_ref.get(&series_ref) else {
+        stats.unknown_series_refs += 1;
+        return None;
+    };
+    if t < min_valid {
+        stats.samples_before_head += 1;
+        return None;
+    }
+    Some(s)
 }
