@@ -12,8 +12,8 @@ use cortex_tsdb::labels::Labels;
 
 use super::error::ApiError;
 use super::json::{
-    write_json_float, write_labels, write_string, write_string_array, write_timestamp,
-    write_value, write_value_fixed,
+    write_json_float, write_labels, write_string, write_string_array, write_timestamp, write_value,
+    write_value_fixed,
 };
 use crate::promql::histogram::buckets::all_buckets;
 use crate::promql::{Sample, Series, Value};
@@ -346,7 +346,11 @@ mod tests {
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"api"},"value":[1435781451.781,"1"]}]}}"#
         );
         assert_eq!(
-            success(&query_data(&Value::Vector(vec![])), &["w".into()], &["i".into()]),
+            success(
+                &query_data(&Value::Vector(vec![])),
+                &["w".into()],
+                &["i".into()]
+            ),
             r#"{"status":"success","data":{"resultType":"vector","result":[]},"warnings":["w"],"infos":["i"]}"#
         );
     }
@@ -354,7 +358,13 @@ mod tests {
     #[test]
     fn matrix_scalar_string_match_prometheus() {
         let mut s = Series::new(labels(&[("a", "b")]));
-        s.floats = vec![FPoint { t: 1000, f: 0.5 }, FPoint { t: 61_500, f: f64::NAN }];
+        s.floats = vec![
+            FPoint { t: 1000, f: 0.5 },
+            FPoint {
+                t: 61_500,
+                f: f64::NAN,
+            },
+        ];
         assert_eq!(
             query_data(&Value::Matrix(vec![s])),
             r#"{"resultType":"matrix","result":[{"metric":{"a":"b"},"values":[[1,"0.5"],[61.500,"NaN"]]}]}"#
@@ -364,7 +374,10 @@ mod tests {
             r#"{"resultType":"scalar","result":[1.5,"10000000000000000000000"]}"#
         );
         assert_eq!(
-            query_data(&Value::String { t: 2_000, v: "x\"y".into() }),
+            query_data(&Value::String {
+                t: 2_000,
+                v: "x\"y".into()
+            }),
             r#"{"resultType":"string","result":[2,"x\"y"]}"#
         );
     }
@@ -405,10 +418,7 @@ mod tests {
     fn lists_metadata_exemplars_and_build_info() {
         assert_eq!(strings(&["a", "b"]), r#"["a","b"]"#);
         assert_eq!(strings::<&str>(&[]), "[]");
-        assert_eq!(
-            label_sets(&[labels(&[("a", "1")])]),
-            r#"[{"a":"1"}]"#
-        );
+        assert_eq!(label_sets(&[labels(&[("a", "1")])]), r#"[{"a":"1"}]"#);
         let mut md = BTreeMap::new();
         md.insert(
             "http_requests_total".to_string(),

@@ -29,7 +29,10 @@ pub fn write_string(out: &mut String, s: &str) {
             '\t' => Some("\\t"),
             _ => None,
         };
-        let needs_u = matches!(c, '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}');
+        let needs_u = matches!(
+            c,
+            '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}'
+        );
         if esc.is_none() && !needs_u {
             continue;
         }
@@ -70,7 +73,7 @@ pub fn write_timestamp(out: &mut String, t: i64) {
 pub fn write_value(out: &mut String, v: f64) {
     out.push('"');
     let abs = v.abs();
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) && v.is_finite() {
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) && v.is_finite() {
         write_go_e(out, v);
     } else {
         write_go_f(out, v);
@@ -97,10 +100,10 @@ pub fn write_json_float(out: &mut String, v: f64) {
         return;
     }
     let abs = v.abs();
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         let start = out.len();
         write_go_e(out, v);
-        let b = out[start..].as_bytes();
+        let b = &out.as_bytes()[start..];
         let n = b.len();
         if n >= 4 && b[n - 4] == b'e' && b[n - 3] == b'-' && b[n - 2] == b'0' {
             out.remove(start + n - 2);
@@ -164,7 +167,10 @@ mod tests {
 
     #[test]
     fn timestamps_keep_three_millisecond_digits() {
-        assert_eq!(s(|o| write_timestamp(o, 1_435_781_451_781)), "1435781451.781");
+        assert_eq!(
+            s(|o| write_timestamp(o, 1_435_781_451_781)),
+            "1435781451.781"
+        );
         assert_eq!(s(|o| write_timestamp(o, 1500)), "1.500");
         assert_eq!(s(|o| write_timestamp(o, 1005)), "1.005");
         assert_eq!(s(|o| write_timestamp(o, 1050)), "1.050");
@@ -172,10 +178,7 @@ mod tests {
         assert_eq!(s(|o| write_timestamp(o, 0)), "0");
         assert_eq!(s(|o| write_timestamp(o, -1500)), "-1.500");
         assert_eq!(s(|o| write_timestamp(o, -7)), "-0.007");
-        assert_eq!(
-            s(|o| write_timestamp(o, i64::MIN)),
-            "-9223372036854775.808"
-        );
+        assert_eq!(s(|o| write_timestamp(o, i64::MIN)), "-9223372036854775.808");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! The server's handlers parse requests with these, run the PromQL engine or a
 //! querier, and map [`ErrorType`] to HTTP statuses.
 
+pub mod ast_json;
 pub mod encode;
 mod error;
 pub mod json;

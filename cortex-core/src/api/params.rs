@@ -256,8 +256,14 @@ mod tests {
         assert_eq!(parse_time("1.0005"), Ok(1000));
         assert_eq!(parse_time("-1.5"), Ok(-1500));
         assert_eq!(parse_time("1e3"), Ok(1_000_000));
-        assert_eq!(parse_time("2015-07-01T20:10:51.781Z"), Ok(1_435_781_451_781));
-        assert_eq!(parse_time("2015-07-01T22:10:51+02:00"), Ok(1_435_781_451_000));
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781Z"),
+            Ok(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_time("2015-07-01T22:10:51+02:00"),
+            Ok(1_435_781_451_000)
+        );
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
         assert_eq!(parse_time(MIN_TIME_FORMATTED), Ok(MIN_TIME));
         assert_eq!(parse_time(MAX_TIME_FORMATTED), Ok(MAX_TIME));
@@ -304,7 +310,11 @@ mod tests {
             parse_matchers_param(&["{job=\"\"}".into()]),
             Err("match[] must contain at least one non-empty matcher".into())
         );
-        assert!(parse_matchers_param(&["up{".into()]).unwrap_err().contains("parse error"));
+        assert!(
+            parse_matchers_param(&["up{".into()])
+                .unwrap_err()
+                .contains("parse error")
+        );
         assert!(parse_matchers_param(&["rate(up[5m])".into()]).is_err());
     }
 }
