@@ -72,7 +72,8 @@ fn body(tenant: &str, base: f64, t: i64) -> Vec<u8> {
 }
 
 fn get(server: &ServerProcess, tenant: &str, path: &str) -> (u16, Value) {
-    let r = http(server.addr, "GET", path, &[("X-Scope-OrgID", tenant)], b"").unwrap();
+    let path = path.replace('"', "%22");
+    let r = http(server.addr, "GET", &path, &[("X-Scope-OrgID", tenant)], b"").unwrap();
     let v = serde_json::from_slice(&r.body).unwrap_or(Value::String(r.text()));
     (r.status, v)
 }

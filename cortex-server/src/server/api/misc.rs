@@ -12,6 +12,7 @@ use cortex_core::api::encode::{BuildInfo, MetadataJson};
 use cortex_core::api::params::{MAX_TIME, MIN_TIME, parse_time_param};
 use cortex_core::api::{ApiError, ast_json, encode};
 use cortex_core::ingester::MetadataQuery;
+use cortex_core::promql::parser::pretty::pretty;
 use cortex_core::promql::parser::{Expr, parse_expr};
 use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::Matcher;
@@ -193,7 +194,7 @@ pub(crate) async fn format_query(
     match parse_expr(form.value("query")) {
         Ok(e) => {
             let mut out = String::new();
-            cortex_core::api::json::write_string(&mut out, &e.to_string());
+            cortex_core::api::json::write_string(&mut out, &pretty(&e));
             ok(&out, &[], &[])
         }
         Err(e) => fail(&ApiError::invalid_param("query", e)),
