@@ -161,3 +161,6 @@ pub trait Querier: Send + Sync {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, QuerierError>;
 }
+
+#[cfg(test)]
+mod tests;
