@@ -113,7 +113,7 @@ impl BucketBlocks {
             },
         };
         // No download runs yet: partial ones are leftovers of an earlier process.
-        source.clean_cache(&BTreeSet::new(), true);
+        source.clean_cache(None);
         BucketBlocks {
             tenant: tenant.to_string(),
             source,
@@ -164,7 +164,7 @@ impl BucketBlocks {
             st.blocks = blocks;
             st.synced_at = Some(Instant::now());
         }
-        self.source.clean_cache(&keep, false);
+        self.source.clean_cache(Some(&keep));
         Ok(())
     }
 

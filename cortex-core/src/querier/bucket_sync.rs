@@ -111,9 +111,10 @@ impl Source {
         matches!(self, Source::Remote { .. })
     }
 
-    /// Deletes cached copies of blocks not in `keep`, and leftover partial downloads
-    /// when `with_partial` (only safe when no download is running).
-    pub fn clean_cache(&self, keep: &BTreeSet<Ulid>, with_partial: bool) {
+    /// With `keep`, deletes the cached copies of blocks not in it (after a sync);
+    /// without, deletes leftover partial downloads (only safe before any download
+    /// starts).
+    pub fn clean_cache(&self, keep: Option<&BTreeSet<Ulid>>) {
         let Source::Remote { cache, .. } = self else {
             return;
         };
@@ -123,9 +124,10 @@ impl Source {
         for e in rd.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
-            let stale = match name.parse::<Ulid>() {
-                Ok(u) => !keep.contains(&u),
-                Err(_) => with_partial && name.starts_with(TMP_PREFIX),
+            let stale = match (keep, name.parse::<Ulid>()) {
+                (Some(keep), Ok(u)) => !keep.contains(&u),
+                (None, Err(_)) => name.starts_with(TMP_PREFIX),
+                _ => false,
             };
             if stale {
                 // A copy that cannot be removed now is retried on the next sync.
