@@ -26,10 +26,13 @@ pub const TENANT_LABEL: &str = "__tenant_id__";
 /// The label keeping a series' own `__tenant_id__` value.
 pub const ORIGINAL_TENANT_LABEL: &str = "original___tenant_id__";
 
+/// A tenant ID and that tenant's querier.
+type Tenant = (String, Box<dyn Querier>);
+
 /// Several tenants' queriers as one (see the module documentation).
 pub struct FederatedQuerier {
     /// By tenant ID, each once.
-    tenants: Vec<(String, Box<dyn Querier>)>,
+    tenants: Vec<Tenant>,
 }
 
 impl FederatedQuerier {
@@ -51,10 +54,7 @@ impl FederatedQuerier {
 
     /// The tenants chosen by the matchers on `__tenant_id__`, and the other matchers to
     /// pass on (those on `original___tenant_id__` renamed to `__tenant_id__`).
-    fn split(
-        &self,
-        matchers: &[Matcher],
-    ) -> Result<(Vec<&(String, Box<dyn Querier>)>, Vec<Matcher>), QuerierError> {
+    fn split(&self, matchers: &[Matcher]) -> Result<(Vec<&Tenant>, Vec<Matcher>), QuerierError> {
         let mut pass = Vec::with_capacity(matchers.len());
         let mut on_tenant = Vec::new();
         for m in matchers {
@@ -77,7 +77,7 @@ impl FederatedQuerier {
 
     /// The distinct, sorted union of `f` over the chosen tenants.
     fn union(
-        chosen: &[&(String, Box<dyn Querier>)],
+        chosen: &[&Tenant],
         f: impl Fn(&dyn Querier) -> Result<Vec<String>, QuerierError>,
     ) -> Result<BTreeSet<String>, QuerierError> {
         let mut out = BTreeSet::new();

@@ -118,7 +118,7 @@ fn a_listed_block_whose_files_vanish_is_an_error_naming_it() {
                 .join(ulid.to_string());
             std::fs::remove_file(d.join("index")).unwrap();
         }
-        let err = values(&blocks).err().expect("no partial answer");
+        let err = values(&blocks).expect_err("no partial answer");
         match &err {
             QuerierError::Block { tenant, block, .. } => {
                 assert_eq!(
