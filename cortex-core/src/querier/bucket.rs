@@ -11,7 +11,8 @@
 //! cached (remote) store that fails to open from its cached copy is downloaded once
 //! more before that. Deletion-marked blocks are left out as soon as the mark is seen:
 //! the compactor marks a block only after uploading what replaces it, and the
-//! replacement is listed in the same sync.
+//! replacement is listed in the same sync. A failed listing fails the call (and the
+//! next call lists again) rather than answering from an unknown set of blocks.
 //!
 //! Calls block the calling thread; with a remote store they wait for tasks on the tokio
 //! runtime given at construction, so they must run off that runtime's worker threads
