@@ -11,6 +11,7 @@
 //! - [`validation`]: the distributor's checks of incoming series against a tenant's limits.
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
+//! - [`remote_read`]: remote-read requests answered from a `Querier`, sampled or streamed.
 //! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
 
 pub mod distributor;
@@ -18,6 +19,7 @@ pub mod ingester;
 pub mod limits;
 pub mod promql;
 pub mod querier;
+pub mod remote_read;
 pub mod remote_write;
 pub mod ring;
 pub mod tenant;

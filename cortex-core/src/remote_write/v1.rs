@@ -61,7 +61,7 @@ fn decode_request(buf: &[u8]) -> Result<WriteRequest<'_>, DecodeError> {
     Ok(req)
 }
 
-fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
+pub(crate) fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
     let [n_labels, n_samples, n_exemplars, n_histograms] = count_fields(buf, [1, 2, 3, 4]);
     let mut ts = TimeSeries {
         labels: Vec::with_capacity(n_labels),
@@ -106,7 +106,7 @@ fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
 }
 
 #[inline]
-fn decode_label(buf: &[u8]) -> Result<Label<'_>, DecodeError> {
+pub(crate) fn decode_label(buf: &[u8]) -> Result<Label<'_>, DecodeError> {
     let mut r = Reader::new(buf);
     let mut label = Label {
         name: "",
@@ -231,7 +231,7 @@ pub fn encode_v1(req: &WriteRequest<'_>, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_series(b: &mut Vec<u8>, ts: &TimeSeries<'_>) {
+pub(crate) fn encode_series(b: &mut Vec<u8>, ts: &TimeSeries<'_>) {
     for l in &ts.labels {
         put_message(b, 1, |b| put_label(b, l));
     }
@@ -256,7 +256,7 @@ fn encode_series(b: &mut Vec<u8>, ts: &TimeSeries<'_>) {
 }
 
 #[inline]
-fn put_label(b: &mut Vec<u8>, l: &Label<'_>) {
+pub(crate) fn put_label(b: &mut Vec<u8>, l: &Label<'_>) {
     put_bytes_field(b, 1, l.name.as_bytes());
     put_bytes_field(b, 2, l.value.as_bytes());
 }
