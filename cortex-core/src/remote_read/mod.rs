@@ -13,7 +13,7 @@
 //!   into TSDB chunks ([`streamed`], [`frame`]). Frames are produced one at a time so a
 //!   server can send each as soon as it exists.
 //!
-//! [`respond`] does both; the HTTP handler calls it in a blocking task and maps
+//! [`respond()`] does both; the HTTP handler calls it in a blocking task and maps
 //! [`RemoteReadError::http_status`]. The byte layouts are drawn in `FORMAT.md` next to
 //! this file.
 //!

@@ -231,7 +231,7 @@ pub fn encode_v1(req: &WriteRequest<'_>, out: &mut Vec<u8>) {
     }
 }
 
-pub(crate) fn encode_series(b: &mut Vec<u8>, ts: &TimeSeries<'_>) {
+fn encode_series(b: &mut Vec<u8>, ts: &TimeSeries<'_>) {
     for l in &ts.labels {
         put_message(b, 1, |b| put_label(b, l));
     }
@@ -256,7 +256,7 @@ pub(crate) fn encode_series(b: &mut Vec<u8>, ts: &TimeSeries<'_>) {
 }
 
 #[inline]
-pub(crate) fn put_label(b: &mut Vec<u8>, l: &Label<'_>) {
+fn put_label(b: &mut Vec<u8>, l: &Label<'_>) {
     put_bytes_field(b, 1, l.name.as_bytes());
     put_bytes_field(b, 2, l.value.as_bytes());
 }
