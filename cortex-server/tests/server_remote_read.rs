@@ -11,6 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use cortex_core::remote_read::frame::ChunkType;
+use cortex_core::remote_read::{
+    Query, ReadRequest, ResponseType, chunked_frames, decode_read_response, encode_read_request,
+};
+use cortex_tsdb::chunkenc::XorIter;
+use cortex_tsdb::labels::Matcher;
 use serde_json::Value;
 
 struct Killed(Child);
@@ -137,4 +143,114 @@ remote_read:
     ));
     assert_eq!(theirs.len(), 10);
     assert!(theirs.iter().all(|(_, v)| v.len() > 30));
+}
+
+/// Reads `tenant`'s `rr_metric` series from the server in the given response type and
+/// returns `(series, samples)` counted from the answer.
+fn read_counts(
+    server: &ServerProcess,
+    tenant: &str,
+    accepted: ResponseType,
+    start: i64,
+    end: i64,
+) -> (usize, usize) {
+    let req = ReadRequest {
+        queries: vec![Query {
+            start_timestamp_ms: start,
+            end_timestamp_ms: end,
+            matchers: vec![Matcher::equal("__name__", "rr_metric")],
+            hints: None,
+        }],
+        accepted_response_types: vec![accepted],
+    };
+    let r = http(
+        server.addr,
+        "POST",
+        "/prometheus/api/v1/read",
+        &[
+            ("X-Scope-OrgID", tenant),
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+        ],
+        &encode_read_request(&req),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    match accepted {
+        ResponseType::StreamedXorChunks => {
+            assert_eq!(
+                r.header("content-type"),
+                Some("application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse")
+            );
+            let mut series = std::collections::BTreeSet::new();
+            let mut samples = 0;
+            for frame in chunked_frames(&r.body, 1 << 20) {
+                let frame = frame.unwrap();
+                for s in &frame.chunked_series {
+                    series.insert(format!("{:?}", s.labels));
+                    for c in &s.chunks {
+                        assert_eq!(c.chunk_type, ChunkType::Xor);
+                        samples += XorIter::new(c.data).unwrap().num_samples() as usize;
+                    }
+                }
+            }
+            (series.len(), samples)
+        }
+        _ => {
+            assert_eq!(r.header("content-encoding"), Some("snappy"));
+            let mut scratch = Vec::new();
+            let results = decode_read_response(&r.body, 64 << 20, &mut scratch).unwrap();
+            let ts = &results[0].timeseries;
+            (ts.len(), ts.iter().map(|s| s.samples.len()).sum())
+        }
+    }
+}
+
+#[test]
+fn remote_read_answers_each_tenant_sampled_and_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let t0 = now_ms() - 30 * 60_000;
+    for (tenant, n) in [("reader-a", 3usize), ("reader-b", 5)] {
+        let series: Vec<OwnedSeries> = (0..n)
+            .map(|i| OwnedSeries {
+                labels: vec![
+                    ("__name__".into(), "rr_metric".into()),
+                    ("i".into(), i.to_string()),
+                ],
+                samples: (0..200).map(|k| (t0 + k * 5_000, k as f64)).collect(),
+            })
+            .collect();
+        let r = push(server.addr, tenant, &v1_body(&series)).unwrap();
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+    // 100 of the 200 samples lie in the range.
+    let (start, end) = (t0 + 50 * 5_000, t0 + 149 * 5_000);
+    for accepted in [ResponseType::Samples, ResponseType::StreamedXorChunks] {
+        assert_eq!(
+            read_counts(&server, "reader-a", accepted, start, end),
+            (3, 300),
+            "{accepted:?}"
+        );
+        assert_eq!(
+            read_counts(&server, "reader-b", accepted, start, end),
+            (5, 500),
+            "{accepted:?}"
+        );
+        assert_eq!(
+            read_counts(&server, "reader-c", accepted, start, end),
+            (0, 0),
+            "{accepted:?}"
+        );
+    }
+    // A body that is not a request is the client's fault.
+    let r = http(
+        server.addr,
+        "POST",
+        "/api/v1/read",
+        &[("X-Scope-OrgID", "reader-a")],
+        b"not snappy",
+    )
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
 }

@@ -11,6 +11,7 @@ mod form;
 mod labels;
 mod misc;
 mod query;
+mod read;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use cortex_core::api::{ApiError, ErrorType, encode};
 
 use super::AppState;
@@ -100,5 +101,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             )
             .route(&format!("{prefix}/status/buildinfo"), get(misc::build_info));
     }
-    r.layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+    let r = r.layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
+    let mut read = Router::new();
+    for prefix in ["/prometheus/api/v1", "/api/v1"] {
+        read = read.route(&format!("{prefix}/read"), post(read::handle));
+    }
+    r.merge(read.layer(DefaultBodyLimit::max(read::MAX_READ_BODY)))
 }
