@@ -13,7 +13,7 @@ mod compat;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use compat::compare::{Outcome, compare_responses, outcome, query_is_ordered};
+use compat::compare::{Outcome, byte_diff, compare_responses, outcome, query_is_ordered};
 use compat::dataset::Dataset;
 use compat::queries::{byte_compared, expressions};
 use compat::{ApiRequest, Pair, UnderTest, prometheus_available};
@@ -119,12 +119,11 @@ fn query_api_matches_prometheus() {
         let (want, got) = pair.query_both(req);
         if want.status != got.status || want.body != got.body {
             let m = format!(
-                "bytes differ ({what}): {}\n    want {} {}\n    got  {} {}",
+                "bytes differ ({what}): {}\n    status want {} got {}; {}",
                 req.describe(),
                 want.status,
-                want.text(),
                 got.status,
-                got.text()
+                byte_diff(&want.body, &got.body)
             );
             eprintln!("MISMATCH {m}");
             mismatches.push(m);

@@ -344,3 +344,24 @@ pub fn outcome(r: &Response) -> Outcome {
         _ => Outcome::Data,
     }
 }
+
+/// Where two bodies first differ, with some context from each, for failure output.
+pub fn byte_diff(want: &[u8], got: &[u8]) -> String {
+    let at = want
+        .iter()
+        .zip(got)
+        .position(|(a, b)| a != b)
+        .unwrap_or(want.len().min(got.len()));
+    let window = |b: &[u8]| {
+        let from = at.saturating_sub(80);
+        let to = (at + 120).min(b.len());
+        String::from_utf8_lossy(b.get(from..to).unwrap_or_default()).into_owned()
+    };
+    format!(
+        "first difference at byte {at} (lengths {} and {}):\n      want …{}…\n      got  …{}…",
+        want.len(),
+        got.len(),
+        window(want),
+        window(got)
+    )
+}
