@@ -117,7 +117,7 @@ impl ApiRequest {
     }
 
     /// The same request as a form POST.
-    pub fn as_post(mut self) -> ApiRequest {
+    pub fn into_post(mut self) -> ApiRequest {
         self.method = "POST";
         self
     }
