@@ -13,6 +13,7 @@
 //! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
 //! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
 
+pub mod api;
 pub mod distributor;
 pub mod ingester;
 pub mod limits;

@@ -61,6 +61,29 @@ pub fn go_f(v: f64) -> String {
     s
 }
 
+/// Appends `v` as Go's `strconv.FormatFloat(v, 'e', -1, 64)` does: shortest
+/// round-trip digits, one before the point, and a signed exponent of at least two
+/// digits (`1.5e-07`, `1e+21`).
+pub fn write_go_e(out: &mut String, v: f64) {
+    if let Some(s) = special(v) {
+        out.push_str(s);
+        return;
+    }
+    let (neg, digits, dp) = shortest_digits(v);
+    if neg {
+        out.push('-');
+    }
+    let exp = if v == 0.0 { 0 } else { dp - 1 };
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    let _ = write!(out, "{:02}", exp.unsigned_abs());
+}
+
 fn special(v: f64) -> Option<&'static str> {
     if v.is_nan() {
         Some("NaN")
@@ -138,6 +161,25 @@ mod tests {
         ];
         for (v, want) in cases {
             assert_eq!(go_g(*v), *want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn e_matches_go() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0e+00"),
+            (1e21, "1e+21"),
+            (1.5e-7, "1.5e-07"),
+            (-2.5e22, "-2.5e+22"),
+            (1e100, "1e+100"),
+            (5e-324, "5e-324"),
+            (123456.789, "1.23456789e+05"),
+            (f64::NAN, "NaN"),
+        ];
+        for (v, want) in cases {
+            let mut s = String::new();
+            write_go_e(&mut s, *v);
+            assert_eq!(s, *want, "{v:?}");
         }
     }
 

@@ -23,6 +23,16 @@ pub enum QuerierError {
     /// The storage failed; the message says how.
     #[error("storage error: {0}")]
     Storage(String),
+    /// A per-query limit was reached; the message names the limit.
+    #[error("{0}")]
+    Limit(String),
+}
+
+impl QuerierError {
+    /// True when the read stopped at a per-query limit (not a storage fault).
+    pub fn is_limit(&self) -> bool {
+        matches!(self, QuerierError::Limit(_))
+    }
 }
 
 /// Hints about how the selected data will be used, so storage may prune. Storage may

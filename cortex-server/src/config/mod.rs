@@ -88,6 +88,10 @@ pub struct Config {
     pub ingester: IngesterConfig,
     /// Where blocks go, and the ingesters' local TSDBs.
     pub blocks_storage: BlocksStorageConfig,
+    /// The read path: PromQL engine settings.
+    pub querier: QuerierConfig,
+    /// Queries over several tenants at once (`X-Scope-OrgID: a|b`).
+    pub tenant_federation: TenantFederationConfig,
     /// Per-tenant limits (defaults; `runtime_config` overrides them per tenant).
     pub limits: Limits,
     /// The per-tenant overrides file.
@@ -109,6 +113,8 @@ impl Default for Config {
             distributor: DistributorConfig::default(),
             ingester,
             blocks_storage: BlocksStorageConfig::default(),
+            querier: QuerierConfig::default(),
+            tenant_federation: TenantFederationConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfig::default(),
         }
@@ -163,6 +169,43 @@ impl Default for DistributorConfig {
             max_recv_msg_size: DEFAULT_MAX_RECV_MSG_SIZE,
         }
     }
+}
+
+/// Cortex's `querier:` block (the options this querier implements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuerierConfig {
+    /// The longest a query may run; a query's `timeout` parameter can only shorten it.
+    pub timeout: Duration,
+    /// Most samples one query may hold in memory at once.
+    pub max_samples: usize,
+    /// How far back an instant selector looks for a sample.
+    pub lookback_delta: Duration,
+    /// The step of subqueries that give none (`x[1h:]`).
+    pub default_evaluation_interval: Duration,
+    /// Most queries run at once; further queries wait.
+    pub max_concurrent: usize,
+}
+
+impl Default for QuerierConfig {
+    fn default() -> Self {
+        QuerierConfig {
+            timeout: Duration::from_secs(120),
+            max_samples: 50_000_000,
+            lookback_delta: Duration::from_secs(300),
+            default_evaluation_interval: Duration::from_secs(60),
+            max_concurrent: 20,
+        }
+    }
+}
+
+/// Cortex's `tenant_federation:` block.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantFederationConfig {
+    /// Let one query read several tenants, named `a|b|c` in `X-Scope-OrgID`; results
+    /// carry a `__tenant_id__` label.
+    pub enabled: bool,
 }
 
 /// Cortex's `blocks_storage:` block.
@@ -290,6 +333,21 @@ impl Config {
         if self.distributor.max_recv_msg_size == 0 {
             return Err(invalid(
                 "distributor.max_recv_msg_size",
+                "must be more than 0".into(),
+            ));
+        }
+        if self.querier.timeout.to_std().is_zero() {
+            return Err(invalid("querier.timeout", "must be more than 0".into()));
+        }
+        if self.querier.max_concurrent == 0 {
+            return Err(invalid(
+                "querier.max_concurrent",
+                "must be more than 0".into(),
+            ));
+        }
+        if self.querier.default_evaluation_interval.to_std().is_zero() {
+            return Err(invalid(
+                "querier.default_evaluation_interval",
                 "must be more than 0".into(),
             ));
         }

@@ -57,6 +57,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/ingester/flush", get(ops::flush).post(ops::flush))
         .route("/ingester/ring", get(ops::ring))
         .route("/", get(ops::index))
+        .merge(super::api::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

@@ -3,6 +3,7 @@
 //! requests, finish those in flight, stop the ingester's loops, flush if configured,
 //! close every TSDB).
 
+mod api;
 mod grpc;
 mod http;
 pub mod log;
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use cortex_core::distributor::{Distributor, DistributorMetrics, OverridesLimits};
 use cortex_core::ingester::{Bucket, Ingester};
 use cortex_core::limits::{Overrides, ReloadHandle, spawn_reloader};
+use cortex_core::promql::EngineOpts;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -66,6 +68,7 @@ pub(crate) struct AppState {
     pub http: http::HttpMetrics,
     pub ring: RingClient,
     pub lifecycler: std::sync::Mutex<Option<Lifecycler>>,
+    pub query: api::QueryBackend,
 }
 
 /// A started server.
@@ -169,6 +172,19 @@ impl Server {
                 ("target", &config.target),
             ],
         );
+        let query = api::QueryBackend::new(
+            ingester.clone(),
+            overrides.clone(),
+            EngineOpts {
+                max_samples: config.querier.max_samples,
+                timeout: config.querier.timeout.to_std(),
+                lookback_delta: config.querier.lookback_delta.to_std(),
+                no_step_subquery_interval: config.querier.default_evaluation_interval.to_std(),
+            },
+            config.auth_enabled,
+            config.tenant_federation.enabled,
+            config.querier.max_concurrent,
+        );
         let state = Arc::new(AppState {
             config,
             log,
@@ -181,6 +197,7 @@ impl Server {
             http,
             ring,
             lifecycler: std::sync::Mutex::new(Some(lifecycler)),
+            query,
         });
         Ok(Server {
             state,

@@ -15,6 +15,7 @@ mod expr;
 pub mod functions;
 pub mod lexer;
 pub mod literal;
+pub mod pretty;
 mod printer;
 mod scan;
 mod selector;

@@ -1,0 +1,163 @@
+//! What a query reads and how it runs: the request's tenants (one, or several with
+//! tenant federation), a [`Querier`] over their data, their query limits, and a
+//! blocking task for the engine that is canceled when the client goes away and waits
+//! for one of `querier.max_concurrent` slots.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cortex_core::api::ApiError;
+use cortex_core::ingester::Ingester;
+use cortex_core::limits::Overrides;
+use cortex_core::promql::{CancelToken, EngineOpts};
+use cortex_core::querier::Querier;
+use cortex_core::querier::memory::MemoryQuerier;
+use cortex_core::querier::tsdb::TsdbQuerier;
+use cortex_core::tenant::{FAKE_TENANT, ORG_ID_HEADER, TenantError, tenant_ids};
+use tokio::sync::Semaphore;
+
+/// The read side of the server.
+pub(crate) struct QueryBackend {
+    ingester: Arc<Ingester>,
+    overrides: Arc<Overrides>,
+    engine: EngineOpts,
+    auth_enabled: bool,
+    federation: bool,
+    slots: Arc<Semaphore>,
+}
+
+/// The per-query limits of the request's tenants (the strictest when several).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct QueryLimits {
+    /// Longest `end - start` of a range query (ms); 0 for no limit.
+    pub max_query_length: i64,
+    /// How far back queries may read (ms); 0 for no limit.
+    pub max_query_lookback: i64,
+    /// Most series one query may fetch; 0 for no limit.
+    pub max_fetched_series: usize,
+}
+
+/// Cancels a token when dropped, so a query stops once nobody waits for it.
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+impl QueryBackend {
+    /// A backend reading `ingester`'s tenants.
+    pub(crate) fn new(
+        ingester: Arc<Ingester>,
+        overrides: Arc<Overrides>,
+        engine: EngineOpts,
+        auth_enabled: bool,
+        federation: bool,
+        max_concurrent: usize,
+    ) -> QueryBackend {
+        QueryBackend {
+            ingester,
+            overrides,
+            engine,
+            auth_enabled,
+            federation,
+            slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+        }
+    }
+
+    /// The engine settings queries start from.
+    pub(crate) fn engine_opts(&self) -> &EngineOpts {
+        &self.engine
+    }
+
+    /// The ingester.
+    pub(crate) fn ingester(&self) -> &Arc<Ingester> {
+        &self.ingester
+    }
+
+    /// The request's tenants, sorted: from `X-Scope-OrgID` (401 without it, 400 when
+    /// invalid or when it names several tenants without federation), or `fake`
+    /// without authentication.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn tenants(&self, headers: &HeaderMap) -> Result<Vec<String>, Response> {
+        if !self.auth_enabled {
+            return Ok(vec![FAKE_TENANT.to_string()]);
+        }
+        let refuse = |status: StatusCode, msg: String| (status, format!("{msg}\n")).into_response();
+        let Some(v) = headers.get(ORG_ID_HEADER) else {
+            return Err(refuse(
+                StatusCode::UNAUTHORIZED,
+                TenantError::NoOrgId.to_string(),
+            ));
+        };
+        let v = v
+            .to_str()
+            .map_err(|_| refuse(StatusCode::BAD_REQUEST, "org id is not valid ASCII".into()))?;
+        let ids = tenant_ids(v).map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
+        if ids.len() > 1 && !self.federation {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                TenantError::TooManyOrgIds.to_string(),
+            ));
+        }
+        Ok(ids.into_iter().map(str::to_string).collect())
+    }
+
+    /// The strictest query limits among `tenants`.
+    pub(crate) fn limits(&self, tenants: &[String]) -> QueryLimits {
+        let mut out = QueryLimits::default();
+        let stricter = |cur: i64, new: i64| match (cur, new) {
+            (0, n) | (n, 0) => n,
+            (a, b) => a.min(b),
+        };
+        for t in tenants {
+            let l = self.overrides.tenant(t);
+            out.max_query_length = stricter(out.max_query_length, l.max_query_length.as_millis());
+            out.max_query_lookback =
+                stricter(out.max_query_lookback, l.max_query_lookback.as_millis());
+            out.max_fetched_series = stricter(
+                out.max_fetched_series as i64,
+                l.max_fetched_series_per_query as i64,
+            ) as usize;
+        }
+        out
+    }
+
+    /// A querier over the data of `tenants`.
+    pub(crate) fn querier(&self, tenants: &[String]) -> Arc<dyn Querier> {
+        match tenants {
+            [one] => self.tenant_querier(one),
+            _ => Arc::new(MemoryQuerier::new()),
+        }
+    }
+
+    fn tenant_querier(&self, tenant: &str) -> Arc<dyn Querier> {
+        match self.ingester.db(tenant) {
+            Some(db) => Arc::new(TsdbQuerier::new(db)),
+            None => Arc::new(MemoryQuerier::new()),
+        }
+    }
+
+    /// Runs `f` on the blocking pool once a query slot is free. The token it gets is
+    /// canceled if the caller stops waiting (the client went away).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&CancelToken) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal("query slots closed"))?;
+        let token = CancelToken::new();
+        let guard = CancelOnDrop(token.clone());
+        let res = tokio::task::spawn_blocking(move || f(&token))
+            .await
+            .map_err(|e| ApiError::internal(format!("query task failed: {e}")));
+        drop(guard);
+        res
+    }
+}
