@@ -87,7 +87,11 @@ fn query_api_matches_prometheus() {
         ));
         for (k, req) in requests.into_iter().enumerate() {
             // Every seventh expression goes as a form POST.
-            let req = if (i + k) % 7 == 0 { req.into_post() } else { req };
+            let req = if (i + k) % 7 == 0 {
+                req.into_post()
+            } else {
+                req
+            };
             let ordered = req.endpoint == "query" && query_is_ordered(expr);
             let (want, got) = pair.query_both(&req);
             compared += 1;
