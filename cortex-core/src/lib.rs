@@ -10,7 +10,10 @@
 //! - [`limits`]: per-tenant limits, runtime overrides and ingestion rate limiting.
 //! - [`validation`]: the distributor's checks of incoming series against a tenant's limits.
 //! - [`promql`]: the PromQL parser and engine.
-//! - [`querier`]: the `Querier` trait the engine reads through, and an in-memory store.
+//! - [`querier`]: the `Querier` trait the engine reads through; an in-memory store, a
+//!   tenant's ingester TSDB merged with its bucket blocks, and tenant federation.
+//! - [`api`]: Prometheus' HTTP query API: parameters, JSON bodies, errors.
+//! - [`remote_read`]: remote-read requests answered from a `Querier`, sampled or streamed.
 //! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
 
 pub mod api;
@@ -19,6 +22,7 @@ pub mod ingester;
 pub mod limits;
 pub mod promql;
 pub mod querier;
+pub mod remote_read;
 pub mod remote_write;
 pub mod ring;
 pub mod tenant;

@@ -294,7 +294,11 @@ fn errors_have_prometheus_types_and_statuses() {
             400,
             "bad_data",
         ),
-        ("/api/v1/query?query=http_requests_total", 422, "execution"),
+        (
+            "/api/v1/query?query=count_over_time(http_requests_total[1h])",
+            422,
+            "execution",
+        ),
         (
             "/api/v1/query?query=sum(rate(http_requests_total[5m]))&timeout=0s",
             503,

@@ -2,7 +2,7 @@
 //! real deployments) with the few operations the shipper needs — does an object exist,
 //! upload a local file (in parts when it is large), upload bytes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,12 +23,17 @@ const PARTS_IN_FLIGHT: usize = 4;
 #[derive(Debug, Clone)]
 pub struct Bucket {
     store: Arc<dyn ObjectStore>,
+    /// The directory of a local-filesystem bucket, so readers can open blocks in place.
+    local_dir: Option<PathBuf>,
 }
 
 impl Bucket {
     /// A bucket over any object store.
     pub fn new(store: Arc<dyn ObjectStore>) -> Bucket {
-        Bucket { store }
+        Bucket {
+            store,
+            local_dir: None,
+        }
     }
 
     /// A bucket in a local directory (created if missing).
@@ -39,7 +44,16 @@ impl Bucket {
             path: dir.display().to_string(),
             source: e,
         })?;
-        Ok(Bucket::new(Arc::new(fs)))
+        Ok(Bucket {
+            store: Arc::new(fs),
+            local_dir: Some(dir.to_path_buf()),
+        })
+    }
+
+    /// The directory of a bucket made with [`Bucket::local`] (objects are the files
+    /// under it); `None` for other stores.
+    pub fn local_dir(&self) -> Option<&Path> {
+        self.local_dir.as_deref()
     }
 
     /// The underlying store.

@@ -4,15 +4,25 @@
 //! list label names and values.
 //!
 //! Implementations: [`memory::MemoryQuerier`] (in-memory, for tests, benches and the
-//! ruler's unit tests). A querier over `cortex_tsdb`'s head and blocks, and remote
-//! queriers over ingesters and store-gateways, implement the same trait.
+//! ruler's unit tests); [`tsdb::TsdbQuerier`] over one `cortex_tsdb` Db;
+//! [`tenant::TenantQuerier`], one tenant's ingester Db merged with the blocks it shipped
+//! to the bucket ([`bucket::BucketBlocks`]); [`federated::FederatedQuerier`], several
+//! tenants at once with a `__tenant_id__` label. Remote queriers over ingesters and
+//! store-gateways implement the same trait.
 
+pub mod bucket;
+mod bucket_sync;
+pub mod federated;
+mod limits;
 pub mod memory;
+pub mod tenant;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tsdb;
 
 use std::sync::Arc;
+
+pub use limits::QueryLimits;
 
 use cortex_tsdb::histogram::FloatHistogram;
 use cortex_tsdb::labels::{Labels, Matcher};
@@ -23,7 +33,20 @@ pub enum QuerierError {
     /// The storage failed; the message says how.
     #[error("storage error: {0}")]
     Storage(String),
-    /// A per-query limit was reached; the message names the limit.
+    /// A block the bucket lists for the query could not be read; answering without it
+    /// would silently drop its data.
+    #[error("block {block} of tenant {tenant} could not be read: {reason}")]
+    Block {
+        /// The tenant.
+        tenant: String,
+        /// The block's ULID.
+        block: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A per-query limit was hit (an execution error for the API, HTTP 422); the
+    /// message is Cortex's, e.g. "the query hit the max number of series limit (limit:
+    /// 10 series)".
     #[error("{0}")]
     Limit(String),
 }
@@ -145,3 +168,6 @@ pub trait Querier: Send + Sync {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, QuerierError>;
 }
+
+#[cfg(test)]
+mod tests;

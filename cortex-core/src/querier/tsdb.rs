@@ -26,7 +26,7 @@ impl TsdbQuerier {
     }
 }
 
-fn storage(e: cortex_tsdb::Error) -> QuerierError {
+pub(crate) fn storage(e: cortex_tsdb::Error) -> QuerierError {
     QuerierError::Storage(e.to_string())
 }
 
@@ -38,10 +38,7 @@ impl Querier for TsdbQuerier {
     ) -> Result<Vec<Arc<dyn Series>>, QuerierError> {
         let q = self.db.querier(hints.start, hints.end);
         let series = q.select(matchers).map_err(storage)?;
-        Ok(series
-            .into_iter()
-            .map(|s| Arc::new(TsdbSeries(s)) as Arc<dyn Series>)
-            .collect())
+        Ok(series.into_iter().map(wrap).collect())
     }
 
     fn label_names(
@@ -68,6 +65,11 @@ impl Querier for TsdbQuerier {
             .label_values(name, matchers)
             .map_err(storage)
     }
+}
+
+/// A TSDB series as a [`Series`].
+pub(crate) fn wrap(s: cortex_tsdb::querier::Series) -> Arc<dyn Series> {
+    Arc::new(TsdbSeries(s))
 }
 
 struct TsdbSeries(cortex_tsdb::querier::Series);

@@ -205,20 +205,44 @@ pub(crate) fn encode_histogram(buf: &mut Vec<u8>, h: &HistogramSample, start_tim
             (h.counter_reset_hint, &h.custom_values)
         }
         HistogramValue::Float(h) => {
-            put_double_always(buf, 2, h.count);
-            put_double_field(buf, 3, h.sum);
-            put_varint_field(buf, 4, zigzag_encode32(h.schema));
-            put_double_field(buf, 5, h.zero_threshold);
-            put_double_always(buf, 7, h.zero_count);
-            put_spans(buf, 8, &h.negative_spans);
-            put_packed_doubles(buf, 10, &h.negative_buckets);
-            put_spans(buf, 11, &h.positive_spans);
-            put_packed_doubles(buf, 13, &h.positive_buckets);
+            put_float_fields(buf, h);
             (h.counter_reset_hint, &h.custom_values)
         }
     };
+    put_trailer(buf, reset_hint, h.timestamp, custom_values, start_timestamp);
+}
+
+/// Appends a float histogram's Histogram message fields (not its key or length), as
+/// [`encode_histogram`] does for a [`HistogramValue::Float`] (without `start_timestamp`),
+/// borrowing the histogram instead of needing an owned sample.
+pub(crate) fn encode_float_histogram(buf: &mut Vec<u8>, timestamp: i64, h: &FloatHistogram) {
+    put_float_fields(buf, h);
+    put_trailer(buf, h.counter_reset_hint, timestamp, &h.custom_values, 0);
+}
+
+/// Fields 2 to 13 of a float histogram.
+fn put_float_fields(buf: &mut Vec<u8>, h: &FloatHistogram) {
+    put_double_always(buf, 2, h.count);
+    put_double_field(buf, 3, h.sum);
+    put_varint_field(buf, 4, zigzag_encode32(h.schema));
+    put_double_field(buf, 5, h.zero_threshold);
+    put_double_always(buf, 7, h.zero_count);
+    put_spans(buf, 8, &h.negative_spans);
+    put_packed_doubles(buf, 10, &h.negative_buckets);
+    put_spans(buf, 11, &h.positive_spans);
+    put_packed_doubles(buf, 13, &h.positive_buckets);
+}
+
+/// Fields 14 to 17, shared by both kinds.
+fn put_trailer(
+    buf: &mut Vec<u8>,
+    reset_hint: CounterResetHint,
+    timestamp: i64,
+    custom_values: &[f64],
+    start_timestamp: i64,
+) {
     put_varint_field(buf, 14, reset_hint as u64);
-    put_varint_field(buf, 15, h.timestamp as u64);
+    put_varint_field(buf, 15, timestamp as u64);
     put_packed_doubles(buf, 16, custom_values);
     put_varint_field(buf, 17, start_timestamp as u64);
 }

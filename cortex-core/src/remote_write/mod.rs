@@ -14,7 +14,7 @@
 
 pub mod body;
 mod error;
-mod histogram;
+pub(crate) mod histogram;
 pub mod v1;
 pub mod v2;
 pub mod wire;

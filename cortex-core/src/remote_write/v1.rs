@@ -61,7 +61,7 @@ fn decode_request(buf: &[u8]) -> Result<WriteRequest<'_>, DecodeError> {
     Ok(req)
 }
 
-fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
+pub(crate) fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
     let [n_labels, n_samples, n_exemplars, n_histograms] = count_fields(buf, [1, 2, 3, 4]);
     let mut ts = TimeSeries {
         labels: Vec::with_capacity(n_labels),
@@ -106,7 +106,7 @@ fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
 }
 
 #[inline]
-fn decode_label(buf: &[u8]) -> Result<Label<'_>, DecodeError> {
+pub(crate) fn decode_label(buf: &[u8]) -> Result<Label<'_>, DecodeError> {
     let mut r = Reader::new(buf);
     let mut label = Label {
         name: "",

@@ -216,8 +216,29 @@ pub struct BlocksStorageConfig {
     pub backend: String,
     /// The `filesystem` backend.
     pub filesystem: FilesystemConfig,
+    /// How queriers read blocks from the bucket.
+    pub bucket_store: BucketStoreConfig,
     /// The ingesters' local TSDBs.
     pub tsdb: TsdbConfig,
+}
+
+/// Cortex's `blocks_storage.bucket_store:` block (the options this reader implements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BucketStoreConfig {
+    /// How often a tenant's block list is read from the bucket again.
+    pub sync_interval: Duration,
+    /// Where blocks of a remote bucket are downloaded for queries.
+    pub sync_dir: PathBuf,
+}
+
+impl Default for BucketStoreConfig {
+    fn default() -> Self {
+        BucketStoreConfig {
+            sync_interval: Duration::from_secs(15 * 60),
+            sync_dir: PathBuf::from("./data/tsdb-sync"),
+        }
+    }
 }
 
 impl Default for BlocksStorageConfig {
@@ -225,6 +246,7 @@ impl Default for BlocksStorageConfig {
         BlocksStorageConfig {
             backend: "filesystem".into(),
             filesystem: FilesystemConfig::default(),
+            bucket_store: BucketStoreConfig::default(),
             tsdb: TsdbConfig::default(),
         }
     }

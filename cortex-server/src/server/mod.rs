@@ -18,6 +18,7 @@ use cortex_core::distributor::{Distributor, DistributorMetrics, OverridesLimits}
 use cortex_core::ingester::{Bucket, Ingester};
 use cortex_core::limits::{Overrides, ReloadHandle, spawn_reloader};
 use cortex_core::promql::EngineOpts;
+use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -172,8 +173,17 @@ impl Server {
                 ("target", &config.target),
             ],
         );
+        let bucket_reader = Arc::new(BucketReader::new(
+            ingester.bucket().clone(),
+            BucketBlocksConfig {
+                sync_interval: config.blocks_storage.bucket_store.sync_interval.to_std(),
+                sync_dir: config.blocks_storage.bucket_store.sync_dir.clone(),
+            },
+            tokio::runtime::Handle::current(),
+        ));
         let query = api::QueryBackend::new(
             ingester.clone(),
+            bucket_reader,
             overrides.clone(),
             EngineOpts {
                 max_samples: config.querier.max_samples,

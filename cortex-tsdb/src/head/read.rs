@@ -141,6 +141,12 @@ impl HeadSeries {
         }
     }
 
+    /// How many chunks the series is read from: its full chunks, the open chunk, and
+    /// the out-of-order samples counted as one chunk.
+    pub fn num_chunks(&self) -> usize {
+        self.chunks.len() + usize::from(self.open.is_some()) + usize::from(!self.ooo.is_empty())
+    }
+
     fn chunk_bytes(&self, i: usize) -> Option<(crate::chunkenc::Encoding, &[u8])> {
         if i < self.chunks.len() {
             let c = &self.chunks[i];

@@ -86,6 +86,18 @@ impl Series {
         self.parts.extend(other.parts);
     }
 
+    /// How many chunks the series' samples are read from, summed over its sources (a
+    /// chunk held by two sources counts twice): what a per-query chunk limit counts.
+    pub fn num_chunks(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Block { chunks, .. } => chunks.len(),
+                Part::Head(h) => h.num_chunks(),
+            })
+            .sum()
+    }
+
     /// The series' samples in time order.
     pub fn iter(&self) -> SeriesIter<'_> {
         if self.parts.len() == 1 {

@@ -11,15 +11,17 @@ use cortex_core::api::ApiError;
 use cortex_core::ingester::Ingester;
 use cortex_core::limits::Overrides;
 use cortex_core::promql::{CancelToken, EngineOpts};
-use cortex_core::querier::Querier;
-use cortex_core::querier::memory::MemoryQuerier;
-use cortex_core::querier::tsdb::TsdbQuerier;
+use cortex_core::querier::bucket::BucketReader;
+use cortex_core::querier::federated::FederatedQuerier;
+use cortex_core::querier::tenant::TenantQuerier;
+use cortex_core::querier::{Querier, QueryLimits as FetchLimits};
 use cortex_core::tenant::{FAKE_TENANT, ORG_ID_HEADER, TenantError, tenant_ids};
 use tokio::sync::Semaphore;
 
 /// The read side of the server.
 pub(crate) struct QueryBackend {
     ingester: Arc<Ingester>,
+    bucket: Arc<BucketReader>,
     overrides: Arc<Overrides>,
     engine: EngineOpts,
     auth_enabled: bool,
@@ -34,8 +36,14 @@ pub(crate) struct QueryLimits {
     pub max_query_length: i64,
     /// How far back queries may read (ms); 0 for no limit.
     pub max_query_lookback: i64,
-    /// Most series one query may fetch; 0 for no limit.
-    pub max_fetched_series: usize,
+}
+
+/// The stricter of two limits where 0 means none.
+fn stricter(cur: i64, new: i64) -> i64 {
+    match (cur, new) {
+        (0, n) | (n, 0) => n,
+        (a, b) => a.min(b),
+    }
 }
 
 /// Cancels a token when dropped, so a query stops once nobody waits for it.
@@ -48,9 +56,11 @@ impl Drop for CancelOnDrop {
 }
 
 impl QueryBackend {
-    /// A backend reading `ingester`'s tenants.
+    /// A backend reading `ingester`'s tenants and the blocks they shipped to the
+    /// bucket (through `bucket`).
     pub(crate) fn new(
         ingester: Arc<Ingester>,
+        bucket: Arc<BucketReader>,
         overrides: Arc<Overrides>,
         engine: EngineOpts,
         auth_enabled: bool,
@@ -59,6 +69,7 @@ impl QueryBackend {
     ) -> QueryBackend {
         QueryBackend {
             ingester,
+            bucket,
             overrides,
             engine,
             auth_enabled,
@@ -108,36 +119,46 @@ impl QueryBackend {
     /// The strictest query limits among `tenants`.
     pub(crate) fn limits(&self, tenants: &[String]) -> QueryLimits {
         let mut out = QueryLimits::default();
-        let stricter = |cur: i64, new: i64| match (cur, new) {
-            (0, n) | (n, 0) => n,
-            (a, b) => a.min(b),
-        };
         for t in tenants {
             let l = self.overrides.tenant(t);
             out.max_query_length = stricter(out.max_query_length, l.max_query_length.as_millis());
             out.max_query_lookback =
                 stricter(out.max_query_lookback, l.max_query_lookback.as_millis());
-            out.max_fetched_series = stricter(
-                out.max_fetched_series as i64,
-                l.max_fetched_series_per_query as i64,
-            ) as usize;
         }
         out
     }
 
-    /// A querier over the data of `tenants`.
+    /// A querier for one query over the data of `tenants`: each tenant's ingester TSDB
+    /// and bucket blocks, with its fetch limits; several tenants federated, their
+    /// series labelled with `__tenant_id__`. Call it from a blocking thread.
     pub(crate) fn querier(&self, tenants: &[String]) -> Arc<dyn Querier> {
         match tenants {
-            [one] => self.tenant_querier(one),
-            _ => Arc::new(MemoryQuerier::new()),
+            [one] => Arc::new(self.tenant_querier(one)),
+            _ => Arc::new(FederatedQuerier::new(
+                tenants
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.clone(),
+                            Box::new(self.tenant_querier(t)) as Box<dyn Querier>,
+                        )
+                    })
+                    .collect(),
+            )),
         }
     }
 
-    fn tenant_querier(&self, tenant: &str) -> Arc<dyn Querier> {
-        match self.ingester.db(tenant) {
-            Some(db) => Arc::new(TsdbQuerier::new(db)),
-            None => Arc::new(MemoryQuerier::new()),
-        }
+    fn tenant_querier(&self, tenant: &str) -> TenantQuerier {
+        let l = self.overrides.tenant(tenant);
+        TenantQuerier::new(
+            tenant,
+            self.ingester.db(tenant),
+            Some(self.bucket.tenant(tenant)),
+            FetchLimits {
+                max_fetched_series_per_query: l.max_fetched_series_per_query,
+                max_fetched_chunks_per_query: l.max_fetched_chunks_per_query,
+            },
+        )
     }
 
     /// Runs `f` on the blocking pool once a query slot is free. The token it gets is

@@ -306,7 +306,6 @@ mod tests {
         let l = QueryLimits {
             max_query_length: 3_600_000,
             max_query_lookback: 0,
-            max_fetched_series: 0,
         };
         assert_eq!(
             apply_range_limits(&l, 0, 3_600_000, 0),
