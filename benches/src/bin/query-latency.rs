@@ -76,6 +76,11 @@ fn parse_args() -> Result<Args, String> {
     if a.reps == 0 {
         return Err("--reps must be at least 1".into());
     }
+    // The servers run in a scratch directory, so a relative path must be resolved now.
+    if a.with_cortex {
+        a.cortex = std::fs::canonicalize(&a.cortex)
+            .map_err(|e| format!("--cortex {}: {e}", a.cortex.display()))?;
+    }
     Ok(a)
 }
 
