@@ -453,6 +453,27 @@ pub fn byte_compared(
                 ],
             ),
         ),
+        (
+            "format_query, short",
+            ApiRequest::get(
+                "format_query",
+                &[("query", "sum by(job)(rate(x{a='b'}[5m]))")],
+            ),
+        ),
+        (
+            "format_query, split",
+            ApiRequest::get(
+                "format_query",
+                &[(
+                    "query",
+                    r#"sum without (instance, pod) (rate(a_very_long_metric_name_for_the_format_test_total{handler="/api/v1/query_range",code=~"5.."}[5m])) / on (job) group_left () sum by (job) (rate(a_very_long_metric_name_for_the_format_test_total[5m]))"#,
+                )],
+            ),
+        ),
+        (
+            "format_query, error",
+            ApiRequest::get("format_query", &[("query", "sum(")]),
+        ),
         ("error: parse", instant("1 +")),
         ("error: parse, bad char", instant("up{")),
         ("error: type", instant("rate(up)")),
