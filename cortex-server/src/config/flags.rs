@@ -24,6 +24,19 @@ const ALIASES: &[(&str, &str)] = &[
         "ingester.lifecycler.ring.replication_factor",
     ),
     ("ring.store", "ingester.lifecycler.ring.kvstore.store"),
+    ("ring.prefix", "ingester.lifecycler.ring.kvstore.prefix"),
+    (
+        "etcd.endpoints",
+        "ingester.lifecycler.ring.kvstore.etcd.endpoints",
+    ),
+    (
+        "etcd.dial-timeout",
+        "ingester.lifecycler.ring.kvstore.etcd.dial_timeout",
+    ),
+    (
+        "etcd.max-retries",
+        "ingester.lifecycler.ring.kvstore.etcd.max_retries",
+    ),
     (
         "ring.heartbeat-timeout",
         "ingester.lifecycler.ring.heartbeat_timeout",
