@@ -94,7 +94,7 @@ impl EtcdKv {
     /// Connects to the configured endpoints, failing when none answers within
     /// `dial_timeout` (like Cortex, which dials before the ring starts).
     pub fn new(cfg: &EtcdConfig) -> Result<EtcdKv, KvError> {
-        cfg.validate().map_err(|e| backend(e))?;
+        cfg.validate().map_err(KvError::Config)?;
         let dial_timeout = cfg.dial_timeout.to_std();
         let mut endpoints = Vec::with_capacity(cfg.endpoints.len());
         for e in &cfg.endpoints {
