@@ -98,6 +98,26 @@ fn unreachable_etcd_fails_within_the_dial_timeout() {
 }
 
 #[test]
+fn a_dead_endpoint_beside_a_live_one_is_avoided() {
+    let Some(etcd) = TestEtcd::start_or_skip("a_dead_endpoint_beside_a_live_one") else {
+        return;
+    };
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let kv = EtcdKv::new(&EtcdConfig {
+        endpoints: vec![dead.to_string(), etcd.endpoint()],
+        ..config(&etcd)
+    })
+    .unwrap();
+    for i in 0..10 {
+        put(&kv, "two/k", &i.to_string());
+        assert_eq!(kv.get("two/k").unwrap(), Some(Bytes::from(i.to_string())));
+    }
+}
+
+#[test]
 fn two_clients_see_each_others_writes_and_watches() {
     let Some(etcd) = TestEtcd::start_or_skip("two_clients_see_each_others_writes") else {
         return;
