@@ -12,6 +12,8 @@ pub mod etcd;
 pub mod memory;
 pub mod prefixed;
 #[cfg(any(test, feature = "testing"))]
+pub mod test_etcd;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 use std::sync::{Arc, Condvar, Mutex};

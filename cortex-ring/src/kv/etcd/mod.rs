@@ -19,8 +19,6 @@
 
 pub mod proto;
 #[cfg(test)]
-mod test_server;
-#[cfg(test)]
 mod tests;
 mod watch;
 
@@ -30,7 +28,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::runtime::{Handle, Runtime};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Code, Status};
 
 use self::proto::{
@@ -112,17 +110,17 @@ impl EtcdKv {
             .enable_all()
             .build()
             .map_err(|e| backend(format!("starting the client runtime: {e}")))?;
-        let channel = {
+        let channels = {
             let _in_runtime = runtime.enter();
-            Channel::balance_list(endpoints.into_iter())
+            endpoints.iter().map(Endpoint::connect_lazy).collect()
         };
         let kv = EtcdKv {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
-            rpc: Rpc::new(channel, REQUEST_TIMEOUT),
+            rpc: Rpc::new(channels, REQUEST_TIMEOUT),
             max_retries: cfg.max_retries,
         };
-        // Any key will do to check etcd answers.
+        // Any key will do to check etcd answers; each endpoint gets the dial timeout.
         let probe = kv
             .rpc
             .with_timeout(dial_timeout.max(Duration::from_millis(1)));

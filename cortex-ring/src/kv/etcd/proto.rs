@@ -8,12 +8,15 @@
 //! are written out with prost's derive instead of generated, which keeps `protoc` and
 //! a proto compiler out of the build. Nothing outside the etcd backend sees them.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Channel;
-use tonic::{Request, Status, Streaming};
+use tonic::{Code, Request, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 /// `etcdserverpb.ResponseHeader`.
@@ -211,51 +214,91 @@ pub fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-/// A connection to etcd that sends the calls above; cheap to clone.
+/// Connections to etcd's endpoints that send the calls above; cheap to clone.
+///
+/// Calls go to the current endpoint; when it is unreachable (`Unavailable`) or does not
+/// answer in time, the next one becomes current and the call is tried there, each
+/// endpoint once per call. Retrying a transaction elsewhere is safe: if the first try
+/// did apply, the retry's mod-revision comparison fails and the CAS loop re-reads.
 #[derive(Clone)]
 pub struct Rpc {
-    channel: Channel,
+    channels: Arc<[Channel]>,
+    current: Arc<AtomicUsize>,
     timeout: Duration,
 }
 
 impl Rpc {
-    /// Calls over `channel`; each unary call fails after `timeout`.
-    pub fn new(channel: Channel, timeout: Duration) -> Rpc {
-        Rpc { channel, timeout }
-    }
-
-    /// The same connection with another per-call timeout.
-    pub fn with_timeout(&self, timeout: Duration) -> Rpc {
+    /// Calls over `channels` (one per endpoint); each attempt fails after `timeout`.
+    pub fn new(channels: Vec<Channel>, timeout: Duration) -> Rpc {
         Rpc {
-            channel: self.channel.clone(),
+            channels: channels.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             timeout,
         }
     }
 
+    /// The same connections with another per-attempt timeout.
+    pub fn with_timeout(&self, timeout: Duration) -> Rpc {
+        Rpc {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// Runs `call` on the current endpoint, moving on while endpoints fail.
+    async fn on_endpoints<T, F, Fut>(&self, call: F) -> Result<T, Status>
+    where
+        F: Fn(tonic::client::Grpc<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let n = self.channels.len();
+        let mut last = Status::unavailable("no etcd endpoints");
+        for _ in 0..n {
+            let i = self.current.load(Ordering::Relaxed) % n;
+            let Some(channel) = self.channels.get(i) else {
+                break;
+            };
+            let attempt = async {
+                let mut grpc = tonic::client::Grpc::new(channel.clone());
+                grpc.ready()
+                    .await
+                    .map_err(|e| Status::unavailable(format!("connecting: {e}")))?;
+                call(grpc).await
+            };
+            match tokio::time::timeout(self.timeout, attempt).await {
+                Ok(Err(s)) if s.code() == Code::Unavailable => last = s,
+                Ok(r) => return r,
+                Err(_) => {
+                    last = Status::deadline_exceeded(format!("no answer within {:?}", self.timeout))
+                }
+            }
+            // Another call may have moved on already; then keep its choice.
+            let _ =
+                self.current
+                    .compare_exchange(i, (i + 1) % n, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        Err(last)
+    }
+
     async fn unary<Req, Resp>(&self, path: &'static str, req: Req) -> Result<Resp, Status>
     where
-        Req: prost::Message + Send + Sync + 'static,
+        Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let call = async {
-            let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-            grpc.ready()
-                .await
-                .map_err(|e| Status::unavailable(format!("connecting: {e}")))?;
-            let resp = grpc
-                .unary(
-                    Request::new(req),
-                    PathAndQuery::from_static(path),
-                    ProstCodec::<Req, Resp>::default(),
-                )
-                .await?;
-            Ok(resp.into_inner())
-        };
-        tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| {
-                Status::deadline_exceeded(format!("no answer within {:?}", self.timeout))
-            })?
+        self.on_endpoints(|mut grpc| {
+            let req = req.clone();
+            async move {
+                let resp = grpc
+                    .unary(
+                        Request::new(req),
+                        PathAndQuery::from_static(path),
+                        ProstCodec::<Req, Resp>::default(),
+                    )
+                    .await?;
+                Ok(resp.into_inner())
+            }
+        })
+        .await
     }
 
     /// `KV/Range`.
@@ -283,28 +326,22 @@ impl Rpc {
         &self,
         create: WatchCreateRequest,
     ) -> Result<Streaming<WatchResponse>, Status> {
-        let requests = requests(WatchRequest {
-            create_request: Some(create),
-        });
-        let call = async {
-            let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-            grpc.ready()
-                .await
-                .map_err(|e| Status::unavailable(format!("connecting: {e}")))?;
-            let resp = grpc
-                .streaming(
-                    Request::new(requests),
-                    PathAndQuery::from_static("/etcdserverpb.Watch/Watch"),
-                    ProstCodec::<WatchRequest, WatchResponse>::default(),
-                )
-                .await?;
-            Ok(resp.into_inner())
-        };
-        tokio::time::timeout(self.timeout, call)
-            .await
-            .map_err(|_| {
-                Status::deadline_exceeded(format!("no answer within {:?}", self.timeout))
-            })?
+        self.on_endpoints(|mut grpc| {
+            let requests = requests(WatchRequest {
+                create_request: Some(create.clone()),
+            });
+            async move {
+                let resp = grpc
+                    .streaming(
+                        Request::new(requests),
+                        PathAndQuery::from_static("/etcdserverpb.Watch/Watch"),
+                        ProstCodec::<WatchRequest, WatchResponse>::default(),
+                    )
+                    .await?;
+                Ok(resp.into_inner())
+            }
+        })
+        .await
     }
 }
 

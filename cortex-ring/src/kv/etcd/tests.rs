@@ -3,17 +3,16 @@
 //! and calls from a tokio runtime's blocking pool. Each test starts its own etcd and
 //! skips (with a printed reason) when the binary is missing, except under `CI=true`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cortex_core::limits::Duration as CfgDuration;
 
 use super::EtcdKv;
-use super::test_server::TestEtcd;
 use crate::config::{EtcdConfig, KvConfig, LifecyclerConfig, RingConfig};
 use crate::desc::InstanceState;
+use crate::kv::test_etcd::TestEtcd;
 use crate::kv::{Kv, KvError, StopSignal, from_config, get_desc};
 use crate::{INGESTER_RING_KEY, Lifecycler, RingClient};
 
@@ -127,33 +126,34 @@ fn two_clients_see_each_others_writes_and_watches() {
     assert_eq!(b.get("shared/k").unwrap(), Some(Bytes::from("from-a")));
     assert_eq!(b.list("shared/").unwrap(), vec!["shared/k"]);
     let stop = StopSignal::new();
-    let saw_b = AtomicBool::new(false);
+    let seen = Mutex::new(Vec::new());
+    let seen_now = || seen.lock().unwrap().clone();
     std::thread::scope(|s| {
         let watcher = s.spawn(|| {
-            let mut seen = Vec::new();
             a.watch_key("shared/k", &stop, &mut |v| {
-                seen.push(v.clone());
-                if v.as_deref() == Some(b"from-b".as_slice()) {
-                    saw_b.store(true, Ordering::Relaxed);
-                }
-                v.is_some()
-            });
-            seen
+                let more = v.is_some();
+                seen.lock().unwrap().push(v);
+                more
+            })
         });
-        wait_for("the watch to start", || !watcher.is_finished());
+        wait_for("the current value", || !seen_now().is_empty());
         put(&b, "shared/k", "from-b");
-        wait_for("a to see b's write", || saw_b.load(Ordering::Relaxed));
+        wait_for("a to see b's write", || {
+            seen_now().last() == Some(&Some(Bytes::from("from-b")))
+        });
         b.delete("shared/k").unwrap();
         wait_for("the watch to end on the deletion", || watcher.is_finished());
         stop.stop();
-        let seen = watcher.join().unwrap();
-        assert_eq!(seen.first(), Some(&Some(Bytes::from("from-a"))));
-        assert_eq!(
-            seen.last(),
-            Some(&None),
-            "the deletion is delivered: {seen:?}"
-        );
+        watcher.join().unwrap();
     });
+    assert_eq!(
+        seen_now(),
+        vec![
+            Some(Bytes::from("from-a")),
+            Some(Bytes::from("from-b")),
+            None
+        ]
+    );
     assert_eq!(a.get("shared/k").unwrap(), None);
 }
 
@@ -194,7 +194,7 @@ fn watch_resumes_after_etcd_restart_with_the_latest_value() {
     let (watched, writer) = (client(&etcd), client(&etcd));
     put(&writer, "restart/k", "before");
     let stop = StopSignal::new();
-    let latest = std::sync::Mutex::new(None::<Bytes>);
+    let latest = Mutex::new(None::<Bytes>);
     std::thread::scope(|s| {
         let watcher = s.spawn(|| {
             watched.watch_key("restart/k", &stop, &mut |v| {

@@ -1,6 +1,7 @@
-//! A throwaway single-member etcd for tests: the `etcd` binary on free loopback ports
-//! with its data in a temporary directory, killed when dropped. It can be stopped and
-//! started again on the same ports and data, to test reconnection.
+//! A throwaway single-member etcd for tests (this crate's and other crates', with the
+//! `testing` feature): the `etcd` binary on free loopback ports with its data in a
+//! temporary directory, killed when dropped. It can be stopped and started again on
+//! the same ports and data, to test reconnection.
 //!
 //! When `etcd` is not installed, [`TestEtcd::start_or_skip`] prints why the test is
 //! skipped and returns `None`; under `CI=true` it fails instead.
@@ -16,6 +17,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running (or stopped) test etcd.
 pub struct TestEtcd {
+    binary: PathBuf,
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
@@ -37,15 +39,16 @@ fn etcd_binary() -> Option<PathBuf> {
 impl TestEtcd {
     /// Starts etcd, or returns `None` after saying why when it is not installed.
     pub fn start_or_skip(test: &str) -> Option<TestEtcd> {
-        if etcd_binary().is_none() {
+        let Some(binary) = etcd_binary() else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "etcd is not installed (Debian package etcd-server) and CI=true"
             );
             eprintln!("skipping {test}: etcd is not installed (Debian package etcd-server)");
             return None;
-        }
+        };
         let mut etcd = TestEtcd {
+            binary,
             dir: tempfile::tempdir().expect("temporary directory"),
             client_port: free_port(),
             peer_port: free_port(),
@@ -70,7 +73,7 @@ impl TestEtcd {
             .append(true)
             .open(self.dir.path().join("etcd.log"))
             .expect("etcd log file");
-        let child = Command::new("etcd")
+        let child = Command::new(&self.binary)
             .arg("--name=test")
             .arg(format!(
                 "--data-dir={}",
