@@ -6,7 +6,10 @@
 //! Client approach: etcd's gRPC API spoken directly with tonic, over the workspace's one
 //! tonic/prost/hyper stack. The few messages needed are declared by hand in [`proto`]
 //! (the `etcd-client` crate generates its code with `protoc` at build time, which
-//! this build does not require).
+//! this build does not require). With several endpoints, calls stick to one and move
+//! to the next when it is unreachable. The keys are used as given: the configured
+//! prefix is applied by [`PrefixedKv`](super::prefixed::PrefixedKv) in
+//! [`from_config`](super::from_config). Not implemented: TLS and etcd authentication.
 //!
 //! Threads: the trait is blocking and the client is async, so each `EtcdKv` owns a
 //! private tokio runtime with one worker thread. Every call is spawned onto that
@@ -89,8 +92,8 @@ fn endpoint_url(endpoint: &str) -> String {
 }
 
 impl EtcdKv {
-    /// Connects to the configured endpoints, failing when none answers within
-    /// `dial_timeout` (like Cortex, which dials before the ring starts).
+    /// Connects to the configured endpoints, failing when none answers (each gets
+    /// `dial_timeout`), like Cortex, which dials before the ring starts.
     pub fn new(cfg: &EtcdConfig) -> Result<EtcdKv, KvError> {
         cfg.validate().map_err(KvError::Config)?;
         let dial_timeout = cfg.dial_timeout.to_std();
