@@ -14,8 +14,10 @@ pub mod config {
 pub mod desc;
 pub mod kv;
 pub mod lifecycler;
+mod md5;
 pub mod replication;
 pub mod ring;
+pub mod shuffle;
 pub mod tokens;
 
 pub use client::{RingClient, RingClientError};
