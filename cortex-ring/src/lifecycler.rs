@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ConfigError, LifecyclerConfig};
 use crate::desc::{Desc, InstanceState, Operation, unix_seconds};
+use crate::forget::auto_forget;
 use crate::kv::{CasError, Kv, KvError, cas_desc};
 use crate::tokens::TokenGenerator;
 
@@ -369,7 +370,6 @@ impl Inner {
         let result = self.update(|cur| {
             let mut desc = cur.unwrap_or_default();
             let local = lock(&self.local);
-            let now = now_secs();
             desc.add_ingester(
                 id,
                 &self.addr,
@@ -378,11 +378,8 @@ impl Inner {
                 local.state,
                 local.registered_at,
             );
-            if !forget.is_zero() {
-                let limit = i64::try_from(forget.as_secs()).unwrap_or(i64::MAX);
-                desc.ingesters
-                    .retain(|other, i| other == id || now.saturating_sub(i.timestamp) <= limit);
-            }
+            // Our own entry was just refreshed, so only others can be forgotten.
+            auto_forget(&mut desc, forget, SystemTime::now());
             Ok(Some(desc))
         });
         lock(&self.counters).last_heartbeat_error = result.as_ref().err().and_then(|e| match e {
