@@ -20,6 +20,7 @@ pub mod quorum;
 pub mod replication;
 pub mod ring;
 pub mod shuffle;
+mod spread;
 pub mod tokens;
 
 pub use client::{RingClient, RingClientError};
