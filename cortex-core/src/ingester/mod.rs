@@ -30,6 +30,8 @@ pub mod shipper;
 pub mod shipper_meta;
 pub mod tenant;
 pub mod tenants;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod thanos_meta;
 pub mod time_format;
 mod tsdb_metrics;

@@ -178,3 +178,93 @@ impl IngesterApi for Ingester {
         Box::pin(async move { Ok(Ingester::user_stats(self, tenant)) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::ingester::{Bucket, IngesterConfig, StaticLimits, TsdbConfig, testing};
+    use crate::remote_write::{Label, Sample, TimeSeries};
+
+    fn open(dir: &std::path::Path) -> Arc<Ingester> {
+        let tsdb = TsdbConfig {
+            dir: dir.join("tsdb"),
+            ..TsdbConfig::default()
+        };
+        let bucket = Bucket::local(&dir.join("bucket")).expect("bucket");
+        Ingester::open(
+            IngesterConfig::default(),
+            tsdb,
+            Arc::new(StaticLimits::default()),
+            bucket,
+            "",
+            &mut Registry::default(),
+        )
+        .expect("ingester opens")
+    }
+
+    fn one_sample(t: i64) -> WriteRequest<'static> {
+        WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![Label {
+                    name: "__name__",
+                    value: "up",
+                }],
+                samples: vec![Sample {
+                    timestamp: t,
+                    value: 1.0,
+                }],
+                ..TimeSeries::default()
+            }],
+            ..WriteRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn local_ingester_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ing = open(dir.path());
+        testing::run_conformance(ing.as_ref()).await;
+    }
+
+    #[tokio::test]
+    async fn user_stats_report_rates_per_source_after_a_tick() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ing = open(dir.path());
+        let api: &dyn IngesterApi = ing.as_ref();
+        let t = crate::ingester::tenant::now_ms();
+        api.push("t", &one_sample(t), PushSource::Api)
+            .await
+            .expect("push");
+        api.push("t", &one_sample(t + 1), PushSource::Rule)
+            .await
+            .expect("push");
+        assert_eq!(
+            api.user_stats("t").await.expect("stats").ingestion_rate,
+            0.0
+        );
+        ing.tick_rates();
+        let s = api.user_stats("t").await.expect("stats");
+        let per_sample = 1.0 / crate::ingester::rate::RATE_UPDATE_PERIOD.as_secs_f64();
+        assert_eq!(s.api_ingestion_rate, per_sample);
+        assert_eq!(s.rule_ingestion_rate, per_sample);
+        assert_eq!(s.ingestion_rate, 2.0 * per_sample);
+        assert_eq!(s.num_series, 1);
+        assert_eq!(s.active_series, 1);
+    }
+
+    #[tokio::test]
+    async fn push_to_a_stopping_ingester_is_a_server_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ing = open(dir.path());
+        ing.shutdown().await.expect("shutdown");
+        let e = IngesterApi::push(ing.as_ref(), "t", &one_sample(0), PushSource::Api)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.status(), 503);
+        assert!(!e.is_client_error());
+    }
+}
