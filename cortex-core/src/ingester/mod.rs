@@ -9,6 +9,10 @@
 //! (`/ingester/flush`); [`Ingester::shutdown`] stops it all. Readers take a tenant's
 //! [`Db`] from [`Ingester::db`]; `/api/v1/metadata` reads [`Ingester::metadata`].
 //!
+//! [`api::IngesterApi`] is the ingester as a network boundary (the local `Ingester`
+//! implements it; the gRPC client in cortex-server does too), with its conformance
+//! suite in `testing`; [`Ingester::user_stats`] reports the [`rate`]s it keeps.
+//!
 //! Exemplars go through the same appender as the samples
 //! ([`exemplars::append_exemplars`]), so they are logged and committed with them.
 
