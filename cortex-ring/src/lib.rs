@@ -13,20 +13,27 @@ pub mod config {
     pub use cortex_core::ring::config::*;
 }
 pub mod desc;
+pub mod forget;
 pub mod kv;
 pub mod lifecycler;
+mod md5;
+pub mod quorum;
 pub mod replication;
 pub mod ring;
+pub mod shuffle;
+mod spread;
 pub mod tokens;
 
 pub use client::{RingClient, RingClientError};
 pub use config::{ConfigError, EtcdConfig, KvConfig, LifecyclerConfig, RingConfig};
 pub use desc::{Desc, InstanceDesc, InstanceState, Operation};
+pub use forget::{auto_forget, forget};
 pub use kv::etcd::EtcdKv;
 pub use kv::memory::InMemoryKv;
 pub use kv::prefixed::PrefixedKv;
 pub use kv::{CasError, Kv, KvError, StopSignal, from_config};
 pub use lifecycler::{Lifecycler, LifecyclerError};
+pub use quorum::{ErrorClass, ItemOutcome, ItemTracker};
 pub use replication::{ReplicationSet, RingInstance};
 pub use ring::{GetBuffers, Ring, RingError};
 pub use tokens::TokenGenerator;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{ConfigError, LifecyclerConfig};
 use crate::desc::{Desc, InstanceState, Operation, unix_seconds};
+use crate::forget::auto_forget;
 use crate::kv::{CasError, Kv, KvError, cas_desc};
 use crate::tokens::TokenGenerator;
 
@@ -294,6 +295,17 @@ impl Inner {
         })
     }
 
+    /// `n` new tokens for this instance, none already in `desc`, chosen with the
+    /// configured strategy.
+    fn new_tokens(&self, desc: &Desc, n: usize) -> Vec<u32> {
+        let mut rng = lock(&self.rng);
+        if self.cfg.minimize_spread_tokens() {
+            rng.generate_spread_minimizing(desc, &self.cfg.id, &self.cfg.availability_zone, n)
+        } else {
+            rng.generate(n, &desc.tokens())
+        }
+    }
+
     /// Claims the missing tokens and moves to `target`.
     fn auto_join(&self, target: InstanceState) -> Result<(), LifecyclerError> {
         let id = &self.cfg.id;
@@ -306,8 +318,7 @@ impl Inner {
                 .unwrap_or_default();
             let need = self.cfg.num_tokens.saturating_sub(tokens.len());
             if need > 0 {
-                let taken = desc.tokens();
-                tokens.extend(lock(&self.rng).generate(need, &taken));
+                tokens.extend(self.new_tokens(&desc, need));
                 tokens.sort_unstable();
             }
             let mut local = lock(&self.local);
@@ -344,8 +355,7 @@ impl Inner {
             }
             verified = false;
             let need = self.cfg.num_tokens.saturating_sub(ring_tokens.len());
-            let taken = desc.tokens();
-            ring_tokens.extend(lock(&self.rng).generate(need, &taken));
+            ring_tokens.extend(self.new_tokens(&desc, need));
             ring_tokens.sort_unstable();
             local.tokens.clone_from(&ring_tokens);
             desc.add_ingester(
@@ -369,7 +379,6 @@ impl Inner {
         let result = self.update(|cur| {
             let mut desc = cur.unwrap_or_default();
             let local = lock(&self.local);
-            let now = now_secs();
             desc.add_ingester(
                 id,
                 &self.addr,
@@ -378,11 +387,8 @@ impl Inner {
                 local.state,
                 local.registered_at,
             );
-            if !forget.is_zero() {
-                let limit = i64::try_from(forget.as_secs()).unwrap_or(i64::MAX);
-                desc.ingesters
-                    .retain(|other, i| other == id || now.saturating_sub(i.timestamp) <= limit);
-            }
+            // Our own entry was just refreshed, so only others can be forgotten.
+            auto_forget(&mut desc, forget, SystemTime::now());
             Ok(Some(desc))
         });
         lock(&self.counters).last_heartbeat_error = result.as_ref().err().and_then(|e| match e {
@@ -713,6 +719,31 @@ mod tests {
             ring_desc(&kv).ingesters["ing-1"].timestamp > 1
         });
         assert!(ring_desc(&kv).ingesters.contains_key("ghost"));
+    }
+
+    #[test]
+    fn minimize_spread_strategy_evens_out_ownership() {
+        let kv = Arc::new(InMemoryKv::new());
+        let mut running = Vec::new();
+        for i in 0..4u64 {
+            let id = format!("ing-{i}");
+            running.push(seeded(
+                LifecyclerConfig {
+                    tokens_generator_strategy: "minimize-spread".into(),
+                    ..cfg(&id)
+                },
+                &kv,
+                i,
+            ));
+            wait_for("ACTIVE", || {
+                state_in_ring(&kv, &id) == Some(InstanceState::ACTIVE)
+            });
+        }
+        let own = ring_desc(&kv).ownership();
+        assert!(
+            own.values().all(|o| (o * 4.0 - 1.0).abs() < 0.15),
+            "{own:?}"
+        );
     }
 
     #[test]

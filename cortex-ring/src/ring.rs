@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use crate::config::{ConfigError, RingConfig};
 use crate::desc::{Desc, Operation};
 use crate::replication::{ReplicationSet, RingInstance, filter_healthy};
+use crate::shuffle::ShardCache;
 
 /// Room for RF 3 plus a JOINING and a LEAVING instance (Cortex's `GetBufferSize`).
 pub const GET_BUFFER_SIZE: usize = 5;
@@ -61,19 +62,25 @@ pub struct GetBuffers {
 /// An immutable, indexed view of one [`Desc`].
 #[derive(Debug, Clone)]
 pub struct Ring {
-    desc: Arc<Desc>,
-    replication_factor: usize,
-    heartbeat_timeout: Duration,
-    zone_awareness: bool,
+    pub(crate) desc: Arc<Desc>,
+    pub(crate) replication_factor: usize,
+    pub(crate) heartbeat_timeout: Duration,
+    pub(crate) zone_awareness: bool,
     /// Instances in ID order.
-    instances: Vec<Arc<RingInstance>>,
+    pub(crate) instances: Vec<Arc<RingInstance>>,
     /// Zone index of each instance, into `zones`.
-    instance_zone: Vec<u32>,
+    pub(crate) instance_zone: Vec<u32>,
     /// Distinct zones of all instances, sorted.
-    zones: Vec<String>,
+    pub(crate) zones: Vec<String>,
     /// All tokens, sorted, and the owning instance of each.
-    tokens: Vec<u32>,
-    owners: Vec<u32>,
+    pub(crate) tokens: Vec<u32>,
+    pub(crate) owners: Vec<u32>,
+    /// Per zone (indexed like `zones`), that zone's tokens sorted and their owners;
+    /// built only when zone awareness is on (shuffle sharding walks zones apart).
+    pub(crate) zone_tokens: Vec<(Vec<u32>, Vec<u32>)>,
+    /// Shuffle-shard subrings computed from this snapshot; a new snapshot starts empty,
+    /// which is how a ring change invalidates them.
+    pub(crate) shard_cache: ShardCache,
 }
 
 impl Ring {
@@ -87,10 +94,25 @@ impl Ring {
             desc.ingesters
                 .retain(|_, i| !cfg.excluded_zones.contains(&i.zone));
         }
+        Ok(Ring::index(
+            desc,
+            cfg.replication_factor,
+            cfg.heartbeat_timeout.to_std(),
+            cfg.zone_awareness_enabled,
+        ))
+    }
+
+    /// Indexes `desc` as is (no zone exclusion) with the given lookup settings.
+    pub(crate) fn index(
+        desc: Desc,
+        replication_factor: usize,
+        heartbeat_timeout: Duration,
+        zone_awareness: bool,
+    ) -> Ring {
         let mut zones: Vec<String> = desc.ingesters.values().map(|i| i.zone.clone()).collect();
         zones.sort_unstable();
         zones.dedup();
-        let instance_zone = desc
+        let instance_zone: Vec<u32> = desc
             .ingesters
             .values()
             .map(|i| zones.binary_search(&i.zone).unwrap_or(0) as u32)
@@ -107,18 +129,36 @@ impl Ring {
             .collect();
         let pairs = desc.token_owners();
         let tokens = pairs.iter().map(|p| p.0).collect();
-        let owners = pairs.iter().map(|p| p.1 as u32).collect();
-        Ok(Ring {
+        let owners: Vec<u32> = pairs.iter().map(|p| p.1 as u32).collect();
+        let mut zone_tokens = Vec::new();
+        if zone_awareness {
+            zone_tokens = vec![(Vec::new(), Vec::new()); zones.len()];
+            for &(token, owner) in &pairs {
+                let zone = instance_zone.get(owner).copied().unwrap_or(0) as usize;
+                if let Some((t, o)) = zone_tokens.get_mut(zone) {
+                    t.push(token);
+                    o.push(owner as u32);
+                }
+            }
+        }
+        Ring {
             desc: Arc::new(desc),
-            replication_factor: cfg.replication_factor,
-            heartbeat_timeout: cfg.heartbeat_timeout.to_std(),
-            zone_awareness: cfg.zone_awareness_enabled,
+            replication_factor,
+            heartbeat_timeout,
+            zone_awareness,
             instances,
             instance_zone,
             zones,
             tokens,
             owners,
-        })
+            zone_tokens,
+            shard_cache: ShardCache::default(),
+        }
+    }
+
+    /// Whether replicas are spread across availability zones.
+    pub fn zone_awareness_enabled(&self) -> bool {
+        self.zone_awareness
     }
 
     /// The descriptor this ring was built from (without excluded zones).

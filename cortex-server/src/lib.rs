@@ -1,5 +1,7 @@
-//! Wiring for the `cortex` binary: command line, configuration, HTTP and gRPC APIs.
+//! Wiring for the `cortex` binary: command line, configuration, HTTP and gRPC APIs, and
+//! the gRPC clients of remote components ([`ingester_rpc`]).
 
 pub mod cli;
 pub mod config;
+pub mod ingester_rpc;
 pub mod server;

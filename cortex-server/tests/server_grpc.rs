@@ -1,9 +1,14 @@
 //! The gRPC listener answers the standard health check (SERVING while the server
-//! runs), and the ingester is ACTIVE in the in-memory ring under its gRPC address.
+//! runs) and the ingester service (a push through the gRPC client is queried back over
+//! HTTP), and the ingester is ACTIVE in the in-memory ring under its gRPC address.
 
 mod common;
 
 use common::*;
+use cortex_core::ingester::PushSource;
+use cortex_core::ingester::api::IngesterApi;
+use cortex_core::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+use cortex_server::ingester_rpc::{IngesterClient, IngesterClientConfig};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -36,6 +41,49 @@ fn grpc_health_check_reports_serving() {
         status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let stats = rt.block_on(async {
+        let client = IngesterClient::new(
+            &server.grpc_addr.to_string(),
+            &IngesterClientConfig::default(),
+        )
+        .expect("client");
+        let req = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![Label {
+                    name: "__name__",
+                    value: "via_grpc",
+                }],
+                samples: vec![Sample {
+                    timestamp: now,
+                    value: 7.0,
+                }],
+                ..TimeSeries::default()
+            }],
+            ..WriteRequest::default()
+        };
+        client
+            .push("grpc-tenant", &req, PushSource::Api)
+            .await
+            .expect("push over gRPC")
+    });
+    assert_eq!(stats.samples, 1);
+    let q = http(
+        server.addr,
+        "GET",
+        &format!(
+            "/prometheus/api/v1/query?query=via_grpc&time={}",
+            now / 1000 + 1
+        ),
+        &[("X-Scope-OrgID", "grpc-tenant")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(q.status, 200, "{}", q.text());
+    assert!(q.text().contains(r#""7""#), "{}", q.text());
     let ring = http(server.addr, "GET", "/ingester/ring?format=json", &[], b"").unwrap();
     assert_eq!(ring.status, 200);
     let desc: serde_json::Value = serde_json::from_slice(&ring.body).unwrap();

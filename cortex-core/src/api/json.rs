@@ -73,10 +73,14 @@ pub fn write_timestamp(out: &mut String, t: i64) {
 pub fn write_value(out: &mut String, v: f64) {
     out.push('"');
     let abs = v.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) && v.is_finite() {
+    if !v.is_finite() {
+        write_go_f(out, v);
+    } else if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         write_go_e(out, v);
     } else {
-        write_go_f(out, v);
+        // Rust's `Display` prints the shortest round-trip digits without an exponent,
+        // exactly Go's `'f'` form with precision -1, and allocates nothing.
+        let _ = write!(out, "{v}");
     }
     out.push('"');
 }
@@ -195,6 +199,9 @@ mod tests {
             (1e21, "\"1e+21\""),
             (-1e22, "\"-1e+22\""),
             (123456789.125, "\"123456789.125\""),
+            (0.30000000000000004, "\"0.30000000000000004\""),
+            (5e-6, "\"0.000005\""),
+            (-2.5, "\"-2.5\""),
             (f64::NAN, "\"NaN\""),
             (f64::INFINITY, "\"+Inf\""),
             (f64::NEG_INFINITY, "\"-Inf\""),
@@ -206,6 +213,25 @@ mod tests {
             s(|o| write_value_fixed(o, 1e22)),
             "\"10000000000000000000000\""
         );
+    }
+
+    #[test]
+    fn display_equals_go_fixed_form_in_the_fixed_range() {
+        // Random bit patterns, kept when they fall where `write_value` uses `Display`.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut checked = 0;
+        while checked < 100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            let abs = v.abs();
+            if !v.is_finite() || (abs != 0.0 && !(1e-6..1e21).contains(&abs)) {
+                continue;
+            }
+            assert_eq!(format!("{v}"), cortex_tsdb::float_format::go_f(v), "{v:?}");
+            checked += 1;
+        }
     }
 
     #[test]

@@ -46,6 +46,20 @@ impl ActiveSeries {
         }
         n
     }
+
+    /// How many series are remembered (active as of the last purge, plus any updated
+    /// since).
+    pub fn len(&self) -> usize {
+        self.stripes
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    /// True when no series is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]
@@ -62,6 +76,7 @@ mod tests {
         a.update(2, t0);
         a.update(1, t0 + Duration::from_secs(10));
         a.update(17, t0 + Duration::from_secs(10));
+        assert_eq!(a.len(), 3);
         assert_eq!(a.purge(t0), 3);
         assert_eq!(a.purge(t0 + Duration::from_secs(5)), 2);
         assert_eq!(a.purge(t0 + Duration::from_secs(11)), 0);

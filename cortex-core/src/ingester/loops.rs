@@ -1,9 +1,10 @@
 //! The ingester's background work as tokio tasks on a runtime the caller provides:
 //! head compaction and local retention every `head_compaction_interval` (on the
 //! blocking pool, since the TSDB does blocking I/O), shipping every `ship_interval`
-//! (object stores are async), idle-TSDB closing, and housekeeping (metadata retention,
-//! active series, gauges) every `active_series_metrics_update_period`. Tasks hold a weak
-//! reference to the ingester and stop when told to or when it is gone.
+//! (object stores are async), idle-TSDB closing, ingestion-rate ticks, and housekeeping
+//! (metadata retention, active series, gauges) every
+//! `active_series_metrics_update_period`. Tasks hold a weak reference to the ingester
+//! and stop when told to or when it is gone.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -56,6 +57,17 @@ impl Loops {
                 })
             }));
         }
+        tasks.push(every(
+            handle,
+            &stop,
+            &weak,
+            super::rate::RATE_UPDATE_PERIOD,
+            |ing| {
+                Box::pin(async move {
+                    ing.tick_rates();
+                })
+            },
+        ));
         let period = ing.config().active_series_metrics_update_period.0;
         if !period.is_zero() {
             tasks.push(every(handle, &stop, &weak, period, |ing| {

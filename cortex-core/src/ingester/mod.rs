@@ -9,10 +9,15 @@
 //! (`/ingester/flush`); [`Ingester::shutdown`] stops it all. Readers take a tenant's
 //! [`Db`] from [`Ingester::db`]; `/api/v1/metadata` reads [`Ingester::metadata`].
 //!
+//! [`api::IngesterApi`] is the ingester as a network boundary (the local `Ingester`
+//! implements it; the gRPC client in cortex-server does too), with its conformance
+//! suite in `testing`; [`Ingester::user_stats`] reports the [`rate`]s it keeps.
+//!
 //! Exemplars go through the same appender as the samples
 //! ([`exemplars::append_exemplars`]), so they are logged and committed with them.
 
 mod active_series;
+pub mod api;
 pub mod bucket;
 pub mod config;
 pub mod duration;
@@ -24,10 +29,13 @@ mod loops;
 pub mod metadata;
 pub mod metrics;
 pub mod push;
+pub mod rate;
 pub mod shipper;
 pub mod shipper_meta;
 pub mod tenant;
 pub mod tenants;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod thanos_meta;
 pub mod time_format;
 mod tsdb_metrics;
@@ -49,6 +57,7 @@ pub use limits::{LimitValue, StaticLimits, TenantLimits};
 pub use metadata::{MetadataEntry, MetadataQuery};
 pub use metrics::IngesterMetrics;
 pub use push::PushStats;
+pub use rate::PushSource;
 pub use shipper::ShipStats;
 
 use crate::remote_write::WriteRequest;
@@ -65,6 +74,22 @@ pub struct FlushStats {
     pub blocks_cut: usize,
     /// What shipping did (nothing when shipping is off).
     pub shipped: ShipStats,
+}
+
+/// One tenant's ingestion statistics (Cortex's `UserStatsResponse`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UserStats {
+    /// Samples stored per second, API and rule pushes together.
+    pub ingestion_rate: f64,
+    /// Series in the head.
+    pub num_series: u64,
+    /// Samples stored per second from API pushes.
+    pub api_ingestion_rate: f64,
+    /// Samples stored per second from the ruler.
+    pub rule_ingestion_rate: f64,
+    /// Series that received a sample within the active-series idle timeout (0 when
+    /// active series are not tracked).
+    pub active_series: u64,
 }
 
 /// A blocks-storage ingester.
@@ -176,9 +201,20 @@ impl Ingester {
         self.tenants.get(tenant)
     }
 
-    /// Appends a validated write request of `tenant` (see [`push`] for the contract and
-    /// the semantics).
+    /// Appends a validated write request of `tenant` sent through the API (see [`push`]
+    /// for the contract and the semantics).
     pub fn push(&self, tenant: &str, req: &WriteRequest<'_>) -> Result<PushStats, PushError> {
+        self.push_from(tenant, req, PushSource::Api)
+    }
+
+    /// Like [`Ingester::push`], counting the stored samples in the ingestion rate of
+    /// `source`.
+    pub fn push_from(
+        &self,
+        tenant: &str,
+        req: &WriteRequest<'_>,
+        source: PushSource,
+    ) -> Result<PushStats, PushError> {
         if self.stopped.load(Ordering::Acquire) {
             return Err(PushError::Stopping);
         }
@@ -217,6 +253,7 @@ impl Ingester {
                 Err(_) => None,
             };
             if let Some(s) = stats {
+                t.rates().add(source, s.samples + s.histograms);
                 s.metadata = md_ok;
                 s.failed_metadata = md_failed;
                 self.count_push(tenant, s);
@@ -312,6 +349,30 @@ impl Ingester {
             .get(tenant)
             .map(|m| m.query(q))
             .unwrap_or_default()
+    }
+
+    /// What `tenant`'s TSDB holds and how fast it grows; all zero when the tenant has
+    /// no open TSDB.
+    pub fn user_stats(&self, tenant: &str) -> UserStats {
+        let Some(t) = self.tenants.get(tenant) else {
+            return UserStats::default();
+        };
+        let api = t.rates().api.rate();
+        let rule = t.rates().rule.rate();
+        UserStats {
+            ingestion_rate: api + rule,
+            num_series: t.db().head().num_series(),
+            api_ingestion_rate: api,
+            rule_ingestion_rate: rule,
+            active_series: t.active_series().len() as u64,
+        }
+    }
+
+    /// Updates every tenant's ingestion rates (every [`rate::RATE_UPDATE_PERIOD`]).
+    pub fn tick_rates(&self) {
+        for t in self.tenants.all() {
+            t.rates().tick();
+        }
     }
 
     /// Compacts every tenant's head (`force`: completely) and applies local retention,

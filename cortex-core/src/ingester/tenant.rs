@@ -20,6 +20,7 @@ use cortex_tsdb::ulid::Ulid;
 use super::active_series::ActiveSeries;
 use super::config::TsdbConfig;
 use super::error::IngesterError;
+use super::rate::IngestionRates;
 use super::shipper_meta::ShipperMeta;
 
 /// Whether a tenant TSDB takes writes.
@@ -41,6 +42,7 @@ pub struct TenantDb {
     /// Held while the tenant's blocks are shipped (closing waits for it).
     pub(crate) ship_lock: tokio::sync::Mutex<()>,
     active: ActiveSeries,
+    rates: IngestionRates,
     /// Head counters already reported as metrics.
     pub(crate) reported_created: AtomicU64,
     pub(crate) reported_removed: AtomicU64,
@@ -101,6 +103,7 @@ impl TenantDb {
             shipped: Mutex::new(shipped.into_iter().collect()),
             ship_lock: tokio::sync::Mutex::new(()),
             active: ActiveSeries::default(),
+            rates: IngestionRates::default(),
             reported_created: AtomicU64::new(created),
             reported_removed: AtomicU64::new(removed),
         })
@@ -177,5 +180,10 @@ impl TenantDb {
     /// The active series tracker.
     pub fn active_series(&self) -> &ActiveSeries {
         &self.active
+    }
+
+    /// The tenant's ingestion rates.
+    pub fn rates(&self) -> &IngestionRates {
+        &self.rates
     }
 }

@@ -42,6 +42,10 @@ pub enum ConfigError {
     /// `address` is empty, so there is nothing to advertise.
     #[error("the instance address is empty: set ingester.lifecycler.address")]
     EmptyAddress,
+    /// `tokens_generator_strategy` is neither `random` nor `minimize-spread` (Cortex's
+    /// message).
+    #[error("invalid token generator strategy")]
+    TokensGeneratorStrategy(String),
 }
 
 /// The `kvstore.store` value selecting the in-process store.
@@ -49,6 +53,12 @@ pub const STORE_INMEMORY: &str = "inmemory";
 
 /// The `kvstore.store` value selecting etcd.
 pub const STORE_ETCD: &str = "etcd";
+
+/// `tokens_generator_strategy` value for random tokens (the default).
+pub const RANDOM_TOKEN_STRATEGY: &str = "random";
+
+/// `tokens_generator_strategy` value for tokens placed to even out ownership.
+pub const MINIMIZE_SPREAD_TOKEN_STRATEGY: &str = "minimize-spread";
 
 /// Where the ring is stored (`kvstore`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +226,8 @@ pub struct LifecyclerConfig {
     /// Remove other instances whose last heartbeat is older than this (0 disables);
     /// the name is the one Cortex uses for the compactor ring.
     pub auto_forget_delay: Duration,
+    /// How new tokens are chosen: `random` or `minimize-spread` (case-insensitive).
+    pub tokens_generator_strategy: String,
     /// The address to advertise; required.
     pub address: String,
     /// The port to advertise; 0 uses the server's gRPC listen port.
@@ -239,6 +251,7 @@ impl Default for LifecyclerConfig {
             availability_zone: String::new(),
             unregister_on_shutdown: true,
             auto_forget_delay: Duration::ZERO,
+            tokens_generator_strategy: RANDOM_TOKEN_STRATEGY.to_string(),
             address: String::new(),
             port: 0,
             id: hostname(),
@@ -263,7 +276,23 @@ impl LifecyclerConfig {
         if self.address.is_empty() {
             return Err(ConfigError::EmptyAddress);
         }
+        if !self.tokens_generator_strategy.is_empty()
+            && !self
+                .tokens_generator_strategy
+                .eq_ignore_ascii_case(RANDOM_TOKEN_STRATEGY)
+            && !self.minimize_spread_tokens()
+        {
+            return Err(ConfigError::TokensGeneratorStrategy(
+                self.tokens_generator_strategy.clone(),
+            ));
+        }
         Ok(())
+    }
+
+    /// True when `tokens_generator_strategy` asks for spread-minimizing tokens.
+    pub fn minimize_spread_tokens(&self) -> bool {
+        self.tokens_generator_strategy
+            .eq_ignore_ascii_case(MINIMIZE_SPREAD_TOKEN_STRATEGY)
     }
 
     /// The `host:port` advertised in the ring.
@@ -301,6 +330,7 @@ mod tests {
         assert_eq!(c.join_after, Duration::ZERO);
         assert_eq!(c.observe_period, Duration::ZERO);
         assert!(c.unregister_on_shutdown);
+        assert_eq!(c.tokens_generator_strategy, "random");
         assert_eq!(c.ring.heartbeat_timeout, Duration::from_secs(60));
         assert_eq!(c.ring.replication_factor, 3);
         assert!(!c.ring.zone_awareness_enabled);
@@ -397,6 +427,22 @@ id: ingester-7
             ..ok.clone()
         };
         assert_eq!(c.validate(), Err(ConfigError::HeartbeatPeriod));
+        let c = LifecyclerConfig {
+            tokens_generator_strategy: "sorted".into(),
+            ..ok.clone()
+        };
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "invalid token generator strategy"
+        );
+        for strategy in ["random", "Minimize-Spread", ""] {
+            let c = LifecyclerConfig {
+                tokens_generator_strategy: strategy.into(),
+                ..ok.clone()
+            };
+            assert_eq!(c.validate(), Ok(()), "{strategy}");
+            assert_eq!(c.minimize_spread_tokens(), strategy == "Minimize-Spread");
+        }
         let mut c = ok;
         c.ring.kvstore.store = "consul".into();
         assert_eq!(

@@ -1,17 +1,26 @@
 //! The gRPC listener (`server.grpc_listen_port`, 9095 by default). It serves the standard
-//! `grpc.health.v1.Health` service now; the ingester, store-gateway and ring services
-//! of the microservices mode are added to the same server.
+//! `grpc.health.v1.Health` service and the ingester (`cortex.Ingester`, see
+//! [`crate::ingester_rpc`]); the store-gateway and ring services of the microservices
+//! mode are added to the same server.
 
+use std::sync::Arc;
+
+use cortex_core::ingester::api::IngesterApi;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
 use super::log::Logger;
+use crate::ingester_rpc::IngesterService;
 
 /// Starts serving on `listener` until the returned sender sends `true`; the health
-/// service reports SERVING until then.
-pub(crate) fn serve(listener: TcpListener, log: Logger) -> (watch::Sender<bool>, JoinHandle<()>) {
+/// service reports SERVING until then. Ingester calls are answered by `ingester`.
+pub(crate) fn serve(
+    listener: TcpListener,
+    log: Logger,
+    ingester: Arc<dyn IngesterApi>,
+) -> (watch::Sender<bool>, JoinHandle<()>) {
     let (tx, mut rx) = watch::channel(false);
     let (reporter, health) = tonic_health::server::health_reporter();
     let task = tokio::spawn(async move {
@@ -23,6 +32,7 @@ pub(crate) fn serve(listener: TcpListener, log: Logger) -> (watch::Sender<bool>,
         };
         let served = tonic::transport::Server::builder()
             .add_service(health)
+            .add_service(IngesterService::new(ingester).into_server())
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop)
             .await;
         if let Err(e) = served {

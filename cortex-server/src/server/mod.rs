@@ -248,7 +248,7 @@ impl Server {
         let router = http::router(state.clone());
         let (grpc_stop, grpc_task) = match self.grpc_listener.take() {
             Some(l) => {
-                let (tx, task) = grpc::serve(l, state.log);
+                let (tx, task) = grpc::serve(l, state.log, state.ingester.clone());
                 (Some(tx), Some(task))
             }
             None => (None, None),
