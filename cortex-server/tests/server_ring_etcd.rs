@@ -52,10 +52,17 @@ fn ring_lives_in_etcd_when_configured() {
     assert_eq!(desc.ingesters.len(), 1);
     let me = desc.ingesters.values().next().unwrap();
     assert_eq!(me.addr, server.grpc_addr.to_string());
-    let page = http(server.addr, "GET", "/ingester/ring", &[], b"")
-        .unwrap()
-        .text();
-    assert!(page.contains("<td>ACTIVE</td>"), "{page}");
+    // The server's ring client follows etcd through its watch.
+    loop {
+        let page = http(server.addr, "GET", "/ingester/ring", &[], b"")
+            .unwrap()
+            .text();
+        if page.contains("<td>ACTIVE</td>") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ring page never ACTIVE: {page}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
