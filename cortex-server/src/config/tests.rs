@@ -162,3 +162,24 @@ fn ring_store_flags_select_etcd_with_cortex_names() {
     let c = Config::load(&[]).unwrap();
     assert_eq!(c.ingester.lifecycler.ring.kvstore.store, "inmemory");
 }
+
+#[test]
+fn a_partly_given_section_keeps_the_single_binary_defaults() {
+    let c = Config::load(&args(&["-ring.store=etcd", "-etcd.endpoints=etcd-0:2379"])).unwrap();
+    let lc = &c.ingester.lifecycler;
+    assert_eq!(lc.ring.kvstore.store, "etcd");
+    assert_eq!(lc.address, "127.0.0.1");
+    assert_eq!(lc.ring.replication_factor, 1);
+    assert!(lc.final_sleep.to_std().is_zero());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(
+        &file,
+        "ingester:\n  lifecycler:\n    availability_zone: zone-b\n",
+    )
+    .unwrap();
+    let c = Config::load(&args(&[&format!("-config.file={}", file.display())])).unwrap();
+    assert_eq!(c.ingester.lifecycler.availability_zone, "zone-b");
+    assert_eq!(c.ingester.lifecycler.address, "127.0.0.1");
+    assert_eq!(c.ingester.lifecycler.ring.replication_factor, 1);
+}

@@ -71,6 +71,7 @@ pub(crate) struct AppState {
     pub stopping: AtomicBool,
     pub http: http::HttpMetrics,
     pub ring: RingClient,
+    pub kv: Arc<dyn cortex_ring::Kv>,
     pub lifecycler: std::sync::Mutex<Option<Lifecycler>>,
     pub query: api::QueryBackend,
 }
@@ -169,7 +170,7 @@ impl Server {
         })
         .await
         .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
-        let ring = RingClient::start(kv, INGESTER_RING_KEY, ring_cfg)?;
+        let ring = RingClient::start(kv.clone(), INGESTER_RING_KEY, ring_cfg)?;
         log.info(
             "server listening",
             &[
@@ -211,6 +212,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             http,
             ring,
+            kv,
             lifecycler: std::sync::Mutex::new(Some(lifecycler)),
             query,
         });
