@@ -295,8 +295,11 @@ fn name_is(v: &str) -> Matcher {
     Matcher::new(MatchType::Equal, "__name__", v).expect("valid matcher")
 }
 
-/// Every selected series as (labels text, float samples).
-fn select(q: &dyn Querier, ms: &[Matcher]) -> Result<Vec<(String, Vec<(i64, f64)>)>, QuerierError> {
+/// Selected series as (labels text, float samples).
+type Floats = Vec<(String, Vec<(i64, f64)>)>;
+
+/// Every selected series with its float samples.
+fn select(q: &dyn Querier, ms: &[Matcher]) -> Result<Floats, QuerierError> {
     let got = q.select(&all(), ms)?;
     Ok(got
         .iter()
@@ -326,7 +329,7 @@ fn replicated(c: &Cluster, t0: i64) {
     c.push(&[0, 1, 2], &req);
 }
 
-fn expected_up(t0: i64) -> Vec<(String, Vec<(i64, f64)>)> {
+fn expected_up(t0: i64) -> Floats {
     vec![
         (
             r#"{__name__="up", instance="a"}"#.to_string(),
