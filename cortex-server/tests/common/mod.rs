@@ -186,8 +186,24 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `cortex` with `flags` in `dir` and waits until `/ready` answers 200.
+    /// Starts `cortex` with `flags` in `dir` and waits until `/ready` answers 200. The
+    /// ports are picked free but released before the child binds them, so another test
+    /// may take one first: a child that exits during startup is started again on new
+    /// ports (twice at most).
     pub fn start(dir: &Path, flags: &[&str]) -> ServerProcess {
+        for attempt in 0..3 {
+            match ServerProcess::try_start(dir, flags) {
+                Ok(p) => return p,
+                Err(status) if attempt < 2 => {
+                    eprintln!("cortex exited during startup ({status}); retrying on new ports");
+                }
+                Err(status) => panic!("cortex exited early: {status}"),
+            }
+        }
+        unreachable!()
+    }
+
+    fn try_start(dir: &Path, flags: &[&str]) -> Result<ServerProcess, std::process::ExitStatus> {
         let port = free_port();
         let grpc_port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_cortex"))
@@ -213,10 +229,10 @@ impl ServerProcess {
             if let Ok(r) = http(addr, "GET", "/ready", &[], b"")
                 && r.status == 200
             {
-                return p;
+                return Ok(p);
             }
             if let Ok(Some(st)) = p.child.try_wait() {
-                panic!("cortex exited early: {st}");
+                return Err(st);
             }
             assert!(Instant::now() < deadline, "cortex did not become ready");
             std::thread::sleep(Duration::from_millis(50));
