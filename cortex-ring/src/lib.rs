@@ -22,6 +22,7 @@ pub mod ring;
 pub mod shuffle;
 mod spread;
 pub mod tokens;
+pub mod write;
 
 pub use client::{RingClient, RingClientError};
 pub use config::{ConfigError, KvConfig, LifecyclerConfig, RingConfig};
@@ -34,6 +35,7 @@ pub use quorum::{ErrorClass, ItemOutcome, ItemTracker};
 pub use replication::{ReplicationSet, RingInstance};
 pub use ring::{GetBuffers, Ring, RingError};
 pub use tokens::TokenGenerator;
+pub use write::ring_source;
 
 /// The key Cortex stores the ingester ring under (the KV prefix `collectors/` plus
 /// `ring`).
