@@ -261,9 +261,9 @@ impl Replicator {
                     addr: batch.addr.to_string(),
                     error,
                 },
-                None => ReplicateError::Ring(
-                    "some series got no answer from their ingesters".into(),
-                ),
+                None => {
+                    ReplicateError::Ring("some series got no answer from their ingesters".into())
+                }
             });
         }
         Ok(request_stats(req))
@@ -283,7 +283,9 @@ fn group<'r>(
         let (addrs, max_errors) = targets
             .get(i)
             .filter(|(addrs, _)| !addrs.is_empty())
-            .ok_or_else(|| ReplicateError::Ring("the ring returned no ingester for a series".into()))?;
+            .ok_or_else(|| {
+                ReplicateError::Ring("the ring returned no ingester for a series".into())
+            })?;
         items.push(ItemQuorum::new(addrs.len(), max_errors));
         for &addr in addrs {
             let slot = *slots.entry(addr).or_insert_with(|| {
