@@ -1,7 +1,8 @@
 //! The replicated write path end to end: a ring in an in-memory KV (zones a/b/c, RF 3,
 //! zone-aware), read through a `RingClient`, and local ingesters in temporary
-//! directories behind the `IngesterApi` adapter — with wrappers that make one ingester
-//! unreachable or refuse a series where a failure must be injected.
+//! directories behind the `IngesterApi` adapter — with wrappers that make an ingester
+//! unreachable, hang, or refuse a series where a failure must be injected, and counting
+//! ingesters where only placement matters.
 
 mod ingester_common;
 
@@ -58,12 +59,20 @@ fn ring(zones: &[&str], per_zone: usize) -> (Arc<RingClient>, Vec<String>) {
 }
 
 fn replicator(ring: Arc<RingClient>, apis: HashMap<String, Arc<dyn IngesterApi>>) -> Replicator {
+    replicator_with_timeout(ring, apis, Duration::from_secs(5))
+}
+
+fn replicator_with_timeout(
+    ring: Arc<RingClient>,
+    apis: HashMap<String, Arc<dyn IngesterApi>>,
+    timeout: Duration,
+) -> Replicator {
     let factory: ClientFactory = Arc::new(move |addr: &str| {
         apis.get(addr).cloned().unwrap_or_else(|| {
             Arc::new(Faulty::down(addr, Arc::new(Counting::default()))) as Arc<dyn IngesterApi>
         })
     });
-    Replicator::new(ring_source(ring), factory, Duration::from_secs(5))
+    Replicator::new(ring_source(ring), factory, timeout)
 }
 
 /// Local ingesters on temporary directories, one per address.
@@ -579,4 +588,56 @@ async fn a_series_goes_to_the_replicas_the_ring_names_for_its_token() {
     got.sort_unstable();
     assert_eq!(got.len(), 3);
     assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn hung_ingesters_time_out() {
+    let timeout = Duration::from_millis(50);
+    let hung = |addr: &str, local| -> Arc<dyn IngesterApi> {
+        // Waits for a signal nobody sends.
+        Arc::new(
+            Faulty {
+                down: false,
+                ..Faulty::down(addr, local)
+            }
+            .ordered(Some(Arc::new(Notify::new())), None),
+        )
+    };
+    for hung_count in [1, 2] {
+        let (client, addrs) = ring(&["a", "b", "c"], 1);
+        let locals = locals(3);
+        let apis = addrs
+            .iter()
+            .zip(&locals.ingesters)
+            .enumerate()
+            .map(|(k, (addr, ing))| {
+                let local = Arc::clone(ing) as Arc<dyn IngesterApi>;
+                let api = if k < hung_count {
+                    hung(addr, local)
+                } else {
+                    local
+                };
+                (addr.clone(), api)
+            })
+            .collect();
+        let rep = replicator_with_timeout(client, apis, timeout);
+        let inst = values(4);
+        let started = std::time::Instant::now();
+        let res = rep
+            .push(TENANT, &requests(&["up"], &inst), PushSource::Api)
+            .await;
+        if hung_count == 1 {
+            res.unwrap();
+            // A quorum answered at once, but the push waited for the slow replica.
+            assert!(started.elapsed() >= timeout);
+            assert_eq!(num_series(&*locals.ingesters[2]).await, 4);
+        } else {
+            let err = res.unwrap_err();
+            assert_eq!(err.http_status(), 504, "{err}");
+            assert!(
+                err.to_string().contains("did not answer within 50ms"),
+                "{err}"
+            );
+        }
+    }
 }
