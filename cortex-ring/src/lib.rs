@@ -1,8 +1,9 @@
 //! The Cortex hash ring: instance descriptors, tokens, replication sets with quorum,
 //! zone awareness, the lifecycler and KV backends.
 //!
-//! Wiring: create an [`InMemoryKv`] (shared as `Arc<dyn Kv>`), start a [`Lifecycler`]
-//! for each ingester under the ring key (Cortex uses `collectors/ring`), and give the
+//! Wiring: build the configured store with [`kv::from_config`] (an [`InMemoryKv`] or an
+//! [`EtcdKv`], shared as `Arc<dyn Kv>`, keys under `kvstore.prefix`), start a
+//! [`Lifecycler`] for each ingester under [`INGESTER_RING_KEY`], and give the
 //! distributor and querier a [`RingClient`] on the same key; they call
 //! [`RingClient::get`] with a series' token to find its replicas.
 
@@ -17,6 +18,7 @@ pub mod kv;
 pub mod lifecycler;
 mod md5;
 pub mod quorum;
+pub mod read;
 pub mod replication;
 pub mod ring;
 pub mod shuffle;
@@ -25,18 +27,21 @@ pub mod tokens;
 pub mod write;
 
 pub use client::{RingClient, RingClientError};
-pub use config::{ConfigError, KvConfig, LifecyclerConfig, RingConfig};
+pub use config::{ConfigError, EtcdConfig, KvConfig, LifecyclerConfig, RingConfig};
 pub use desc::{Desc, InstanceDesc, InstanceState, Operation};
 pub use forget::{auto_forget, forget};
+pub use kv::etcd::EtcdKv;
 pub use kv::memory::InMemoryKv;
-pub use kv::{CasError, Kv, KvError, StopSignal};
+pub use kv::prefixed::PrefixedKv;
+pub use kv::{CasError, Kv, KvError, StopSignal, from_config};
 pub use lifecycler::{Lifecycler, LifecyclerError};
 pub use quorum::{ErrorClass, ItemOutcome, ItemTracker};
+pub use read::QuerierRing;
 pub use replication::{ReplicationSet, RingInstance};
 pub use ring::{GetBuffers, Ring, RingError};
 pub use tokens::TokenGenerator;
 pub use write::ring_source;
 
-/// The key Cortex stores the ingester ring under (the KV prefix `collectors/` plus
-/// `ring`).
-pub const INGESTER_RING_KEY: &str = "collectors/ring";
+/// The key Cortex stores the ingester ring under, below the KV prefix: with the default
+/// prefix `collectors/` the store holds it as `collectors/ring`.
+pub const INGESTER_RING_KEY: &str = "ring";

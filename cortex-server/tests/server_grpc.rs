@@ -97,6 +97,41 @@ fn grpc_health_check_reports_serving() {
         .unwrap()
         .text();
     assert!(page.contains("<td>ACTIVE</td>"), "{page}");
+    assert!(page.contains(">Forget</button>"), "{page}");
+    // The page's Forget button posts the instance ID; a GET never changes the ring.
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let r = http(
+        server.addr,
+        "POST",
+        "/ingester/ring",
+        &form,
+        b"forget=nobody",
+    )
+    .unwrap()
+    .text();
+    assert!(r.contains("Instance nobody is not in the ring."), "{r}");
+    let (my_id, _) = ingesters.iter().next().unwrap();
+    let r = http(
+        server.addr,
+        "GET",
+        &format!("/ingester/ring?forget={my_id}"),
+        &[],
+        b"",
+    )
+    .unwrap()
+    .text();
+    assert!(!r.contains("forgotten"), "{r}");
+    let body = format!("forget={my_id}");
+    let r = http(
+        server.addr,
+        "POST",
+        "/ingester/ring",
+        &form,
+        body.as_bytes(),
+    )
+    .unwrap()
+    .text();
+    assert!(r.contains(&format!("Instance {my_id} forgotten.")), "{r}");
     // A client still connected must not hold up shutdown beyond the grace period.
     let started = std::time::Instant::now();
     assert!(server.signal_and_wait("TERM").success());

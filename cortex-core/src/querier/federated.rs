@@ -97,7 +97,10 @@ fn in_tenant(e: QuerierError, tenant: &str) -> QuerierError {
         QuerierError::Limit(m) => {
             QuerierError::Limit(format!("error querying tenant_id {tenant}: {m}"))
         }
-        e @ QuerierError::Block { .. } => e,
+        QuerierError::Ring(m) => {
+            QuerierError::Ring(format!("error querying tenant_id {tenant}: {m}"))
+        }
+        e @ (QuerierError::Block { .. } | QuerierError::Ingesters { .. }) => e,
     }
 }
 

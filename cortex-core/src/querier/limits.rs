@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use cortex_tsdb::labels::Labels;
 use cortex_tsdb::querier::Series;
 
 use super::QuerierError;
@@ -40,16 +41,7 @@ impl QueryLimiter {
 
     /// Adds the series of one select; an error once a limit is exceeded.
     pub fn add(&self, selected: &[Series]) -> Result<(), QuerierError> {
-        let max_series = self.limits.max_fetched_series_per_query;
-        if max_series > 0 {
-            let mut seen = self.series.lock().unwrap_or_else(|e| e.into_inner());
-            seen.extend(selected.iter().map(|s| s.labels.stable_hash()));
-            if seen.len() > max_series {
-                return Err(QuerierError::Limit(format!(
-                    "the query hit the max number of series limit (limit: {max_series} series)"
-                )));
-            }
-        }
+        self.add_series(selected.iter().map(|s| &s.labels))?;
         let max_chunks = self.limits.max_fetched_chunks_per_query;
         if max_chunks > 0 {
             let n: usize = selected.iter().map(Series::num_chunks).sum();
@@ -60,6 +52,25 @@ impl QueryLimiter {
             if total > max_chunks {
                 return Err(QuerierError::Limit(format!(
                     "the query hit the max number of chunks limit (limit: {max_chunks} chunks)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds series known only by their labels (answers without chunks, such as the
+    /// ingesters' sample streams): only the series limit applies to them.
+    pub fn add_series<'a>(
+        &self,
+        labels: impl IntoIterator<Item = &'a Labels>,
+    ) -> Result<(), QuerierError> {
+        let max_series = self.limits.max_fetched_series_per_query;
+        if max_series > 0 {
+            let mut seen = self.series.lock().unwrap_or_else(|e| e.into_inner());
+            seen.extend(labels.into_iter().map(Labels::stable_hash));
+            if seen.len() > max_series {
+                return Err(QuerierError::Limit(format!(
+                    "the query hit the max number of series limit (limit: {max_series} series)"
                 )));
             }
         }

@@ -7,22 +7,29 @@
 //! ruler's unit tests); [`tsdb::TsdbQuerier`] over one `cortex_tsdb` Db;
 //! [`tenant::TenantQuerier`], one tenant's ingester Db merged with the blocks it shipped
 //! to the bucket ([`bucket::BucketBlocks`]); [`federated::FederatedQuerier`], several
-//! tenants at once with a `__tenant_id__` label. Remote queriers over ingesters and
-//! store-gateways implement the same trait.
+//! tenants at once with a `__tenant_id__` label; [`ingesters::IngestersQuerier`], the
+//! recent data held by replicated ingesters reached through the ring, which
+//! [`time_split::TimeSplitQuerier`] combines with an older-data querier by time range.
+//! Remote queriers over store-gateways implement the same trait.
 
 pub mod bucket;
 mod bucket_sync;
 pub mod federated;
+pub mod ingesters;
 mod limits;
 pub mod memory;
+mod replica_merge;
+pub mod replicas;
 pub mod tenant;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod time_split;
 pub mod tsdb;
 
 use std::sync::Arc;
 
 pub use limits::QueryLimits;
+pub use replicas::FailedIngester;
 
 use cortex_tsdb::histogram::FloatHistogram;
 use cortex_tsdb::labels::{Labels, Matcher};
@@ -49,6 +56,23 @@ pub enum QuerierError {
     /// 10 series)".
     #[error("{0}")]
     Limit(String),
+    /// The ring could not name the ingesters to read from (an empty ring, too many
+    /// unhealthy instances); the message is the ring's.
+    #[error("{0}")]
+    Ring(String),
+    /// More ingesters of the read's replication set failed than it tolerates, so an
+    /// answer from the others could miss samples.
+    #[error(
+        "{} of {queried} ingesters failed, more than the replication set tolerates: {}",
+        failed.len(),
+        failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Ingesters {
+        /// How many ingesters were asked.
+        queried: usize,
+        /// The ingesters that failed and how, in the replication set's order.
+        failed: Vec<FailedIngester>,
+    },
 }
 
 impl QuerierError {

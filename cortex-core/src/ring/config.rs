@@ -2,8 +2,8 @@
 //! (`ingester.lifecycler.*`, `ingester.lifecycler.ring.*`), validated on load.
 //!
 //! Durations are Prometheus duration strings (`5s`, `1m`). Options Cortex has that this
-//! crate does not implement yet (token files, other KV stores) are absent rather than
-//! accepted and ignored, so a config using them fails loudly.
+//! crate does not implement yet (token files, consul, multi, etcd TLS and auth) are
+//! absent rather than accepted and ignored, so a config using them fails loudly.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -22,8 +22,14 @@ pub enum ConfigError {
     #[error("ReplicationFactor must be greater than zero: {0}")]
     ReplicationFactor(usize),
     /// `kvstore.store` names a backend this build does not have.
-    #[error("invalid kvstore.store {0:?}: supported values are inmemory")]
+    #[error("invalid kvstore.store {0:?}: supported values are inmemory, etcd")]
     UnknownStore(String),
+    /// `kvstore.store` is `etcd` but `kvstore.etcd.endpoints` is empty.
+    #[error("kvstore.store is etcd but kvstore.etcd.endpoints is empty")]
+    NoEtcdEndpoints,
+    /// `kvstore.etcd.max_retries` is 0, so no operation would ever be tried.
+    #[error("kvstore.etcd.max_retries must be greater than zero")]
+    EtcdMaxRetries,
     /// `num_tokens` is 0 or absurdly large.
     #[error("num_tokens must be between 1 and {MAX_NUM_TOKENS}, got {0}")]
     NumTokens(usize),
@@ -42,6 +48,12 @@ pub enum ConfigError {
     TokensGeneratorStrategy(String),
 }
 
+/// The `kvstore.store` value selecting the in-process store.
+pub const STORE_INMEMORY: &str = "inmemory";
+
+/// The `kvstore.store` value selecting etcd.
+pub const STORE_ETCD: &str = "etcd";
+
 /// `tokens_generator_strategy` value for random tokens (the default).
 pub const RANDOM_TOKEN_STRATEGY: &str = "random";
 
@@ -52,19 +64,90 @@ pub const MINIMIZE_SPREAD_TOKEN_STRATEGY: &str = "minimize-spread";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KvConfig {
-    /// The backend: `inmemory` (the only one so far).
+    /// The backend: `inmemory` or `etcd` (Cortex's `-ring.store`).
     pub store: String,
     /// Prefix for the keys in the store; should end with `/`.
     pub prefix: String,
+    /// The etcd client, used when `store` is `etcd`.
+    pub etcd: EtcdConfig,
 }
 
 impl Default for KvConfig {
     fn default() -> Self {
         KvConfig {
-            store: "inmemory".to_string(),
+            store: STORE_INMEMORY.to_string(),
             prefix: "collectors/".to_string(),
+            etcd: EtcdConfig::default(),
         }
     }
+}
+
+impl KvConfig {
+    /// Checks the store is one this build has and its settings can work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.store.as_str() {
+            STORE_INMEMORY => Ok(()),
+            STORE_ETCD => self.etcd.validate(),
+            other => Err(ConfigError::UnknownStore(other.to_string())),
+        }
+    }
+}
+
+/// The etcd client (`kvstore.etcd`, Cortex's `-etcd.*` flags).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtcdConfig {
+    /// The etcd endpoints to connect to (`host:port` or `http://host:port`); a YAML list
+    /// or a comma-separated string.
+    #[serde(deserialize_with = "de_list")]
+    pub endpoints: Vec<String>,
+    /// The dial timeout for the etcd connection.
+    pub dial_timeout: Duration,
+    /// The maximum number of retries to do for failed ops.
+    pub max_retries: usize,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            endpoints: Vec::new(),
+            dial_timeout: Duration::from_secs(10),
+            max_retries: 10,
+        }
+    }
+}
+
+impl EtcdConfig {
+    /// Checks there is somewhere to connect to and something to try.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.endpoints.is_empty() {
+            return Err(ConfigError::NoEtcdEndpoints);
+        }
+        if self.max_retries == 0 {
+            return Err(ConfigError::EtcdMaxRetries);
+        }
+        Ok(())
+    }
+}
+
+/// A list given as a YAML sequence or as one comma-separated string (the flag form).
+fn de_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Many(Vec<String>),
+        One(String),
+    }
+    let items = match List::deserialize(d)? {
+        List::Many(v) => v,
+        List::One(s) => s.split(',').map(String::from).collect(),
+    };
+    Ok(items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// How clients read the ring (`ring` in Cortex's config).
@@ -102,10 +185,7 @@ impl RingConfig {
         if self.replication_factor == 0 {
             return Err(ConfigError::ReplicationFactor(0));
         }
-        if self.kvstore.store != "inmemory" {
-            return Err(ConfigError::UnknownStore(self.kvstore.store.clone()));
-        }
-        Ok(())
+        self.kvstore.validate()
     }
 }
 
@@ -255,6 +335,32 @@ mod tests {
         assert_eq!(c.ring.replication_factor, 3);
         assert!(!c.ring.zone_awareness_enabled);
         assert_eq!(c.ring.kvstore.prefix, "collectors/");
+        assert_eq!(c.ring.kvstore.store, "inmemory");
+        assert!(c.ring.kvstore.etcd.endpoints.is_empty());
+        assert_eq!(c.ring.kvstore.etcd.dial_timeout, Duration::from_secs(10));
+        assert_eq!(c.ring.kvstore.etcd.max_retries, 10);
+    }
+
+    #[test]
+    fn etcd_block_uses_cortex_names() {
+        let yaml = "
+store: etcd
+prefix: rings/
+etcd:
+  endpoints: [etcd-0:2379, etcd-1:2379]
+  dial_timeout: 3s
+  max_retries: 4
+";
+        let c: KvConfig = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(c.store, "etcd");
+        assert_eq!(c.prefix, "rings/");
+        assert_eq!(c.etcd.endpoints, vec!["etcd-0:2379", "etcd-1:2379"]);
+        assert_eq!(c.etcd.dial_timeout, Duration::from_secs(3));
+        assert_eq!(c.etcd.max_retries, 4);
+        assert_eq!(c.validate(), Ok(()));
+        let flat: KvConfig = serde_yaml::from_str("etcd: {endpoints: 'a:1, b:2'}").unwrap();
+        assert_eq!(flat.etcd.endpoints, vec!["a:1", "b:2"]);
+        assert!(serde_yaml::from_str::<KvConfig>("etcd: {tls_enabled: true}").is_err());
     }
 
     #[test]
@@ -343,6 +449,12 @@ id: ingester-7
             c.validate(),
             Err(ConfigError::UnknownStore("consul".into()))
         );
+        c.ring.kvstore.store = "etcd".into();
+        assert_eq!(c.validate(), Err(ConfigError::NoEtcdEndpoints));
+        c.ring.kvstore.etcd.endpoints = vec!["127.0.0.1:2379".into()];
+        assert_eq!(c.validate(), Ok(()));
+        c.ring.kvstore.etcd.max_retries = 0;
+        assert_eq!(c.validate(), Err(ConfigError::EtcdMaxRetries));
         let c = LifecyclerConfig {
             port: 0,
             listen_port: 9095,

@@ -1,13 +1,18 @@
 //! The key-value store the ring lives in: the [`Kv`] trait every backend implements
-//! (in-memory now; etcd and gossip later), its errors, the stop signal that ends a
-//! watch, and typed helpers that read and update a [`Desc`] stored as JSON.
+//! (in-memory and etcd; gossip later), [`from_config`] that builds the configured one,
+//! its errors, the stop signal that ends a watch, and typed helpers that read and
+//! update a [`Desc`] stored as JSON.
 //!
 //! The trait is synchronous and object-safe: values are opaque bytes (the caller picks
 //! the codec), callbacks are `&mut dyn FnMut`. Backends that talk to a network block the
 //! calling thread; the lifecycler and the ring client run on their own threads, and
 //! async callers use `spawn_blocking`.
 
+pub mod etcd;
 pub mod memory;
+pub mod prefixed;
+#[cfg(any(test, feature = "testing"))]
+pub mod test_etcd;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -16,6 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::config::{ConfigError, KvConfig, STORE_ETCD, STORE_INMEMORY};
 use crate::desc::Desc;
 
 /// Why a KV operation failed.
@@ -38,6 +44,9 @@ pub enum KvError {
         /// The decoder's complaint.
         reason: String,
     },
+    /// The store configuration cannot work.
+    #[error("{0}")]
+    Config(ConfigError),
     /// The backend could not be reached or refused the request.
     #[error("kv store {backend}: {reason}")]
     Backend {
@@ -94,6 +103,29 @@ pub trait Kv: Send + Sync {
     /// delivered). Returns when `f` returns false or `stop` is signalled; backend errors
     /// are retried, not returned.
     fn watch_key(&self, key: &str, stop: &StopSignal, f: &mut dyn FnMut(Option<Bytes>) -> bool);
+}
+
+/// Builds the store `cfg` selects (`kvstore.store`: `inmemory` or `etcd`), with its
+/// keys under `kvstore.prefix`. Connecting to etcd blocks up to its dial timeout, so
+/// async callers call this from `spawn_blocking`.
+pub fn from_config(cfg: &KvConfig) -> Result<Arc<dyn Kv>, KvError> {
+    cfg.validate().map_err(KvError::Config)?;
+    let store: Arc<dyn Kv> = match cfg.store.as_str() {
+        STORE_INMEMORY => Arc::new(memory::InMemoryKv::new()),
+        STORE_ETCD => Arc::new(etcd::EtcdKv::new(&cfg.etcd)?),
+        other => {
+            return Err(KvError::Config(ConfigError::UnknownStore(
+                other.to_string(),
+            )));
+        }
+    };
+    if cfg.prefix.is_empty() {
+        return Ok(store);
+    }
+    Ok(Arc::new(prefixed::PrefixedKv::new(
+        store,
+        cfg.prefix.clone(),
+    )))
 }
 
 /// A one-way "stop now" flag that wakes whoever waits on it.

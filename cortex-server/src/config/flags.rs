@@ -24,6 +24,19 @@ const ALIASES: &[(&str, &str)] = &[
         "ingester.lifecycler.ring.replication_factor",
     ),
     ("ring.store", "ingester.lifecycler.ring.kvstore.store"),
+    ("ring.prefix", "ingester.lifecycler.ring.kvstore.prefix"),
+    (
+        "etcd.endpoints",
+        "ingester.lifecycler.ring.kvstore.etcd.endpoints",
+    ),
+    (
+        "etcd.dial-timeout",
+        "ingester.lifecycler.ring.kvstore.etcd.dial_timeout",
+    ),
+    (
+        "etcd.max-retries",
+        "ingester.lifecycler.ring.kvstore.etcd.max_retries",
+    ),
     (
         "ring.heartbeat-timeout",
         "ingester.lifecycler.ring.heartbeat_timeout",
@@ -184,10 +197,33 @@ pub(super) fn apply(
         }
         set(&mut value, path, v);
     }
-    serde_yaml::from_value::<Config>(value).map_err(|e| ConfigError::Invalid {
+    // Options not given keep the single-binary defaults, even inside a section that is
+    // partly given (a section alone would fall back to its library defaults).
+    let mut merged = defaults;
+    overlay(&mut merged, value);
+    serde_yaml::from_value::<Config>(merged).map_err(|e| ConfigError::Invalid {
         key: "(config)".into(),
         reason: e.to_string(),
     })
+}
+
+/// Lays `top` over `base`: mappings merge key by key, anything else replaces (a null
+/// leaves the base value).
+fn overlay(base: &mut Value, top: Value) {
+    match (base, top) {
+        (_, Value::Null) => {}
+        (Value::Mapping(b), Value::Mapping(t)) => {
+            for (k, v) in t {
+                match b.get_mut(&k) {
+                    Some(slot) => overlay(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
 }
 
 /// The flag list for `-help`: every option with its default.

@@ -138,3 +138,48 @@ fn yaml_round_trips_and_every_leaf_is_a_flag() {
         );
     }
 }
+
+#[test]
+fn ring_store_flags_select_etcd_with_cortex_names() {
+    let c = Config::load(&args(&[
+        "-ingester.lifecycler.address=127.0.0.1",
+        "-ring.store=etcd",
+        "-ring.prefix=rings/",
+        "-etcd.endpoints=etcd-0:2379,etcd-1:2379",
+        "-etcd.dial-timeout=3s",
+        "-etcd.max-retries=4",
+    ]))
+    .unwrap();
+    let kv = &c.ingester.lifecycler.ring.kvstore;
+    assert_eq!(kv.store, "etcd");
+    assert_eq!(kv.prefix, "rings/");
+    assert_eq!(kv.etcd.endpoints, vec!["etcd-0:2379", "etcd-1:2379"]);
+    assert_eq!(
+        kv.etcd.dial_timeout.to_std(),
+        std::time::Duration::from_secs(3)
+    );
+    assert_eq!(kv.etcd.max_retries, 4);
+    let c = Config::load(&[]).unwrap();
+    assert_eq!(c.ingester.lifecycler.ring.kvstore.store, "inmemory");
+}
+
+#[test]
+fn a_partly_given_section_keeps_the_single_binary_defaults() {
+    let c = Config::load(&args(&["-ring.store=etcd", "-etcd.endpoints=etcd-0:2379"])).unwrap();
+    let lc = &c.ingester.lifecycler;
+    assert_eq!(lc.ring.kvstore.store, "etcd");
+    assert_eq!(lc.address, "127.0.0.1");
+    assert_eq!(lc.ring.replication_factor, 1);
+    assert!(lc.final_sleep.to_std().is_zero());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.yaml");
+    std::fs::write(
+        &file,
+        "ingester:\n  lifecycler:\n    availability_zone: zone-b\n",
+    )
+    .unwrap();
+    let c = Config::load(&args(&[&format!("-config.file={}", file.display())])).unwrap();
+    assert_eq!(c.ingester.lifecycler.availability_zone, "zone-b");
+    assert_eq!(c.ingester.lifecycler.address, "127.0.0.1");
+    assert_eq!(c.ingester.lifecycler.ring.replication_factor, 1);
+}

@@ -55,7 +55,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/services", get(ops::services))
         .route("/runtime_config", get(ops::runtime_config))
         .route("/ingester/flush", get(ops::flush).post(ops::flush))
-        .route("/ingester/ring", get(ops::ring))
+        .route("/ingester/ring", get(ops::ring).post(ops::ring))
         .route("/", get(ops::index))
         .merge(super::api::routes())
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })

@@ -23,7 +23,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use cortex_ring::{INGESTER_RING_KEY, InMemoryKv, Kv, Lifecycler, RingClient};
+use cortex_ring::{INGESTER_RING_KEY, Lifecycler, RingClient};
 
 use crate::config::Config;
 use log::Logger;
@@ -54,6 +54,9 @@ pub enum ServerError {
     /// The ring could not be read.
     #[error("reading the ring: {0}")]
     Ring(#[from] cortex_ring::RingClientError),
+    /// The ring's KV store could not be set up (bad `kvstore` config, etcd unreachable).
+    #[error("ring kv store: {0}")]
+    Kv(#[from] cortex_ring::KvError),
 }
 
 /// What the HTTP handlers share.
@@ -68,6 +71,7 @@ pub(crate) struct AppState {
     pub stopping: AtomicBool,
     pub http: http::HttpMetrics,
     pub ring: RingClient,
+    pub kv: Arc<dyn cortex_ring::Kv>,
     pub lifecycler: std::sync::Mutex<Option<Lifecycler>>,
     pub query: api::QueryBackend,
 }
@@ -153,18 +157,20 @@ impl Server {
                     source,
                 })?;
         let grpc_addr = grpc_listener.local_addr().map_err(ServerError::Serve)?;
-        // The ring lives in memory in the single binary; the ingester joins it.
-        let kv: Arc<dyn Kv> = Arc::new(InMemoryKv::new());
+        // The ring lives in the configured KV store (in memory by default in the single
+        // binary); the ingester joins it. Connecting to etcd blocks, as does the
+        // lifecycler's first write, so both run on the blocking pool.
         let mut lc_cfg = config.ingester.lifecycler.clone();
         lc_cfg.listen_port = grpc_addr.port();
         let ring_cfg = lc_cfg.ring.clone();
-        let lifecycler = tokio::task::spawn_blocking({
-            let kv = kv.clone();
-            move || Lifecycler::start(lc_cfg, kv, INGESTER_RING_KEY)
+        let (kv, lifecycler) = tokio::task::spawn_blocking(move || {
+            let kv = cortex_ring::kv::from_config(&lc_cfg.ring.kvstore)?;
+            let lifecycler = Lifecycler::start(lc_cfg, kv.clone(), INGESTER_RING_KEY)?;
+            Ok::<_, ServerError>((kv, lifecycler))
         })
         .await
         .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
-        let ring = RingClient::start(kv, INGESTER_RING_KEY, ring_cfg)?;
+        let ring = RingClient::start(kv.clone(), INGESTER_RING_KEY, ring_cfg)?;
         log.info(
             "server listening",
             &[
@@ -206,6 +212,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             http,
             ring,
+            kv,
             lifecycler: std::sync::Mutex::new(Some(lifecycler)),
             query,
         });

@@ -145,12 +145,15 @@ pub(crate) async fn flush(
 /// `Accept: application/json`.
 pub(crate) async fn ring(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<HashMap<String, String>>,
+    method: axum::http::Method,
     headers: axum::http::HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: axum::body::Bytes,
 ) -> Response {
+    let form = super::api::Form::parse(&method, &headers, query.as_deref(), &body);
     let ring = state.ring.ring();
     let desc = ring.desc();
-    let json = q.get("format").is_some_and(|f| f == "json")
+    let json = form.get("format").is_some_and(|f| f == "json")
         || headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -158,6 +161,36 @@ pub(crate) async fn ring(
     if json {
         return ([(header::CONTENT_TYPE, "application/json")], desc.encode()).into_response();
     }
+    let mut notice = String::new();
+    // Forgetting changes the ring, so only a POST (the page's button) may do it.
+    if let Some(id) = form
+        .get("forget")
+        .filter(|id| !id.is_empty() && method == axum::http::Method::POST)
+    {
+        let id = id.to_string();
+        let kv = state.kv.clone();
+        let id2 = id.clone();
+        let res = tokio::task::spawn_blocking(move || {
+            cortex_ring::forget::forget(&*kv, cortex_ring::INGESTER_RING_KEY, &id2)
+        })
+        .await;
+        notice = match res {
+            Ok(Ok(true)) => format!("<p>Instance {} forgotten.</p>\n", html_escape(&id)),
+            Ok(Ok(false)) => format!("<p>Instance {} is not in the ring.</p>\n", html_escape(&id)),
+            Ok(Err(e)) => format!(
+                "<p>Forgetting {} failed: {}</p>\n",
+                html_escape(&id),
+                html_escape(&e.to_string())
+            ),
+            Err(e) => format!(
+                "<p>Forgetting {} failed: {}</p>\n",
+                html_escape(&id),
+                html_escape(&e.to_string())
+            ),
+        };
+    }
+    let ring = state.ring.ring();
+    let desc = ring.desc();
     let owned = desc.ownership();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -165,7 +198,7 @@ pub(crate) async fn ring(
     let mut rows = String::new();
     for (id, inst) in &desc.ingesters {
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}s ago</td><td>{}</td><td>{:.2}%</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}s ago</td><td>{}</td><td>{:.2}%</td><td><form method=\"post\" action=\"/ingester/ring\"><input type=\"hidden\" name=\"forget\" value=\"{}\"><button type=\"submit\">Forget</button></form></td></tr>\n",
             html_escape(id),
             html_escape(&inst.zone),
             html_escape(&inst.addr),
@@ -173,12 +206,13 @@ pub(crate) async fn ring(
             now - inst.timestamp,
             inst.tokens.len(),
             owned.get(id).copied().unwrap_or(0.0) * 100.0,
+            html_escape(id),
         ));
     }
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         format!(
-            "<!DOCTYPE html>\n<html><head><title>Ingester ring</title></head><body>\n<h1>Ingester ring</h1>\n<table border=\"1\">\n<tr><th>Instance ID</th><th>Zone</th><th>Address</th><th>State</th><th>Last heartbeat</th><th>Tokens</th><th>Ownership</th></tr>\n{rows}</table>\n</body></html>\n"
+            "<!DOCTYPE html>\n<html><head><title>Ingester ring</title></head><body>\n<h1>Ingester ring</h1>\n{notice}<table border=\"1\">\n<tr><th>Instance ID</th><th>Zone</th><th>Address</th><th>State</th><th>Last heartbeat</th><th>Tokens</th><th>Ownership</th><th></th></tr>\n{rows}</table>\n</body></html>\n"
         ),
     )
         .into_response()

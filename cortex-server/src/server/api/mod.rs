@@ -25,6 +25,7 @@ use cortex_core::api::{ApiError, ErrorType, encode};
 use super::AppState;
 
 pub(crate) use backend::QueryBackend;
+pub(crate) use form::Form;
 
 /// Largest form body accepted, as Go's `ParseForm` allows.
 const MAX_FORM_BYTES: usize = 10 << 20;

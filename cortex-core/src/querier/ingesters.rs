@@ -1,0 +1,150 @@
+//! [`IngestersQuerier`]: one tenant's recent data, read from the ingesters that hold
+//! its replicas (Cortex's distributor queryable). Each call asks the ring for the
+//! tenant's read replication set ([`IngesterRing`]), sends the call to every ingester
+//! of it concurrently, and merges the answers: the RF copies of a series become one
+//! series with the union of their samples, one per timestamp (the copy of the ingester
+//! earliest in the set wins where copies disagree); label names and values are
+//! unioned.
+//!
+//! Failures are tolerated as the set allows — `max_errors` ingesters, or every
+//! ingester of `max_unavailable_zones` zones — because each series then still has a
+//! replica among the answers. Beyond that the call fails with
+//! [`QuerierError::Ingesters`] naming the failed ingesters; it never answers with data
+//! that may be missing series. Unlike Cortex, which stops at the first quorum of
+//! answers, every call waits for all ingesters (bounded by the clients' timeouts), so
+//! a replica that missed samples is completed by the others.
+//!
+//! The [`Querier`] trait is synchronous: the calls run on the tokio runtime whose
+//! [`Handle`] is given at construction, driven by `Handle::block_on` on the calling
+//! thread. Call it from a blocking thread (`spawn_blocking`, a plain thread), never
+//! from a runtime worker: `block_on` panics there.
+//!
+//! The ingesters stream samples, not chunks, so of the per-query limits
+//! ([`QueryLimits`]) only `max_fetched_series_per_query` applies, counted over the
+//! merged series of every select of the query.
+
+use std::sync::Arc;
+
+use cortex_tsdb::labels::Matcher;
+use tokio::runtime::Handle;
+
+use super::limits::{QueryLimiter, QueryLimits};
+use super::replica_merge::{merge_copies, union_sorted};
+use super::replicas::{CallFuture, IngesterClients, IngesterRing, call_all};
+use super::{Querier, QuerierError, SelectHints, Series};
+use crate::ingester::api::{IngesterApi, SeriesData};
+
+/// One tenant's data held by the ingesters, for one query (see the module
+/// documentation).
+pub struct IngestersQuerier {
+    tenant: String,
+    ring: Arc<dyn IngesterRing>,
+    clients: Arc<dyn IngesterClients>,
+    runtime: Handle,
+    shard_size: usize,
+    limiter: QueryLimiter,
+}
+
+impl IngestersQuerier {
+    /// The querier of `tenant` over the ingesters `ring` names, reached through
+    /// `clients`, with calls driven on `runtime`, enforcing `limits`. It reads the
+    /// whole ring; see [`IngestersQuerier::with_shard_size`].
+    pub fn new(
+        tenant: &str,
+        ring: Arc<dyn IngesterRing>,
+        clients: Arc<dyn IngesterClients>,
+        runtime: Handle,
+        limits: QueryLimits,
+    ) -> IngestersQuerier {
+        IngestersQuerier {
+            tenant: tenant.to_string(),
+            ring,
+            clients,
+            runtime,
+            shard_size: 0,
+            limiter: QueryLimiter::new(limits),
+        }
+    }
+
+    /// Reads only the tenant's shuffle shard of `size` ingesters (the tenant's
+    /// `ingestion_tenant_shard_size`); 0 reads the whole ring.
+    pub fn with_shard_size(mut self, size: usize) -> IngestersQuerier {
+        self.shard_size = size;
+        self
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// Calls every ingester of the tenant's read set with `call(client, tenant)` and
+    /// returns the successful answers in set order, or the quorum error.
+    fn fan_out<'c, T: Send + 'c>(
+        &'c self,
+        call: impl Fn(Arc<dyn IngesterApi>, &'c str) -> CallFuture<'c, T>,
+    ) -> Result<Vec<T>, QuerierError> {
+        let set = self.ring.read_replicas(&self.tenant, self.shard_size)?;
+        let tenant = self.tenant.as_str();
+        let answers = self
+            .runtime
+            .block_on(call_all(&set, &*self.clients, |client| {
+                call(client, tenant)
+            }))?;
+        Ok(answers.into_iter().map(|(_, v)| v).collect())
+    }
+}
+
+impl Querier for IngestersQuerier {
+    fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Arc<dyn Series>>, QuerierError> {
+        let (start, end) = (hints.start, hints.end);
+        let copies: Vec<Vec<SeriesData>> = self.fan_out(|client, tenant| {
+            Box::pin(async move {
+                client
+                    .query(tenant, start, end, matchers)
+                    .await?
+                    .collect()
+                    .await
+            })
+        })?;
+        let merged = merge_copies(copies);
+        self.limiter.add_series(merged.iter().map(|s| &s.labels))?;
+        Ok(merged
+            .into_iter()
+            .map(|s| Arc::new(s) as Arc<dyn Series>)
+            .collect())
+    }
+
+    fn label_names(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, QuerierError> {
+        let lists = self.fan_out(|client, tenant| {
+            Box::pin(async move { client.label_names(tenant, start, end, matchers).await })
+        })?;
+        Ok(union_sorted(lists))
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, QuerierError> {
+        let lists = self.fan_out(|client, tenant| {
+            Box::pin(async move {
+                client
+                    .label_values(tenant, name, start, end, matchers)
+                    .await
+            })
+        })?;
+        Ok(union_sorted(lists))
+    }
+}
