@@ -5,7 +5,9 @@
 //! [`EtcdKv`], shared as `Arc<dyn Kv>`, keys under `kvstore.prefix`), start a
 //! [`Lifecycler`] for each ingester under [`INGESTER_RING_KEY`], and give the
 //! distributor and querier a [`RingClient`] on the same key; they call
-//! [`RingClient::get`] with a series' token to find its replicas.
+//! [`RingClient::get`] with a series' token to find its replicas. cortex-core's
+//! distributor places writes through [`ring_source`] (its `WriteRing` on [`Ring`]), the
+//! querier reads through [`QuerierRing`].
 
 pub mod client;
 /// The ring's configuration (defined in `cortex-core`, where components' configs live).

@@ -4,8 +4,6 @@
 //! unreachable, hang, or refuse a series where a failure must be injected, and counting
 //! ingesters where only placement matters.
 
-mod ingester_common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,16 +15,19 @@ use cortex_core::distributor::token::shard_by_all_labels;
 use cortex_core::distributor::{ClientFactory, ReplicateError, Replicator};
 use cortex_core::ingester::api::{ApiFuture, IngesterApi, IngesterApiError, SeriesStream};
 use cortex_core::ingester::{
-    Bucket, Ingester, MetadataEntry, MetadataQuery, PushSource, PushStats, StaticLimits, UserStats,
+    Bucket, Ingester, IngesterConfig, MetadataEntry, MetadataQuery, PushSource, PushStats,
+    StaticLimits, TsdbConfig, UserStats,
 };
-use cortex_core::remote_write::{Label, MetricMetadata, MetricType, TimeSeries, WriteRequest};
+use cortex_core::remote_write::{
+    Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
+};
 use cortex_ring::kv::cas_desc;
 use cortex_ring::{
     Desc, GetBuffers, INGESTER_RING_KEY, InMemoryKv, InstanceState, Kv, Operation, RingClient,
     RingConfig, TokenGenerator, ring_source,
 };
 use cortex_tsdb::labels::{Labels, Matcher};
-use ingester_common::*;
+use prometheus_client::registry::Registry;
 
 const TENANT: &str = "team-a";
 
@@ -75,6 +76,28 @@ fn replicator_with_timeout(
     Replicator::new(ring_source(ring), factory, timeout)
 }
 
+/// A series with `labels` (sorted pairs) and float samples.
+fn series<'a>(labels: &[(&'a str, &'a str)], samples: &[(i64, f64)]) -> TimeSeries<'a> {
+    TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(n, v)| Label { name: n, value: v })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|&(timestamp, value)| Sample { timestamp, value })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn request(ts: Vec<TimeSeries<'_>>) -> WriteRequest<'_> {
+    WriteRequest {
+        timeseries: ts,
+        ..Default::default()
+    }
+}
+
 /// Local ingesters on temporary directories, one per address.
 struct Locals {
     _dirs: Vec<tempfile::TempDir>,
@@ -86,11 +109,20 @@ fn locals(n: usize) -> Locals {
     let mut ingesters = Vec::new();
     for _ in 0..n {
         let dir = tempfile::tempdir().unwrap();
-        ingesters.push(open(
-            tsdb_config(dir.path()),
+        let tsdb = TsdbConfig {
+            dir: dir.path().join("tsdb"),
+            ..TsdbConfig::default()
+        };
+        let ingester = Ingester::open(
+            IngesterConfig::default(),
+            tsdb,
+            Arc::new(StaticLimits::default()),
             Bucket::local(&dir.path().join("bucket")).unwrap(),
-            StaticLimits::default(),
-        ));
+            "",
+            &mut Registry::default(),
+        )
+        .unwrap();
+        ingesters.push(ingester);
         dirs.push(dir);
     }
     Locals {
