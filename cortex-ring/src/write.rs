@@ -1,5 +1,5 @@
 //! The ring as the distributor's write path uses it: cortex-core's
-//! [`WriteRing`](cortex_core::distributor::WriteRing) on a [`Ring`] snapshot (each token's
+//! [`WriteRing`] on a [`Ring`] snapshot (each token's
 //! replicas from [`Ring::get`] with [`Operation::WRITE`], by address), and a
 //! [`RingSource`] that hands out a [`RingClient`]'s latest snapshot.
 
