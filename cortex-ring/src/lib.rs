@@ -5,7 +5,9 @@
 //! [`EtcdKv`], shared as `Arc<dyn Kv>`, keys under `kvstore.prefix`), start a
 //! [`Lifecycler`] for each ingester under [`INGESTER_RING_KEY`], and give the
 //! distributor and querier a [`RingClient`] on the same key; they call
-//! [`RingClient::get`] with a series' token to find its replicas.
+//! [`RingClient::get`] with a series' token to find its replicas. cortex-core's
+//! distributor places writes through [`ring_source`] (its `WriteRing` on [`Ring`]), the
+//! querier reads through [`QuerierRing`].
 
 pub mod client;
 /// The ring's configuration (defined in `cortex-core`, where components' configs live).
@@ -24,6 +26,7 @@ pub mod ring;
 pub mod shuffle;
 mod spread;
 pub mod tokens;
+pub mod write;
 
 pub use client::{RingClient, RingClientError};
 pub use config::{ConfigError, EtcdConfig, KvConfig, LifecyclerConfig, RingConfig};
@@ -39,6 +42,7 @@ pub use read::QuerierRing;
 pub use replication::{ReplicationSet, RingInstance};
 pub use ring::{GetBuffers, Ring, RingError};
 pub use tokens::TokenGenerator;
+pub use write::ring_source;
 
 /// The key Cortex stores the ingester ring under, below the KV prefix: with the default
 /// prefix `collectors/` the store holds it as `collectors/ring`.

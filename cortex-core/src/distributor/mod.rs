@@ -7,17 +7,25 @@
 //! fails with 400 and the first problem; refusals inside the ingester (out of order,
 //! series limits) are 400 too; storage failures are 5xx, which senders retry.
 //!
-//! In single-binary mode the ingester is the local [`Ingester`]; with a ring and
-//! replication (a later step) the same validation runs before fan-out.
+//! In single-binary mode the ingester is the local [`Ingester`]. With a ring, a
+//! [`Replicator`] sends the validated request to each series' replicas and succeeds on
+//! a quorum (`replicate.rs`; tokens in `token.rs`, the ring as the write path sees it
+//! in `targets.rs`).
 
 mod limits_adapter;
 mod metrics;
+mod quorum;
+pub mod replicate;
+pub mod targets;
+pub mod token;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use limits_adapter::OverridesLimits;
 pub use metrics::DistributorMetrics;
+pub use replicate::{ClientFactory, DEFAULT_REMOTE_TIMEOUT, ReplicateError, Replicator};
+pub use targets::{RingLookupError, RingSource, WriteRing, WriteTargets};
 
 use crate::ingester::{Ingester, PushError, PushStats};
 use crate::limits::{Overrides, RateKind, RateLimitError, RateLimiter};
