@@ -37,7 +37,6 @@ pub use kv::memory::InMemoryKv;
 pub use kv::prefixed::PrefixedKv;
 pub use kv::{CasError, Kv, KvError, StopSignal, from_config};
 pub use lifecycler::{Lifecycler, LifecyclerError};
-pub use quorum::{ErrorClass, ItemOutcome, ItemTracker};
 pub use read::QuerierRing;
 pub use replication::{ReplicationSet, RingInstance};
 pub use ring::{GetBuffers, Ring, RingError};

@@ -1,18 +1,12 @@
 //! Quorum accounting for calls fanned out to a replication set.
 //!
-//! Two shapes, both following Cortex:
+//! [`ReplicationSet::do_until_quorum`] calls every instance of one set concurrently and
+//! finishes as soon as enough succeeded (all but `max_errors`, or every instance of all
+//! but `max_unavailable_zones` zones) or too many failed (Cortex's `ReplicationSet.Do`
+//! with its result trackers). Per-series accounting of batched writes (Cortex's
+//! `DoBatch`) lives with the distributor (`cortex_core::distributor`).
 //!
-//! * [`ReplicationSet::do_until_quorum`] calls every instance of one set concurrently
-//!   and finishes as soon as enough succeeded (all but `max_errors`, or every instance
-//!   of all but `max_unavailable_zones` zones) or too many failed (Cortex's
-//!   `ReplicationSet.Do` with its result trackers).
-//! * [`ItemTracker`] follows one item (a series) of a batch sent to many instances and
-//!   decides it once a quorum of its replicas answered. Client errors (4xx) and server
-//!   errors (5xx) are counted apart: an item fails when one family alone exceeds
-//!   `max_errors`, or when its replicas ran out; the error reported is of the family
-//!   with more failures, 4xx on a tie (Cortex's `itemTracker` in `DoBatch`).
-//!
-//! Neither spawns anything: the caller's futures run inside the returned future, so any
+//! It spawns nothing: the caller's futures run inside the returned future, so any
 //! executor (or none, for synchronous closures) works.
 
 use std::collections::BTreeMap;
@@ -22,134 +16,6 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use crate::replication::{ReplicationSet, RingInstance};
-
-/// Which family a failed call belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// The request was refused as bad (HTTP 4xx): retrying elsewhere will not help.
-    Client,
-    /// The instance failed or was unreachable (HTTP 5xx): another replica may succeed.
-    Server,
-}
-
-/// What recording one answer decided for an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ItemOutcome<E> {
-    /// Not decided yet (or decided by an earlier answer).
-    Pending,
-    /// A quorum of replicas succeeded.
-    Succeeded,
-    /// The item cannot reach a quorum any more; the error to report and its family.
-    Failed(E, ErrorClass),
-}
-
-/// The replica answers for one item of a batch (Cortex's `itemTracker`).
-#[derive(Debug, Clone)]
-pub struct ItemTracker<E> {
-    min_success: usize,
-    max_failures: usize,
-    succeeded: usize,
-    failed_client: usize,
-    failed_server: usize,
-    remaining: usize,
-    err_client: Option<E>,
-    err_server: Option<E>,
-    decided: bool,
-}
-
-impl<E> ItemTracker<E> {
-    /// A tracker for an item replicated to `set`: it needs all but `set.max_errors`
-    /// instances to succeed.
-    pub fn new(set: &ReplicationSet) -> ItemTracker<E> {
-        ItemTracker::with_counts(set.instances.len(), set.max_errors)
-    }
-
-    /// A tracker for an item sent to `instances` replicas of which `max_errors` may fail.
-    pub fn with_counts(instances: usize, max_errors: usize) -> ItemTracker<E> {
-        ItemTracker {
-            min_success: instances.saturating_sub(max_errors),
-            max_failures: max_errors,
-            succeeded: 0,
-            failed_client: 0,
-            failed_server: 0,
-            remaining: instances,
-            err_client: None,
-            err_server: None,
-            decided: false,
-        }
-    }
-
-    /// True once the item succeeded or failed.
-    pub fn is_decided(&self) -> bool {
-        self.decided
-    }
-
-    /// Records a replica that stored the item.
-    pub fn record_success(&mut self) -> ItemOutcome<E> {
-        if self.decided {
-            return ItemOutcome::Pending;
-        }
-        self.succeeded += 1;
-        if self.succeeded >= self.min_success {
-            self.decided = true;
-            return ItemOutcome::Succeeded;
-        }
-        self.remaining = self.remaining.saturating_sub(1);
-        if self.remaining == 0 {
-            return self.fail();
-        }
-        ItemOutcome::Pending
-    }
-
-    /// Records a replica that failed with `err` of family `class`.
-    pub fn record_error(&mut self, err: E, class: ErrorClass) -> ItemOutcome<E> {
-        if self.decided {
-            return ItemOutcome::Pending;
-        }
-        let count = match class {
-            ErrorClass::Client => {
-                self.err_client = Some(err);
-                self.failed_client += 1;
-                self.failed_client
-            }
-            ErrorClass::Server => {
-                self.err_server = Some(err);
-                self.failed_server += 1;
-                self.failed_server
-            }
-        };
-        if count > self.max_failures {
-            return self.fail();
-        }
-        self.remaining = self.remaining.saturating_sub(1);
-        if self.remaining == 0 {
-            return self.fail();
-        }
-        ItemOutcome::Pending
-    }
-
-    /// Gives up with the error of the family that failed more often (4xx on a tie).
-    fn fail(&mut self) -> ItemOutcome<E> {
-        self.decided = true;
-        let (first, second) = if self.failed_server > self.failed_client {
-            (
-                (self.err_server.take(), ErrorClass::Server),
-                (self.err_client.take(), ErrorClass::Client),
-            )
-        } else {
-            (
-                (self.err_client.take(), ErrorClass::Client),
-                (self.err_server.take(), ErrorClass::Server),
-            )
-        };
-        match (first, second) {
-            ((Some(e), class), _) | ((None, _), (Some(e), class)) => ItemOutcome::Failed(e, class),
-            // Only reachable when the set had no instance able to succeed and none
-            // failed: nothing to report, so the item is not decided by an error.
-            _ => ItemOutcome::Pending,
-        }
-    }
-}
 
 /// Success and failure counting for one whole replication set.
 #[derive(Debug)]
@@ -398,63 +264,5 @@ mod tests {
             polled_once,
             "two of three answered: quorum without the slow one"
         );
-    }
-
-    #[test]
-    fn item_tracker_counts_error_families_apart() {
-        use ErrorClass::*;
-        // RF 3, one error allowed: 2xx, 4xx, 5xx. No family exceeds one failure, but no
-        // replica is left for a quorum of 2: the item fails with the 4xx (a 1-1 tie).
-        let mut t = ItemTracker::with_counts(3, 1);
-        assert_eq!(t.record_success(), ItemOutcome::Pending);
-        assert_eq!(t.record_error("bad", Client), ItemOutcome::Pending);
-        assert_eq!(
-            t.record_error("down", Server),
-            ItemOutcome::Failed("bad", Client)
-        );
-        assert!(t.is_decided());
-        assert_eq!(t.record_success(), ItemOutcome::Pending);
-
-        // Two 4xx exceed max_errors within one family.
-        let mut t = ItemTracker::with_counts(3, 1);
-        assert_eq!(t.record_error("bad1", Client), ItemOutcome::Pending);
-        assert_eq!(
-            t.record_error("bad2", Client),
-            ItemOutcome::Failed("bad2", Client)
-        );
-
-        // 5xx then 4xx: neither family exceeds 1, one replica left.
-        let mut t = ItemTracker::with_counts(3, 1);
-        assert_eq!(t.record_error("down", Server), ItemOutcome::Pending);
-        assert_eq!(t.record_error("bad", Client), ItemOutcome::Pending);
-        // The last replica succeeds but a quorum of 2 is impossible: 4xx on the tie.
-        assert_eq!(t.record_success(), ItemOutcome::Failed("bad", Client));
-
-        // 5xx, 5xx: the server family exceeds max_errors.
-        let mut t = ItemTracker::with_counts(3, 1);
-        assert_eq!(t.record_error("d1", Server), ItemOutcome::Pending);
-        assert_eq!(
-            t.record_error("d2", Server),
-            ItemOutcome::Failed("d2", Server)
-        );
-
-        // One failure, then quorum.
-        let mut t: ItemTracker<&str> = ItemTracker::new(&set(&["", "", ""], 1, 0));
-        assert_eq!(t.record_error("d", Server), ItemOutcome::Pending);
-        assert_eq!(t.record_success(), ItemOutcome::Pending);
-        assert_eq!(t.record_success(), ItemOutcome::Succeeded);
-    }
-
-    #[test]
-    fn item_tracker_reports_the_majority_family() {
-        use ErrorClass::*;
-        // RF 5, two errors allowed: 5xx, 5xx, 4xx, then the last two replicas cannot make
-        // a quorum of 3 after one success: 5xx is the larger family.
-        let mut t = ItemTracker::with_counts(5, 2);
-        assert_eq!(t.record_error("d1", Server), ItemOutcome::Pending);
-        assert_eq!(t.record_error("d2", Server), ItemOutcome::Pending);
-        assert_eq!(t.record_error("b1", Client), ItemOutcome::Pending);
-        assert_eq!(t.record_success(), ItemOutcome::Pending);
-        assert_eq!(t.record_success(), ItemOutcome::Failed("d2", Server));
     }
 }
