@@ -5,16 +5,19 @@
 //!
 //! - [`convert`]: protobuf messages to and from the core types.
 //! - [`status`]: errors to gRPC statuses and back (the one place of that mapping).
-//! - [`service`]: the server side; [`client`]: the client side.
+//! - [`service`]: the server side; [`client`]: the client side; [`pool`]: clients by
+//!   ring address for replicated writes and reads.
 //!
 //! The tenant of every call travels as `x-scope-orgid` request metadata, as in Cortex.
 
 pub mod client;
 mod convert;
+pub mod pool;
 pub mod service;
 pub mod status;
 
 pub use client::{IngesterClient, IngesterClientConfig, IngesterClientError};
+pub use pool::IngesterPool;
 pub use service::IngesterService;
 
 /// The generated messages, service and client of `proto/ingester.proto`.
