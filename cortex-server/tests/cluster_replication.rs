@@ -239,10 +239,8 @@ fn replicated_writes_and_reads_survive_one_ingester_and_fail_loudly_without_quor
     push(&rt, &rep, t0 + 60_000).expect("push with quorum back");
     c = start(dirs[2].path(), &endpoint, "c");
     assert_eq!(local_count(&c, t0 + 15_000), SERIES.to_string());
-    drop((
-        a.signal_and_wait("TERM"),
-        b.signal_and_wait("TERM"),
-        c.signal_and_wait("TERM"),
-    ));
+    for s in [&mut a, &mut b, &mut c] {
+        assert!(s.signal_and_wait("TERM").success());
+    }
     drop(rt);
 }
