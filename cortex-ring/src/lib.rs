@@ -1,9 +1,9 @@
 //! The Cortex hash ring: instance descriptors, tokens, replication sets with quorum,
 //! zone awareness, the lifecycler and KV backends.
 //!
-//! Wiring: build the configured store with [`kv::from_config`] (an [`InMemoryKv`] or an
-//! [`EtcdKv`], shared as `Arc<dyn Kv>`, keys under `kvstore.prefix`), start a
-//! [`Lifecycler`] for each ingester under [`INGESTER_RING_KEY`], and give the
+//! Wiring: build the configured store with [`kv::from_config`] (an [`InMemoryKv`], an
+//! [`EtcdKv`] or a [`GossipKv`], shared as `Arc<dyn Kv>`, keys under `kvstore.prefix`),
+//! start a [`Lifecycler`] for each ingester under [`INGESTER_RING_KEY`], and give the
 //! distributor and querier a [`RingClient`] on the same key; they call
 //! [`RingClient::get`] with a series' token to find its replicas. cortex-core's
 //! distributor places writes through [`ring_source`] (its `WriteRing` on [`Ring`]), the
@@ -29,10 +29,13 @@ pub mod tokens;
 pub mod write;
 
 pub use client::{RingClient, RingClientError};
-pub use config::{ConfigError, EtcdConfig, KvConfig, LifecyclerConfig, RingConfig};
+pub use config::{
+    ConfigError, EtcdConfig, KvConfig, LifecyclerConfig, MemberlistConfig, RingConfig,
+};
 pub use desc::{Desc, InstanceDesc, InstanceState, Operation};
 pub use forget::{auto_forget, forget};
 pub use kv::etcd::EtcdKv;
+pub use kv::gossip::{DescMerge, GossipKv, Merge, MergeRegistry};
 pub use kv::memory::InMemoryKv;
 pub use kv::prefixed::PrefixedKv;
 pub use kv::{CasError, Kv, KvError, StopSignal, from_config};

@@ -22,7 +22,7 @@ pub enum ConfigError {
     #[error("ReplicationFactor must be greater than zero: {0}")]
     ReplicationFactor(usize),
     /// `kvstore.store` names a backend this build does not have.
-    #[error("invalid kvstore.store {0:?}: supported values are inmemory, etcd")]
+    #[error("invalid kvstore.store {0:?}: supported values are inmemory, etcd, memberlist")]
     UnknownStore(String),
     /// `kvstore.store` is `etcd` but `kvstore.etcd.endpoints` is empty.
     #[error("kvstore.store is etcd but kvstore.etcd.endpoints is empty")]
@@ -30,6 +30,9 @@ pub enum ConfigError {
     /// `kvstore.etcd.max_retries` is 0, so no operation would ever be tried.
     #[error("kvstore.etcd.max_retries must be greater than zero")]
     EtcdMaxRetries,
+    /// `kvstore.store` is `memberlist` but an interval or count it needs is zero.
+    #[error("kvstore.memberlist.{0} must be greater than zero")]
+    MemberlistZero(&'static str),
     /// `num_tokens` is 0 or absurdly large.
     #[error("num_tokens must be between 1 and {MAX_NUM_TOKENS}, got {0}")]
     NumTokens(usize),
@@ -54,6 +57,9 @@ pub const STORE_INMEMORY: &str = "inmemory";
 /// The `kvstore.store` value selecting etcd.
 pub const STORE_ETCD: &str = "etcd";
 
+/// The `kvstore.store` value selecting the gossip store run by the processes themselves.
+pub const STORE_MEMBERLIST: &str = "memberlist";
+
 /// `tokens_generator_strategy` value for random tokens (the default).
 pub const RANDOM_TOKEN_STRATEGY: &str = "random";
 
@@ -64,12 +70,14 @@ pub const MINIMIZE_SPREAD_TOKEN_STRATEGY: &str = "minimize-spread";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KvConfig {
-    /// The backend: `inmemory` or `etcd` (Cortex's `-ring.store`).
+    /// The backend: `inmemory`, `etcd` or `memberlist` (Cortex's `-ring.store`).
     pub store: String,
     /// Prefix for the keys in the store; should end with `/`.
     pub prefix: String,
     /// The etcd client, used when `store` is `etcd`.
     pub etcd: EtcdConfig,
+    /// The gossip store, used when `store` is `memberlist`.
+    pub memberlist: MemberlistConfig,
 }
 
 impl Default for KvConfig {
@@ -78,6 +86,7 @@ impl Default for KvConfig {
             store: STORE_INMEMORY.to_string(),
             prefix: "collectors/".to_string(),
             etcd: EtcdConfig::default(),
+            memberlist: MemberlistConfig::default(),
         }
     }
 }
@@ -88,6 +97,7 @@ impl KvConfig {
         match self.store.as_str() {
             STORE_INMEMORY => Ok(()),
             STORE_ETCD => self.etcd.validate(),
+            STORE_MEMBERLIST => self.memberlist.validate(),
             other => Err(ConfigError::UnknownStore(other.to_string())),
         }
     }
@@ -127,6 +137,87 @@ impl EtcdConfig {
             return Err(ConfigError::EtcdMaxRetries);
         }
         Ok(())
+    }
+}
+
+/// The gossip store (`kvstore.memberlist`, Cortex's `-memberlist.*` flags): every
+/// process keeps a replica of the store and exchanges changes with its peers over TCP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemberlistConfig {
+    /// Name of this node in the cluster; empty uses the host name.
+    pub node_name: String,
+    /// Add a random suffix to the node name, so a restarted process is a new member.
+    pub randomize_node_name: bool,
+    /// Other cluster members to join (`host:port`); a YAML list or a comma-separated
+    /// string. A member without a port uses `bind_port`.
+    #[serde(deserialize_with = "de_list")]
+    pub join_members: Vec<String>,
+    /// IP addresses to listen on for gossip; only the first is used, empty listens on
+    /// every interface.
+    #[serde(deserialize_with = "de_list")]
+    pub bind_addr: Vec<String>,
+    /// The port to listen on for gossip; 0 picks a free port.
+    pub bind_port: u16,
+    /// The address advertised to other members; empty advertises the bind address (or,
+    /// when that is every interface, the address peers see the connection come from).
+    pub advertise_addr: String,
+    /// The port advertised to other members; 0 advertises the port listened on.
+    pub advertise_port: u16,
+    /// How often to probe the member heard from least recently.
+    pub gossip_interval: Duration,
+    /// How many members each local change is pushed to right away.
+    pub gossip_nodes: usize,
+    /// How often to exchange the full state with a random member.
+    pub pull_push_interval: Duration,
+    /// A member not heard from for this long is dropped from the member list.
+    pub gossip_to_dead_nodes_time: Duration,
+    /// The timeout for connecting to a member and for each exchange with it.
+    pub stream_timeout: Duration,
+    /// How long LEFT instances stay in the ring as tombstones before being removed.
+    pub left_ingesters_timeout: Duration,
+    /// How long deleted keys are remembered, so the deletion reaches every member.
+    pub tombstone_timeout: Duration,
+}
+
+impl Default for MemberlistConfig {
+    fn default() -> Self {
+        MemberlistConfig {
+            node_name: String::new(),
+            randomize_node_name: true,
+            join_members: Vec::new(),
+            bind_addr: Vec::new(),
+            bind_port: 7946,
+            advertise_addr: String::new(),
+            advertise_port: 0,
+            gossip_interval: Duration::from_millis(200),
+            gossip_nodes: 3,
+            pull_push_interval: Duration::from_secs(30),
+            gossip_to_dead_nodes_time: Duration::from_secs(30),
+            stream_timeout: Duration::from_secs(10),
+            left_ingesters_timeout: Duration::from_secs(5 * 60),
+            tombstone_timeout: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl MemberlistConfig {
+    /// Checks every interval and count the protocol relies on is set.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let zero = [
+            ("gossip_interval", self.gossip_interval.is_zero()),
+            ("gossip_nodes", self.gossip_nodes == 0),
+            ("pull_push_interval", self.pull_push_interval.is_zero()),
+            (
+                "gossip_to_dead_nodes_time",
+                self.gossip_to_dead_nodes_time.is_zero(),
+            ),
+            ("stream_timeout", self.stream_timeout.is_zero()),
+        ];
+        match zero.into_iter().find(|(_, z)| *z) {
+            Some((name, _)) => Err(ConfigError::MemberlistZero(name)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -361,6 +452,43 @@ etcd:
         let flat: KvConfig = serde_yaml::from_str("etcd: {endpoints: 'a:1, b:2'}").unwrap();
         assert_eq!(flat.etcd.endpoints, vec!["a:1", "b:2"]);
         assert!(serde_yaml::from_str::<KvConfig>("etcd: {tls_enabled: true}").is_err());
+    }
+
+    #[test]
+    fn memberlist_block_uses_cortex_names_and_defaults() {
+        let d = MemberlistConfig::default();
+        assert_eq!(d.bind_port, 7946);
+        assert!(d.randomize_node_name);
+        assert_eq!(d.gossip_interval, Duration::from_millis(200));
+        assert_eq!(d.gossip_nodes, 3);
+        assert_eq!(d.pull_push_interval, Duration::from_secs(30));
+        assert_eq!(d.left_ingesters_timeout, Duration::from_secs(300));
+        let yaml = "
+store: memberlist
+memberlist:
+  node_name: ing-1
+  randomize_node_name: false
+  join_members: [ing-2:7946, ing-3]
+  bind_addr: 10.0.0.1
+  bind_port: 7000
+  gossip_interval: 50ms
+  pull_push_interval: 1s
+";
+        let c: KvConfig = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(c.store, STORE_MEMBERLIST);
+        assert_eq!(c.memberlist.node_name, "ing-1");
+        assert_eq!(c.memberlist.join_members, vec!["ing-2:7946", "ing-3"]);
+        assert_eq!(c.memberlist.bind_addr, vec!["10.0.0.1"]);
+        assert_eq!(c.memberlist.bind_port, 7000);
+        assert_eq!(c.memberlist.gossip_interval, Duration::from_millis(50));
+        assert_eq!(c.validate(), Ok(()));
+        let mut bad = c.clone();
+        bad.memberlist.gossip_nodes = 0;
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "kvstore.memberlist.gossip_nodes must be greater than zero"
+        );
+        assert!(serde_yaml::from_str::<KvConfig>("memberlist: {nodename: x}").is_err());
     }
 
     #[test]

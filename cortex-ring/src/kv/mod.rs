@@ -1,5 +1,5 @@
 //! The key-value store the ring lives in: the [`Kv`] trait every backend implements
-//! (in-memory and etcd; gossip later), [`from_config`] that builds the configured one,
+//! (in-memory, etcd and gossip), [`from_config`] that builds the configured one,
 //! its errors, the stop signal that ends a watch, and typed helpers that read and
 //! update a [`Desc`] stored as JSON.
 //!
@@ -9,6 +9,7 @@
 //! async callers use `spawn_blocking`.
 
 pub mod etcd;
+pub mod gossip;
 pub mod memory;
 pub mod prefixed;
 #[cfg(any(test, feature = "testing"))]
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::config::{ConfigError, KvConfig, STORE_ETCD, STORE_INMEMORY};
+use crate::config::{ConfigError, KvConfig, STORE_ETCD, STORE_INMEMORY, STORE_MEMBERLIST};
 use crate::desc::Desc;
 
 /// Why a KV operation failed.
@@ -105,14 +106,31 @@ pub trait Kv: Send + Sync {
     fn watch_key(&self, key: &str, stop: &StopSignal, f: &mut dyn FnMut(Option<Bytes>) -> bool);
 }
 
-/// Builds the store `cfg` selects (`kvstore.store`: `inmemory` or `etcd`), with its
-/// keys under `kvstore.prefix`. Connecting to etcd blocks up to its dial timeout, so
-/// async callers call this from `spawn_blocking`.
+/// Builds the store `cfg` selects (`kvstore.store`: `inmemory`, `etcd` or
+/// `memberlist`), with its keys under `kvstore.prefix`. Connecting to etcd blocks up to
+/// its dial timeout and joining the gossip cluster up to its stream timeout per seed, so
+/// async callers call this from `spawn_blocking`. The gossip store merges the ingester
+/// ring (`{prefix}ring`) with [`gossip::DescMerge`].
 pub fn from_config(cfg: &KvConfig) -> Result<Arc<dyn Kv>, KvError> {
     cfg.validate().map_err(KvError::Config)?;
     let store: Arc<dyn Kv> = match cfg.store.as_str() {
         STORE_INMEMORY => Arc::new(memory::InMemoryKv::new()),
         STORE_ETCD => Arc::new(etcd::EtcdKv::new(&cfg.etcd)?),
+        STORE_MEMBERLIST => {
+            let mut rules = gossip::MergeRegistry::new();
+            rules.register(
+                format!("{}{}", cfg.prefix, crate::INGESTER_RING_KEY),
+                Arc::new(gossip::DescMerge::new(
+                    cfg.memberlist.left_ingesters_timeout.to_std(),
+                )),
+            );
+            let kv =
+                gossip::GossipKv::start(&cfg.memberlist, rules).map_err(|e| KvError::Backend {
+                    backend: "memberlist",
+                    reason: e.to_string(),
+                })?;
+            Arc::new(kv)
+        }
         other => {
             return Err(KvError::Config(ConfigError::UnknownStore(
                 other.to_string(),

@@ -58,6 +58,7 @@ fn prefixed_etcd_store_from_config_passes_the_conformance_suite() {
         store: "etcd".into(),
         prefix: "collectors/".into(),
         etcd: config(&etcd),
+        ..Default::default()
     };
     let kv = from_config(&cfg).unwrap();
     crate::kv::testing::kv_conformance(&*kv);
