@@ -25,7 +25,7 @@ mod members;
 mod merge;
 mod store;
 mod transport;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
