@@ -1,5 +1,6 @@
 //! Replication across separate processes: three `cortex` processes in zones a, b and c
-//! join one ring in etcd with replication factor 3; writes go through the distributor's
+//! join one ring with replication factor 3 — kept in etcd, and again gossiped among the
+//! processes themselves; writes go through the distributor's
 //! replicated write path and reads through the querier's replicated read path, both
 //! over gRPC to the processes' ingesters.
 //!
@@ -37,20 +38,81 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn flags(endpoint: &str, zone: &str) -> Vec<String> {
-    vec![
-        "-ring.store=etcd".into(),
-        format!("-etcd.endpoints={endpoint}"),
+/// Where the ring lives.
+#[derive(Clone)]
+enum Store {
+    /// An etcd endpoint.
+    Etcd(String),
+    /// Gossip ports: one per zone a, b, c, and one for the test's own member.
+    Gossip([u16; 4]),
+}
+
+impl Store {
+    fn flags(&self, zone: &str) -> Vec<String> {
+        match self {
+            Store::Etcd(endpoint) => vec![
+                "-ring.store=etcd".into(),
+                format!("-etcd.endpoints={endpoint}"),
+            ],
+            Store::Gossip(ports) => {
+                let i = (zone.as_bytes()[0] - b'a') as usize;
+                vec![
+                    "-ring.store=memberlist".into(),
+                    "-memberlist.bind-addr=127.0.0.1".into(),
+                    format!("-memberlist.bind-port={}", ports[i]),
+                    format!("-memberlist.join={}", join_list(ports)),
+                ]
+            }
+        }
+    }
+
+    fn kv_config(&self) -> KvConfig {
+        match self {
+            Store::Etcd(endpoint) => KvConfig {
+                store: "etcd".into(),
+                etcd: cortex_ring::EtcdConfig {
+                    endpoints: vec![endpoint.clone()],
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            Store::Gossip(ports) => {
+                let mut kv = KvConfig {
+                    store: "memberlist".into(),
+                    ..Default::default()
+                };
+                kv.memberlist.bind_addr = vec!["127.0.0.1".into()];
+                kv.memberlist.bind_port = ports[3];
+                kv.memberlist.join_members =
+                    join_list(ports).split(',').map(String::from).collect();
+                kv
+            }
+        }
+    }
+}
+
+fn join_list(ports: &[u16; 4]) -> String {
+    ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn flags(store: &Store, zone: &str) -> Vec<String> {
+    let mut f = store.flags(zone);
+    f.extend([
         "-distributor.replication-factor=3".into(),
         "-ingester.lifecycler.ring.zone-awareness-enabled=true".into(),
         format!("-ingester.lifecycler.availability-zone=zone-{zone}"),
         format!("-ingester.lifecycler.id=ingester-{zone}"),
         "-ingester.lifecycler.heartbeat-period=1s".into(),
-    ]
+    ]);
+    f
 }
 
-fn start(dir: &std::path::Path, endpoint: &str, zone: &str) -> ServerProcess {
-    let f = flags(endpoint, zone);
+fn start(dir: &std::path::Path, store: &Store, zone: &str) -> ServerProcess {
+    let f = flags(store, zone);
     let f: Vec<&str> = f.iter().map(String::as_str).collect();
     ServerProcess::start(dir, &f)
 }
@@ -133,30 +195,37 @@ fn local_count(server: &ServerProcess, t: i64) -> String {
 }
 
 #[test]
-fn replicated_writes_and_reads_survive_one_ingester_and_fail_loudly_without_quorum() {
-    let Some(etcd) = TestEtcd::start_or_skip("cluster_replication") else {
+fn replicated_paths_over_a_ring_in_etcd() {
+    let Some(etcd) = TestEtcd::start_or_skip("replicated_paths_over_a_ring_in_etcd") else {
         return;
     };
-    let endpoint = etcd.endpoint();
+    replicated_writes_and_reads(Store::Etcd(etcd.endpoint()));
+}
+
+#[test]
+fn replicated_paths_over_a_gossiped_ring() {
+    replicated_writes_and_reads(Store::Gossip([
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    ]));
+}
+
+/// Writes and reads with all three ingesters up, one killed, two killed, and the
+/// first one restarted.
+fn replicated_writes_and_reads(store: Store) {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut a = start(dirs[0].path(), &endpoint, "a");
-    let mut b = start(dirs[1].path(), &endpoint, "b");
-    let mut c = start(dirs[2].path(), &endpoint, "c");
+    let mut a = start(dirs[0].path(), &store, "a");
+    let mut b = start(dirs[1].path(), &store, "b");
+    let mut c = start(dirs[2].path(), &store, "c");
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let kv = cortex_ring::kv::from_config(&KvConfig {
-        store: "etcd".into(),
-        etcd: cortex_ring::EtcdConfig {
-            endpoints: vec![endpoint.clone()],
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .unwrap();
+    let kv = cortex_ring::kv::from_config(&store.kv_config()).unwrap();
     let ring_cfg = RingConfig {
         replication_factor: 3,
         zone_awareness_enabled: true,
@@ -226,7 +295,7 @@ fn replicated_writes_and_reads_survive_one_ingester_and_fail_loudly_without_quor
 
     // The first victim comes back: its WAL replays everything it acknowledged, and
     // reads (a and b up, c down) merge the replicas to the complete data.
-    b = start(dirs[1].path(), &endpoint, "b");
+    b = start(dirs[1].path(), &store, "b");
     assert_eq!(local_count(&b, t0 + 15_000), SERIES.to_string());
     let all = read_all(&querier(), t0 - 1, t0 + 60_000);
     assert_eq!(all.len(), SERIES);
@@ -237,7 +306,7 @@ fn replicated_writes_and_reads_survive_one_ingester_and_fail_loudly_without_quor
         );
     }
     push(&rt, &rep, t0 + 60_000).expect("push with quorum back");
-    c = start(dirs[2].path(), &endpoint, "c");
+    c = start(dirs[2].path(), &store, "c");
     assert_eq!(local_count(&c, t0 + 15_000), SERIES.to_string());
     for s in [&mut a, &mut b, &mut c] {
         assert!(s.signal_and_wait("TERM").success());

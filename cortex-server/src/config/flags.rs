@@ -24,6 +24,22 @@ const ALIASES: &[(&str, &str)] = &[
         "ingester.lifecycler.ring.replication_factor",
     ),
     ("ring.store", "ingester.lifecycler.ring.kvstore.store"),
+    (
+        "memberlist.join",
+        "ingester.lifecycler.ring.kvstore.memberlist.join_members",
+    ),
+    (
+        "memberlist.bind-addr",
+        "ingester.lifecycler.ring.kvstore.memberlist.bind_addr",
+    ),
+    (
+        "memberlist.bind-port",
+        "ingester.lifecycler.ring.kvstore.memberlist.bind_port",
+    ),
+    (
+        "memberlist.nodename",
+        "ingester.lifecycler.ring.kvstore.memberlist.node_name",
+    ),
     ("ring.prefix", "ingester.lifecycler.ring.kvstore.prefix"),
     (
         "etcd.endpoints",
