@@ -297,6 +297,24 @@ fn replicated_writes_and_reads(store: Store) {
     // reads (a and b up, c down) merge the replicas to the complete data.
     b = start(dirs[1].path(), &store, "b");
     assert_eq!(local_count(&b, t0 + 15_000), SERIES.to_string());
+    // It came back on a new port: wait until the ring (gossip takes a moment) says so.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ring = client.ring();
+        let desc = ring.desc();
+        if desc
+            .ingesters
+            .get("ingester-b")
+            .is_some_and(|i| i.state == InstanceState::ACTIVE && i.addr == b.grpc_addr.to_string())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted ingester in the ring"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let all = read_all(&querier(), t0 - 1, t0 + 60_000);
     assert_eq!(all.len(), SERIES);
     for (name, ts) in &all {
