@@ -32,6 +32,14 @@ pub struct DistributorMetrics {
     pub received_metadata: Family<LabelPairs, Counter>,
     /// `cortex_discarded_exemplars_total{reason,user}`.
     pub discarded_exemplars: Family<LabelPairs, Counter>,
+    /// `cortex_distributor_deduped_samples_total{user,cluster}`: samples of HA
+    /// replicas that were not elected.
+    pub deduped_samples: Family<LabelPairs, Counter>,
+    /// `cortex_distributor_non_ha_samples_received_total{user}`: samples of requests
+    /// without both HA labels, from tenants with HA deduplication on.
+    pub non_ha_samples: Family<LabelPairs, Counter>,
+    /// `cortex_ha_tracker_elected_replica_changes_total{user,cluster}`.
+    pub elected_replica_changes: Family<LabelPairs, Counter>,
 }
 
 impl DistributorMetrics {
@@ -41,6 +49,24 @@ impl DistributorMetrics {
         let reg = |r: &mut Registry, name: &str, help: &str, f: &Family<LabelPairs, Counter>| {
             r.register(name, help, f.clone());
         };
+        reg(
+            registry,
+            "cortex_distributor_deduped_samples",
+            "The total number of deduplicated samples.",
+            &m.deduped_samples,
+        );
+        reg(
+            registry,
+            "cortex_distributor_non_ha_samples_received",
+            "The total number of received samples that didn't have HA labels.",
+            &m.non_ha_samples,
+        );
+        reg(
+            registry,
+            "cortex_ha_tracker_elected_replica_changes",
+            "The number of times the elected replica has changed for a user ID/cluster.",
+            &m.elected_replica_changes,
+        );
         reg(
             registry,
             "cortex_distributor_samples_in",

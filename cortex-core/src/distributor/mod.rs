@@ -12,6 +12,7 @@
 //! a quorum (`replicate.rs`; tokens in `token.rs`, the ring as the write path sees it
 //! in `targets.rs`).
 
+pub mod ha;
 mod limits_adapter;
 mod metrics;
 mod quorum;
@@ -48,6 +49,10 @@ pub enum DistributorError {
     /// The ingester refused or failed (400 when [`PushError::is_client_error`], else 5xx).
     #[error("{0}")]
     Ingester(PushError),
+    /// HA deduplication: samples of a replica that is not elected (HTTP 202, dropped),
+    /// or a tenant over its HA cluster limit (HTTP 400, nothing ingested).
+    #[error("{0}")]
+    Ha(ha::HaError),
 }
 
 impl DistributorError {
@@ -59,6 +64,8 @@ impl DistributorError {
             DistributorError::Ingester(PushError::Stopping) => 503,
             DistributorError::Ingester(e) if e.is_client_error() => 400,
             DistributorError::Ingester(_) => 500,
+            DistributorError::Ha(ha::HaError::ReplicasNotMatch { .. }) => 202,
+            DistributorError::Ha(ha::HaError::TooManyClusters { .. }) => 400,
         }
     }
 }
@@ -94,6 +101,7 @@ pub struct Distributor {
     ingestion_rate: RateLimiter,
     histogram_rate: RateLimiter,
     metrics: DistributorMetrics,
+    ha: Option<ha::HaTracker>,
 }
 
 impl Distributor {
@@ -109,7 +117,15 @@ impl Distributor {
             ingestion_rate: RateLimiter::new(RateKind::Ingestion),
             histogram_rate: RateLimiter::new(RateKind::NativeHistogram),
             metrics,
+            ha: None,
         }
+    }
+
+    /// Turns on HA-pair deduplication (Cortex's `distributor.ha_tracker.enable_ha_tracker`)
+    /// for tenants whose `accept_ha_samples` limit is set.
+    pub fn with_ha_tracker(mut self) -> Distributor {
+        self.ha = Some(ha::HaTracker::new());
+        self
     }
 
     /// The metrics this distributor updates.
@@ -129,6 +145,7 @@ impl Distributor {
         let limits = self.overrides.tenant(tenant);
         let received = received_counts(req);
         self.metrics.received(tenant, received);
+        self.deduplicate(tenant, &limits, req, received.samples as u64)?;
         let validated =
             validate_request(req, &limits, now_ms()).map_err(DistributorError::InvalidRequest)?;
         let ingester_metrics = self.ingester.metrics();
@@ -172,6 +189,73 @@ impl Distributor {
         match validated.first_error {
             Some(e) => Err(DistributorError::Invalid(e)),
             None => Ok(summary),
+        }
+    }
+}
+
+impl Distributor {
+    /// HA deduplication of a push (see [`ha`]): nothing to do without both HA labels
+    /// or for tenants without `accept_ha_samples`; otherwise the request is refused
+    /// when its replica is not elected, and the replica label is removed when it is.
+    fn deduplicate(
+        &self,
+        tenant: &str,
+        limits: &crate::limits::Limits,
+        req: &mut WriteRequest<'_>,
+        samples: u64,
+    ) -> Result<(), DistributorError> {
+        let Some(tracker) = &self.ha else {
+            return Ok(());
+        };
+        if !limits.accept_ha_samples || req.timeseries.is_empty() {
+            return Ok(());
+        }
+        let user = |extra: Option<(&str, &str)>| {
+            let mut l = vec![("user".to_string(), tenant.to_string())];
+            if let Some((k, v)) = extra {
+                l.push((k.to_string(), v.to_string()));
+            }
+            l
+        };
+        let Some((cluster, replica)) =
+            ha::find_ha_labels(req, &limits.ha_cluster_label, &limits.ha_replica_label)
+        else {
+            self.metrics
+                .non_ha_samples
+                .get_or_create(&user(None))
+                .inc_by(samples);
+            return Ok(());
+        };
+        let ha_limits = ha::HaLimits {
+            failover_timeout_ms: limits.ha_tracker_failover_timeout.as_millis(),
+            max_clusters: limits.ha_max_clusters,
+        };
+        match tracker.check(tenant, cluster, replica, now_ms(), ha_limits) {
+            Ok(changed) => {
+                if changed {
+                    self.metrics
+                        .elected_replica_changes
+                        .get_or_create(&user(Some(("cluster", cluster))))
+                        .inc();
+                }
+                ha::remove_replica_label(req, &limits.ha_replica_label);
+                Ok(())
+            }
+            Err(e @ ha::HaError::ReplicasNotMatch { .. }) => {
+                self.metrics
+                    .deduped_samples
+                    .get_or_create(&user(Some(("cluster", cluster))))
+                    .inc_by(samples);
+                Err(DistributorError::Ha(e))
+            }
+            Err(e) => {
+                self.ingester.metrics().discard(
+                    crate::validation::reason::TOO_MANY_HA_CLUSTERS,
+                    tenant,
+                    samples,
+                );
+                Err(DistributorError::Ha(e))
+            }
         }
     }
 }

@@ -71,6 +71,8 @@ pub mod reason {
     pub const UNIT_TOO_LONG: &str = "unit_too_long";
     /// Over the tenant's ingestion rate limit.
     pub const RATE_LIMITED: &str = "rate_limited";
+    /// The tenant has as many HA clusters as it may.
+    pub const TOO_MANY_HA_CLUSTERS: &str = "too_many_ha_clusters";
     /// Over the tenant's native histogram ingestion rate limit.
     pub const NATIVE_HISTOGRAM_RATE_LIMITED: &str = "native_histogram_rate_limited";
     /// Every label was removed by the tenant's `drop_labels` (or was empty).

@@ -25,6 +25,10 @@ const ALIASES: &[(&str, &str)] = &[
     ),
     ("ring.store", "ingester.lifecycler.ring.kvstore.store"),
     (
+        "distributor.ha-tracker.enable",
+        "distributor.ha_tracker.enable_ha_tracker",
+    ),
+    (
         "memberlist.join",
         "ingester.lifecycler.ring.kvstore.memberlist.join_members",
     ),

@@ -161,14 +161,27 @@ impl Default for ServerConfig {
 pub struct DistributorConfig {
     /// Largest accepted push, compressed and decompressed, in bytes.
     pub max_recv_msg_size: usize,
+    /// HA-pair deduplication.
+    pub ha_tracker: HaTrackerConfig,
 }
 
 impl Default for DistributorConfig {
     fn default() -> Self {
         DistributorConfig {
             max_recv_msg_size: DEFAULT_MAX_RECV_MSG_SIZE,
+            ha_tracker: HaTrackerConfig::default(),
         }
     }
+}
+
+/// Cortex's `distributor.ha_tracker:` block.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HaTrackerConfig {
+    /// Deduplicate the samples of HA Prometheus pairs for tenants whose
+    /// `accept_ha_samples` limit is set (their series carry the `ha_cluster_label`
+    /// and `ha_replica_label` labels).
+    pub enable_ha_tracker: bool,
 }
 
 /// Cortex's `querier:` block (the options this querier implements).

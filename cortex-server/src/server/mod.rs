@@ -117,11 +117,14 @@ impl Server {
         .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?;
         let (ingester, mut registry) = ingester?;
         ingester.start(&tokio::runtime::Handle::current());
-        let distributor = Distributor::new(
+        let mut distributor = Distributor::new(
             overrides.clone(),
             ingester.clone(),
             DistributorMetrics::new(&mut registry),
         );
+        if config.distributor.ha_tracker.enable_ha_tracker {
+            distributor = distributor.with_ha_tracker();
+        }
         let http = http::HttpMetrics::new(&mut registry);
         ops::register_process_metrics(&mut registry);
         let addr = format!(

@@ -1,0 +1,89 @@
+//! HA-pair deduplication: two Prometheus replicas of one cluster push the same series;
+//! the first is elected and stored without its replica label, the other is answered
+//! 202 and dropped, and tenants without `accept_ha_samples` keep every sample.
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn body(replica: &str, t: i64, v: f64) -> Vec<u8> {
+    v1_body(&[OwnedSeries {
+        labels: vec![
+            ("__name__".into(), "ha_metric".into()),
+            ("__replica__".into(), replica.into()),
+            ("cluster".into(), "prom-pair".into()),
+            ("job".into(), "scraped".into()),
+        ],
+        samples: vec![(t, v)],
+    }])
+}
+
+#[test]
+fn only_the_elected_replica_is_stored_without_its_replica_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = dir.path().join("overrides.yaml");
+    std::fs::write(
+        &overrides,
+        "overrides:\n  paired:\n    accept_ha_samples: true\n",
+    )
+    .unwrap();
+    let file_flag = format!("-runtime-config.file={}", overrides.display());
+    let server = ServerProcess::start(
+        dir.path(),
+        &["-distributor.ha-tracker.enable=true", &file_flag],
+    );
+    let t = now_ms() - 60_000;
+    let r = push(server.addr, "paired", &body("replica-1", t, 1.0)).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = push(server.addr, "paired", &body("replica-2", t + 1000, 2.0)).unwrap();
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(
+        r.text().contains(
+            "replicas did not mach, rejecting sample: replica=replica-2, elected=replica-1"
+        ),
+        "{}",
+        r.text()
+    );
+    let r = push(server.addr, "paired", &body("replica-1", t + 15_000, 3.0)).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    // A tenant without accept_ha_samples stores both replicas as separate series.
+    for (i, rep) in ["replica-1", "replica-2"].iter().enumerate() {
+        let r = push(server.addr, "unpaired", &body(rep, t, i as f64)).unwrap();
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+    let series = |tenant: &str| {
+        let r = http(
+            server.addr,
+            "GET",
+            "/api/v1/series?match[]=ha_metric",
+            &[("X-Scope-OrgID", tenant)],
+            b"",
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        v["data"].as_array().unwrap().clone()
+    };
+    let paired = series("paired");
+    assert_eq!(paired.len(), 1, "{paired:?}");
+    assert!(paired[0].get("__replica__").is_none(), "{paired:?}");
+    assert_eq!(paired[0]["cluster"], "prom-pair");
+    assert_eq!(series("unpaired").len(), 2);
+    let metrics = http(server.addr, "GET", "/metrics", &[], b"")
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains(
+            "cortex_distributor_deduped_samples_total{user=\"paired\",cluster=\"prom-pair\"} 1"
+        ),
+        "{metrics}"
+    );
+}
