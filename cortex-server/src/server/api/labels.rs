@@ -5,9 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use cortex_core::api::params::{MAX_TIME, MIN_TIME, parse_matchers_param, parse_time_param};
 use cortex_core::api::{ApiError, encode};
@@ -16,7 +14,7 @@ use cortex_tsdb::labels::{Labels, Matcher};
 
 use super::form::Form;
 use super::query::{TRUNCATED, parse_limit};
-use super::{fail, ok};
+use super::{ApiCall, fail, ok};
 use crate::server::AppState;
 
 /// What every lookup parses: the time range, the `match[]` sets and `limit`.
@@ -60,17 +58,9 @@ fn truncate<T>(items: &mut Vec<T>, limit: usize) -> Vec<String> {
 /// `GET|POST .../labels`.
 pub(crate) async fn names(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    ApiCall { tenants, form }: ApiCall,
 ) -> Response {
     let backend = &state.query;
-    let tenants = match backend.tenants(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let form = Form::parse(&method, &headers, query.as_deref(), &body);
     let l = match lookup(&form, false) {
         Ok(l) => l,
         Err(e) => return fail(&e),
@@ -111,23 +101,15 @@ fn is_legacy_label_name(name: &str) -> bool {
 pub(crate) async fn values(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    ApiCall { tenants, form }: ApiCall,
 ) -> Response {
     let backend = &state.query;
-    let tenants = match backend.tenants(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
     if !is_legacy_label_name(&name) {
         return fail(&ApiError::bad_data(format!(
             "invalid label name: {}",
             go_quote(&name)
         )));
     }
-    let form = Form::parse(&method, &headers, query.as_deref(), &body);
     let l = match lookup(&form, false) {
         Ok(l) => l,
         Err(e) => return fail(&e),
@@ -158,17 +140,9 @@ pub(crate) async fn values(
 /// `GET|POST .../series`.
 pub(crate) async fn series(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    ApiCall { tenants, form }: ApiCall,
 ) -> Response {
     let backend = &state.query;
-    let tenants = match backend.tenants(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let form = Form::parse(&method, &headers, query.as_deref(), &body);
     if form.all("match[]").is_empty() {
         return fail(&ApiError::bad_data("no match[] parameter provided"));
     }

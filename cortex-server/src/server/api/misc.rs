@@ -18,23 +18,15 @@ use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::Matcher;
 
 use super::form::Form;
-use super::{fail, ok};
+use super::{ApiCall, fail, ok};
 use crate::server::AppState;
 
 /// `GET .../metadata`: the tenants' metric metadata by metric name.
 pub(crate) async fn metadata(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    ApiCall { tenants, form }: ApiCall,
 ) -> Response {
     let backend = &state.query;
-    let tenants = match backend.tenants(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let form = Form::parse(&method, &headers, query.as_deref(), &body);
     let number = |name: &str, msg: &str| -> Result<Option<usize>, ApiError> {
         match form.get(name).filter(|v| !v.is_empty()) {
             None => Ok(None),
@@ -115,17 +107,9 @@ fn selectors(e: &Expr, out: &mut Vec<Vec<Matcher>>) {
 /// `GET|POST .../query_exemplars`: exemplars of the series the query selects.
 pub(crate) async fn exemplars(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    ApiCall { tenants, form }: ApiCall,
 ) -> Response {
     let backend = &state.query;
-    let tenants = match backend.tenants(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let form = Form::parse(&method, &headers, query.as_deref(), &body);
     let start = match parse_time_param(form.get("start"), "start", MIN_TIME) {
         Ok(t) => t,
         Err(e) => return fail(&ApiError::invalid_param("start", e)),

@@ -30,6 +30,33 @@ pub(crate) use form::Form;
 /// Largest form body accepted, as Go's `ParseForm` allows.
 const MAX_FORM_BYTES: usize = 10 << 20;
 
+/// A query API request, as every tenant-bound handler starts: the request's tenants
+/// (401/400 before anything else is read when they are missing or invalid) and its
+/// parameters, from a form body and the URL as Prometheus reads them.
+pub(crate) struct ApiCall {
+    /// The tenants, sorted.
+    pub tenants: Vec<String>,
+    /// The parameters.
+    pub form: Form,
+}
+
+impl axum::extract::FromRequest<Arc<AppState>> for ApiCall {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &Arc<AppState>,
+    ) -> Result<ApiCall, Response> {
+        let (parts, body) = req.into_parts();
+        let tenants = state.query.tenants(&parts.headers)?;
+        let body = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, format!("{e}\n")).into_response())?;
+        let form = Form::parse(&parts.method, &parts.headers, parts.uri.query(), &body);
+        Ok(ApiCall { tenants, form })
+    }
+}
+
 /// HTTP status of an API error type.
 pub(crate) fn status_of(kind: ErrorType) -> StatusCode {
     match kind {

@@ -5,9 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::State;
 use axum::response::Response;
 use cortex_core::api::params::{parse_duration, parse_time, parse_time_param};
 use cortex_core::api::{ApiError, encode};
@@ -16,7 +14,7 @@ use cortex_core::promql::{Engine, QueryRange, QueryResult, Value};
 
 use super::backend::{QueryBackend, QueryLimits};
 use super::form::Form;
-use super::{fail, ok};
+use super::{ApiCall, fail, ok};
 use crate::server::AppState;
 
 /// Most points a range query may return per series.
@@ -32,17 +30,9 @@ pub(crate) fn now_ms() -> i64 {
 /// `GET|POST .../query`.
 pub(crate) async fn instant(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    ApiCall { tenants, form }: ApiCall,
 ) -> Response {
     let backend = &state.query;
-    let tenants = match backend.tenants(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let form = Form::parse(&method, &headers, query.as_deref(), &body);
     let ts = match parse_time_param(form.get("time"), "time", now_ms()) {
         Ok(t) => t,
         Err(e) => return fail(&ApiError::invalid_param("time", e)),
@@ -67,17 +57,9 @@ pub(crate) async fn instant(
 /// `GET|POST .../query_range`.
 pub(crate) async fn range(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
+    ApiCall { tenants, form }: ApiCall,
 ) -> Response {
     let backend = &state.query;
-    let tenants = match backend.tenants(&headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let form = Form::parse(&method, &headers, query.as_deref(), &body);
     let (start, end, step) = match range_params(&form) {
         Ok(r) => r,
         Err(e) => return fail(&e),
