@@ -85,25 +85,13 @@ impl DecodeError {
     /// The same error one level further out: `name[index]` is put in front of the path.
     #[cold]
     pub(crate) fn within(self, name: &str, index: usize) -> DecodeError {
-        self.map_path(|p| {
-            if p.is_empty() {
-                format!("{name}[{index}]")
-            } else {
-                format!("{name}[{index}].{p}")
-            }
-        })
+        self.map_path(|p| crate::remote_write::wire::path_within(p, name, index))
     }
 
     /// The same error inside the singular field `name`.
     #[cold]
     pub(crate) fn in_field(self, name: &str) -> DecodeError {
-        self.map_path(|p| {
-            if p.is_empty() {
-                name.to_string()
-            } else {
-                format!("{name}.{p}")
-            }
-        })
+        self.map_path(|p| crate::remote_write::wire::path_in_field(p, name))
     }
 
     /// Finishes a path at the request's root: an empty path becomes `request`, and

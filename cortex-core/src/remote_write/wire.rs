@@ -11,6 +11,26 @@
 
 use std::fmt;
 
+/// An error's field path one level further out: `name[index]` in front of `path`.
+#[cold]
+pub fn path_within(path: &str, name: &str, index: usize) -> String {
+    if path.is_empty() {
+        format!("{name}[{index}]")
+    } else {
+        format!("{name}[{index}].{path}")
+    }
+}
+
+/// An error's field path inside the singular field `name`.
+#[cold]
+pub fn path_in_field(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}.{path}")
+    }
+}
+
 /// What went wrong while reading protobuf bytes. Carried, with the field path, by
 /// [`super::DecodeError::Malformed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
