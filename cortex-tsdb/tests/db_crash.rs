@@ -64,6 +64,10 @@ fn writer(dir: &str, start: i64) {
     }
 }
 
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 /// A small deterministic generator for the kill delays.
 fn next_rand(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -85,9 +89,12 @@ fn sigkilled_writer_loses_no_committed_sample() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut committed: Vec<i64> = Vec::new();
-    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    // `CORTEX_TSDB_CRASH_SEED` and `CORTEX_TSDB_CRASH_ROUNDS` vary the kill moments and
+    // lengthen the run when hunting for rare interleavings.
+    let mut rng = env_u64("CORTEX_TSDB_CRASH_SEED").unwrap_or(0x2545_f491_4f6c_dd1d) | 1;
+    let rounds = env_u64("CORTEX_TSDB_CRASH_ROUNDS").unwrap_or(ROUNDS);
     let mut start = 0i64;
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
@@ -154,14 +161,14 @@ fn sigkilled_writer_loses_no_committed_sample() {
             }
         }
         drop(q);
-        if round == ROUNDS - 1 {
+        if round == rounds - 1 {
             assert!(!db.blocks().is_empty(), "the writers never compacted");
         }
         db.close().unwrap();
     }
     assert!(
-        committed.len() > ROUNDS as usize * 2,
-        "only {} commits in {ROUNDS} rounds",
+        committed.len() > rounds as usize * 2,
+        "only {} commits in {rounds} rounds",
         committed.len()
     );
 }

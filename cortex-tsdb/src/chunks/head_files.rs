@@ -132,19 +132,22 @@ impl HeadChunkFiles {
     /// Like [`HeadChunkFiles::open`] with a custom file size (tests use small ones).
     pub fn open_with_file_size(dir: &Path, max_file_size: u64) -> Result<HeadChunkFiles> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create dir", dir, e))?;
-        let mut files = BTreeMap::new();
+        let mut found = BTreeMap::new();
         let rd = std::fs::read_dir(dir).map_err(|e| Error::io("read dir", dir, e))?;
         for entry in rd {
             let entry = entry.map_err(|e| Error::io("read dir", dir, e))?;
             let name = entry.file_name();
-            let Some(seq) = name
+            if let Some(seq) = name
                 .to_str()
                 .filter(|n| n.len() >= 6)
                 .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let path = entry.path();
+            {
+                found.insert(seq, entry.path());
+            }
+        }
+        repair_last_file(dir, &mut found)?;
+        let mut files = BTreeMap::new();
+        for (seq, path) in found {
             let f = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
             // SAFETY: head chunk files are only written by this type, by appending past the
             // end of everything already readable; mapped bytes that were written never
@@ -393,6 +396,31 @@ fn finish_file(path: &Path, a: &Active) -> Result<()> {
     a.file.sync_all().map_err(|e| Error::io("fsync", path, e))
 }
 
+/// Removes the newest file when a crash interrupted its creation: shorter than the
+/// header, or a header that was never written (zeros). Such a file holds no chunk. Any
+/// other damage is left for the caller to report, as Prometheus does.
+fn repair_last_file(dir: &Path, found: &mut BTreeMap<u32, PathBuf>) -> Result<()> {
+    let Some((&seq, path)) = found.iter().next_back() else {
+        return Ok(());
+    };
+    let mut head = [0u8; HEADER];
+    let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let len = f.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+    let read = if len >= HEADER as u64 {
+        f.read_exact_at(&mut head, 0)
+            .map_err(|e| Error::io("read", path, e))?;
+        HEADER
+    } else {
+        0
+    };
+    if read < HEADER || head.iter().all(|b| *b == 0) {
+        std::fs::remove_file(path).map_err(|e| Error::io("remove", path, e))?;
+        fileutil::sync_dir(dir)?;
+        found.remove(&seq);
+    }
+    Ok(())
+}
+
 fn poisoned() -> Error {
     Error::InvalidArgument("head chunk files lock poisoned by a panic".into())
 }
@@ -538,6 +566,39 @@ mod tests {
         let files = HeadChunkFiles::open(dir.path()).unwrap();
         let err = files.for_each_chunk(|_| Ok(())).unwrap_err();
         assert!(err.to_string().contains("000001"), "{err}");
+    }
+
+    #[test]
+    fn a_newest_file_whose_creation_was_interrupted_is_removed() {
+        for partial in [&[][..], &[0x01, 0x30][..], &[0u8; 64][..]] {
+            let dir = tempfile::tempdir().unwrap();
+            let files = HeadChunkFiles::open(dir.path()).unwrap();
+            files
+                .write_chunk(3, 1, 2, Encoding::Xor, &[0, 1, 5])
+                .unwrap();
+            drop(files);
+            std::fs::write(dir.path().join("000002"), partial).unwrap();
+            let files = HeadChunkFiles::open(dir.path()).unwrap();
+            assert!(!dir.path().join("000002").exists(), "{partial:?}");
+            let mut n = 0;
+            files
+                .for_each_chunk(|_| {
+                    n += 1;
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(n, 1);
+            // The next file takes the freed number.
+            let r = files
+                .write_chunk(4, 3, 4, Encoding::Xor, &[0, 1, 6])
+                .unwrap();
+            assert_eq!(r.seq(), 2);
+        }
+        // A damaged header in an older file is an error, not a silent removal.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("000001"), [0u8; 16]).unwrap();
+        std::fs::write(dir.path().join("000002"), [0u8; 16]).unwrap();
+        assert!(HeadChunkFiles::open(dir.path()).is_err());
     }
 
     #[test]
