@@ -38,7 +38,7 @@ pub use kv::etcd::EtcdKv;
 pub use kv::gossip::{DescMerge, GossipKv, Merge, MergeRegistry};
 pub use kv::memory::InMemoryKv;
 pub use kv::prefixed::PrefixedKv;
-pub use kv::{CasError, Kv, KvError, StopSignal, from_config};
+pub use kv::{CasError, Kv, KvError, OpenedStore, StopSignal, from_config, open_store};
 pub use lifecycler::{Lifecycler, LifecyclerError};
 pub use read::QuerierRing;
 pub use replication::{ReplicationSet, RingInstance};
@@ -49,3 +49,7 @@ pub use write::ring_source;
 /// The key Cortex stores the ingester ring under, below the KV prefix: with the default
 /// prefix `collectors/` the store holds it as `collectors/ring`.
 pub const INGESTER_RING_KEY: &str = "ring";
+
+/// The key of the distributors' ring, below the KV prefix (Cortex's): distributors
+/// register there so each knows how many share a tenant's global ingestion rate.
+pub const DISTRIBUTOR_RING_KEY: &str = "distributor";

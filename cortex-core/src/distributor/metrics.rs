@@ -40,11 +40,45 @@ pub struct DistributorMetrics {
     pub non_ha_samples: Family<LabelPairs, Counter>,
     /// `cortex_ha_tracker_elected_replica_changes_total{user,cluster}`.
     pub elected_replica_changes: Family<LabelPairs, Counter>,
+    /// `cortex_discarded_samples_total{reason,user}`: samples dropped by validation,
+    /// the rate limit or HA limits (the ingester counts its own refusals here too).
+    pub discarded_samples: Family<LabelPairs, Counter>,
+    /// `cortex_discarded_metadata_total{reason,user}`.
+    pub discarded_metadata: Family<LabelPairs, Counter>,
 }
 
 impl DistributorMetrics {
-    /// Creates the metrics and registers them on `registry`.
+    /// Creates the metrics and registers them on `registry`, the discarded samples and
+    /// metadata families included (a distributor without a local ingester).
     pub fn new(registry: &mut Registry) -> DistributorMetrics {
+        let m = DistributorMetrics::own(registry);
+        registry.register(
+            "cortex_discarded_samples",
+            "The total number of samples that were discarded.",
+            m.discarded_samples.clone(),
+        );
+        registry.register(
+            "cortex_discarded_metadata",
+            "The total number of metadata that were discarded.",
+            m.discarded_metadata.clone(),
+        );
+        m
+    }
+
+    /// Creates the metrics and registers them on `registry`, counting discarded
+    /// samples and metadata in the families of the ingester in the same process
+    /// (which registered them already).
+    pub fn sharing_discards(
+        registry: &mut Registry,
+        ingester: &crate::ingester::metrics::IngesterMetrics,
+    ) -> DistributorMetrics {
+        let mut m = DistributorMetrics::own(registry);
+        m.discarded_samples = ingester.discarded_samples.clone();
+        m.discarded_metadata = ingester.discarded_metadata.clone();
+        m
+    }
+
+    fn own(registry: &mut Registry) -> DistributorMetrics {
         let m = DistributorMetrics::default();
         let reg = |r: &mut Registry, name: &str, help: &str, f: &Family<LabelPairs, Counter>| {
             r.register(name, help, f.clone());
@@ -147,6 +181,24 @@ impl DistributorMetrics {
             .inc_by(c.metadata as u64);
     }
 
+    /// Counts `n` samples of `tenant` dropped for `reason`.
+    pub(super) fn discard_samples(&self, reason: &str, tenant: &str, n: u64) {
+        if n > 0 {
+            self.discarded_samples
+                .get_or_create(&reason_user(reason, tenant))
+                .inc_by(n);
+        }
+    }
+
+    /// Counts `n` metadata entries of `tenant` dropped for `reason`.
+    pub(super) fn discard_metadata(&self, reason: &str, tenant: &str, n: u64) {
+        if n > 0 {
+            self.discarded_metadata
+                .get_or_create(&reason_user(reason, tenant))
+                .inc_by(n);
+        }
+    }
+
     /// Counts `n` exemplars of `tenant` dropped for `reason`.
     pub(super) fn discard_exemplars(&self, reason: &str, tenant: &str, n: u64) {
         self.discarded_exemplars
@@ -156,4 +208,11 @@ impl DistributorMetrics {
             ])
             .inc_by(n);
     }
+}
+
+fn reason_user(reason: &str, tenant: &str) -> LabelPairs {
+    vec![
+        ("reason".to_string(), reason.to_string()),
+        ("user".to_string(), tenant.to_string()),
+    ]
 }

@@ -7,10 +7,13 @@
 //! fails with 400 and the first problem; refusals inside the ingester (out of order,
 //! series limits) are 400 too; storage failures are 5xx, which senders retry.
 //!
-//! In single-binary mode the ingester is the local [`Ingester`]. With a ring, a
-//! [`Replicator`] sends the validated request to each series' replicas and succeeds on
-//! a quorum (`replicate.rs`; tokens in `token.rs`, the ring as the write path sees it
-//! in `targets.rs`).
+//! In single-binary mode the ingester is the local [`Ingester`]
+//! ([`Distributor::new`]). With a ring ([`Distributor::replicated`]), a [`Replicator`]
+//! sends the validated request to each series' replicas and succeeds on a quorum
+//! (`replicate.rs`; tokens in `token.rs`, the ring as the write path sees it in
+//! `targets.rs`). With the `global` ingestion rate strategy each distributor enforces
+//! its share of the tenant's rate: the limit divided by the healthy distributors, a
+//! count the server keeps current ([`Distributor::with_distributor_count`]).
 
 pub mod ha;
 mod limits_adapter;
@@ -21,14 +24,17 @@ pub mod targets;
 pub mod token;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::runtime::Handle;
 
 pub use limits_adapter::OverridesLimits;
 pub use metrics::DistributorMetrics;
 pub use replicate::{ClientFactory, DEFAULT_REMOTE_TIMEOUT, ReplicateError, Replicator};
 pub use targets::{RingLookupError, RingSource, WriteRing, WriteTargets};
 
-use crate::ingester::{Ingester, PushError, PushStats};
+use crate::ingester::{Ingester, PushError, PushSource, PushStats};
 use crate::limits::{Overrides, RateKind, RateLimitError, RateLimiter};
 use crate::remote_write::WriteRequest;
 use crate::validation::{ValidationError, validate_request};
@@ -49,6 +55,10 @@ pub enum DistributorError {
     /// The ingester refused or failed (400 when [`PushError::is_client_error`], else 5xx).
     #[error("{0}")]
     Ingester(PushError),
+    /// A series could not reach a quorum of its ingesters, or the ring could not place
+    /// it: the ingesters' 4xx when they refused the data, else 5xx.
+    #[error("{0}")]
+    Replicate(ReplicateError),
     /// HA deduplication: samples of a replica that is not elected (HTTP 202, dropped),
     /// or a tenant over its HA cluster limit (HTTP 400, nothing ingested).
     #[error("{0}")]
@@ -64,6 +74,7 @@ impl DistributorError {
             DistributorError::Ingester(PushError::Stopping) => 503,
             DistributorError::Ingester(e) if e.is_client_error() => 400,
             DistributorError::Ingester(_) => 500,
+            DistributorError::Replicate(e) => e.http_status(),
             DistributorError::Ha(ha::HaError::ReplicasNotMatch { .. }) => 202,
             DistributorError::Ha(ha::HaError::TooManyClusters { .. }) => 400,
         }
@@ -94,10 +105,22 @@ impl PushSummary {
     }
 }
 
-/// Validates, rate-limits and forwards pushes to the ingester.
+/// Where validated pushes go.
+enum Forward {
+    /// The ingester in this process.
+    Local(Arc<Ingester>),
+    /// The ingesters of the ring, through a replicator driven on `runtime`.
+    Ring {
+        replicator: Arc<Replicator>,
+        runtime: Handle,
+    },
+}
+
+/// Validates, rate-limits and forwards pushes to the ingesters.
 pub struct Distributor {
     overrides: Arc<Overrides>,
-    ingester: Arc<Ingester>,
+    forward: Forward,
+    distributors: Arc<AtomicUsize>,
     ingestion_rate: RateLimiter,
     histogram_rate: RateLimiter,
     metrics: DistributorMetrics,
@@ -111,9 +134,36 @@ impl Distributor {
         ingester: Arc<Ingester>,
         metrics: DistributorMetrics,
     ) -> Distributor {
+        Distributor::with_forward(overrides, Forward::Local(ingester), metrics)
+    }
+
+    /// A distributor writing through `replicator` to the ring's ingesters, its calls
+    /// driven on `runtime` ([`Distributor::push`] blocks on them).
+    pub fn replicated(
+        overrides: Arc<Overrides>,
+        replicator: Arc<Replicator>,
+        runtime: Handle,
+        metrics: DistributorMetrics,
+    ) -> Distributor {
+        Distributor::with_forward(
+            overrides,
+            Forward::Ring {
+                replicator,
+                runtime,
+            },
+            metrics,
+        )
+    }
+
+    fn with_forward(
+        overrides: Arc<Overrides>,
+        forward: Forward,
+        metrics: DistributorMetrics,
+    ) -> Distributor {
         Distributor {
             overrides,
-            ingester,
+            forward,
+            distributors: Arc::new(AtomicUsize::new(1)),
             ingestion_rate: RateLimiter::new(RateKind::Ingestion),
             histogram_rate: RateLimiter::new(RateKind::NativeHistogram),
             metrics,
@@ -128,6 +178,13 @@ impl Distributor {
         self
     }
 
+    /// Shares the tenant's global ingestion rate among `count` healthy distributors
+    /// (kept current by the caller, e.g. from the distributor ring); 1 by default.
+    pub fn with_distributor_count(mut self, count: Arc<AtomicUsize>) -> Distributor {
+        self.distributors = count;
+        self
+    }
+
     /// The metrics this distributor updates.
     pub fn metrics(&self) -> &DistributorMetrics {
         &self.metrics
@@ -136,7 +193,8 @@ impl Distributor {
     /// Pushes `req` for `tenant` (already authenticated and validated as a tenant ID).
     /// `req` is validated in place. On success or partial success returns what was
     /// stored; see the module doc for the error semantics. Blocking: appends to the
-    /// tenant's head and WAL.
+    /// tenant's head and WAL, or waits for the replicas; call it from a blocking
+    /// thread, never from a runtime worker.
     pub fn push(
         &self,
         tenant: &str,
@@ -148,32 +206,30 @@ impl Distributor {
         self.deduplicate(tenant, &limits, req, received.samples as u64)?;
         let validated =
             validate_request(req, &limits, now_ms()).map_err(DistributorError::InvalidRequest)?;
-        let ingester_metrics = self.ingester.metrics();
         for (reason, n) in validated.discarded.samples.iter() {
-            ingester_metrics.discard(reason, tenant, n);
+            self.metrics.discard_samples(reason, tenant, n);
         }
         for (reason, n) in validated.discarded.exemplars.iter() {
             self.metrics.discard_exemplars(reason, tenant, n);
         }
         for (reason, n) in validated.discarded.metadata.iter() {
-            ingester_metrics
-                .discarded_metadata
-                .get_or_create(&vec![
-                    ("reason".to_string(), reason.to_string()),
-                    ("user".to_string(), tenant.to_string()),
-                ])
-                .inc_by(n);
+            self.metrics.discard_metadata(reason, tenant, n);
         }
         let counts = validated.counts();
         if !validated.is_empty() {
             let now = Instant::now();
+            let distributors = self.distributors.load(Ordering::Relaxed).max(1);
             let charged = self
                 .ingestion_rate
-                .check(tenant, &limits, 1, now, counts)
-                .and_then(|()| self.histogram_rate.check(tenant, &limits, 1, now, counts));
+                .check(tenant, &limits, distributors, now, counts)
+                .and_then(|()| {
+                    self.histogram_rate
+                        .check(tenant, &limits, distributors, now, counts)
+                });
             if let Err(e) = charged {
                 let n = (counts.samples) as u64;
-                ingester_metrics.discard(crate::validation::reason::RATE_LIMITED, tenant, n);
+                self.metrics
+                    .discard_samples(crate::validation::reason::RATE_LIMITED, tenant, n);
                 return Err(DistributorError::RateLimited(e));
             }
         }
@@ -181,10 +237,7 @@ impl Distributor {
         let summary = if validated.is_empty() {
             PushSummary::default()
         } else {
-            match self.ingester.push(tenant, req) {
-                Ok(stats) => PushSummary::from_stats(&stats),
-                Err(e) => return Err(DistributorError::Ingester(e)),
-            }
+            self.forward(tenant, req)?
         };
         match validated.first_error {
             Some(e) => Err(DistributorError::Invalid(e)),
@@ -194,6 +247,27 @@ impl Distributor {
 }
 
 impl Distributor {
+    /// Hands the validated request to the local ingester or the ring's replicas.
+    fn forward(
+        &self,
+        tenant: &str,
+        req: &WriteRequest<'_>,
+    ) -> Result<PushSummary, DistributorError> {
+        match &self.forward {
+            Forward::Local(ingester) => ingester
+                .push(tenant, req)
+                .map(|s| PushSummary::from_stats(&s))
+                .map_err(DistributorError::Ingester),
+            Forward::Ring {
+                replicator,
+                runtime,
+            } => runtime
+                .block_on(replicator.push(tenant, req, PushSource::Api))
+                .map(|s| PushSummary::from_stats(&s))
+                .map_err(DistributorError::Replicate),
+        }
+    }
+
     /// HA deduplication of a push (see [`ha`]): nothing to do without both HA labels
     /// or for tenants without `accept_ha_samples`; otherwise the request is refused
     /// when its replica is not elected, and the replica label is removed when it is.
@@ -249,7 +323,7 @@ impl Distributor {
                 Err(DistributorError::Ha(e))
             }
             Err(e) => {
-                self.ingester.metrics().discard(
+                self.metrics.discard_samples(
                     crate::validation::reason::TOO_MANY_HA_CLUSTERS,
                     tenant,
                     samples,

@@ -33,6 +33,7 @@ use super::replica_merge::{merge_copies, union_sorted};
 use super::replicas::{CallFuture, IngesterClients, IngesterRing, call_all};
 use super::{Querier, QuerierError, SelectHints, Series};
 use crate::ingester::api::{IngesterApi, SeriesData};
+use crate::ingester::{MetadataEntry, MetadataQuery};
 
 /// One tenant's data held by the ingesters, for one query (see the module
 /// documentation).
@@ -76,6 +77,16 @@ impl IngestersQuerier {
     /// The tenant.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// The tenant's metric metadata matching `query`, from every ingester of its read
+    /// set: the answers concatenated in set order (replicas repeat entries; callers
+    /// deduplicate).
+    pub fn metadata(&self, query: &MetadataQuery) -> Result<Vec<MetadataEntry>, QuerierError> {
+        let lists = self.fan_out(|client, tenant| {
+            Box::pin(async move { client.metadata(tenant, query).await })
+        })?;
+        Ok(lists.into_iter().flatten().collect())
     }
 
     /// Calls every ingester of the tenant's read set with `call(client, tenant)` and

@@ -110,26 +110,47 @@ pub trait Kv: Send + Sync {
 /// `memberlist`), with its keys under `kvstore.prefix`. Connecting to etcd blocks up to
 /// its dial timeout and joining the gossip cluster up to its stream timeout per seed, so
 /// async callers call this from `spawn_blocking`. The gossip store merges the ingester
-/// ring (`{prefix}ring`) with [`gossip::DescMerge`].
+/// ring (`{prefix}ring`) and the distributor ring (`{prefix}distributor`) with
+/// [`gossip::DescMerge`].
 pub fn from_config(cfg: &KvConfig) -> Result<Arc<dyn Kv>, KvError> {
+    open_store(cfg).map(|s| s.kv)
+}
+
+/// A store built from its configuration, with the gossip member behind it when the
+/// store is `memberlist` (for its membership status).
+#[derive(Clone)]
+pub struct OpenedStore {
+    /// The store, keys under the configured prefix.
+    pub kv: Arc<dyn Kv>,
+    /// The gossip member, when the store is gossip.
+    pub gossip: Option<Arc<gossip::GossipKv>>,
+}
+
+/// Like [`from_config`], also handing out the gossip member.
+pub fn open_store(cfg: &KvConfig) -> Result<OpenedStore, KvError> {
     cfg.validate().map_err(KvError::Config)?;
+    let mut member = None;
     let store: Arc<dyn Kv> = match cfg.store.as_str() {
         STORE_INMEMORY => Arc::new(memory::InMemoryKv::new()),
         STORE_ETCD => Arc::new(etcd::EtcdKv::new(&cfg.etcd)?),
         STORE_MEMBERLIST => {
             let mut rules = gossip::MergeRegistry::new();
-            rules.register(
-                format!("{}{}", cfg.prefix, crate::INGESTER_RING_KEY),
-                Arc::new(gossip::DescMerge::new(
-                    cfg.memberlist.left_ingesters_timeout.to_std(),
-                )),
-            );
+            for key in [crate::INGESTER_RING_KEY, crate::DISTRIBUTOR_RING_KEY] {
+                rules.register(
+                    format!("{}{}", cfg.prefix, key),
+                    Arc::new(gossip::DescMerge::new(
+                        cfg.memberlist.left_ingesters_timeout.to_std(),
+                    )),
+                );
+            }
             let kv =
                 gossip::GossipKv::start(&cfg.memberlist, rules).map_err(|e| KvError::Backend {
                     backend: "memberlist",
                     reason: e.to_string(),
                 })?;
-            Arc::new(kv)
+            let kv = Arc::new(kv);
+            member = Some(kv.clone());
+            kv
         }
         other => {
             return Err(KvError::Config(ConfigError::UnknownStore(
@@ -137,13 +158,12 @@ pub fn from_config(cfg: &KvConfig) -> Result<Arc<dyn Kv>, KvError> {
             )));
         }
     };
-    if cfg.prefix.is_empty() {
-        return Ok(store);
-    }
-    Ok(Arc::new(prefixed::PrefixedKv::new(
-        store,
-        cfg.prefix.clone(),
-    )))
+    let kv = if cfg.prefix.is_empty() {
+        store
+    } else {
+        Arc::new(prefixed::PrefixedKv::new(store, cfg.prefix.clone()))
+    };
+    Ok(OpenedStore { kv, gossip: member })
 }
 
 /// A one-way "stop now" flag that wakes whoever waits on it.

@@ -163,6 +163,11 @@ pub struct DistributorConfig {
     pub max_recv_msg_size: usize,
     /// HA-pair deduplication.
     pub ha_tracker: HaTrackerConfig,
+    /// Longest one ingester call of a replicated push may take.
+    pub remote_timeout: Duration,
+    /// The distributors' own ring: how many are healthy, for the `global` ingestion
+    /// rate strategy. It lives in the ingester ring's KV store, under `distributor`.
+    pub ring: DistributorRingConfig,
 }
 
 impl Default for DistributorConfig {
@@ -170,6 +175,34 @@ impl Default for DistributorConfig {
         DistributorConfig {
             max_recv_msg_size: DEFAULT_MAX_RECV_MSG_SIZE,
             ha_tracker: HaTrackerConfig::default(),
+            remote_timeout: Duration::from_secs(2),
+            ring: DistributorRingConfig::default(),
+        }
+    }
+}
+
+/// Cortex's `distributor.ring:` block (the options this distributor implements).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistributorRingConfig {
+    /// How often the distributor heartbeats its ring entry.
+    pub heartbeat_period: Duration,
+    /// A distributor whose heartbeat is older than this is not counted.
+    pub heartbeat_timeout: Duration,
+    /// The distributor's ID in the ring; the host name by default.
+    pub instance_id: String,
+    /// The address advertised in the ring; the ingester's `lifecycler.address` when
+    /// empty.
+    pub instance_addr: String,
+}
+
+impl Default for DistributorRingConfig {
+    fn default() -> Self {
+        DistributorRingConfig {
+            heartbeat_period: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(60),
+            instance_id: cortex_ring::LifecyclerConfig::default().id,
+            instance_addr: String::new(),
         }
     }
 }
@@ -198,6 +231,14 @@ pub struct QuerierConfig {
     pub default_evaluation_interval: Duration,
     /// Most queries run at once; further queries wait.
     pub max_concurrent: usize,
+    /// Ask the ingesters only for the part of a query newer than this (0: always ask).
+    pub query_ingesters_within: Duration,
+    /// Ask the long-term store only for the part of a query older than this (0: always
+    /// ask).
+    pub query_store_after: Duration,
+    /// With shuffle sharding, also read ingesters that joined the tenant's shard this
+    /// recently (they may hold some of its series).
+    pub shuffle_sharding_ingesters_lookback_period: Duration,
 }
 
 impl Default for QuerierConfig {
@@ -208,6 +249,9 @@ impl Default for QuerierConfig {
             lookback_delta: Duration::from_secs(300),
             default_evaluation_interval: Duration::from_secs(60),
             max_concurrent: 20,
+            query_ingesters_within: Duration::ZERO,
+            query_store_after: Duration::ZERO,
+            shuffle_sharding_ingesters_lookback_period: Duration::ZERO,
         }
     }
 }
@@ -282,7 +326,7 @@ impl Default for FilesystemConfig {
 }
 
 /// The components this build can run, as `-target` names them.
-pub const TARGETS: &[&str] = &["all", "distributor", "ingester"];
+pub const TARGETS: &[&str] = &["all", "distributor", "ingester", "querier"];
 
 impl Config {
     /// Loads the configuration from the command-line arguments (without the program
@@ -350,6 +394,20 @@ impl Config {
                 ));
             }
         }
+        if self.runs_locally()
+            && !["distributor", "ingester", "querier"]
+                .iter()
+                .all(|c| self.runs(c))
+        {
+            return Err(invalid(
+                "target",
+                format!(
+                    "target {:?} runs only part of the system, so its ring must be shared \
+                     with the other processes: set -ring.store to etcd or memberlist",
+                    self.target
+                ),
+            ));
+        }
         if !["debug", "info", "warn", "error"].contains(&self.server.log_level.as_str()) {
             return Err(invalid(
                 "server.log_level",
@@ -413,6 +471,12 @@ impl Config {
             other => invalid("limits", other.to_string()),
         })?;
         Ok(())
+    }
+
+    /// True when the ring is kept in this process' memory: the single binary, whose
+    /// distributor and querier use its own ingester directly.
+    pub fn runs_locally(&self) -> bool {
+        self.ingester.lifecycler.ring.kvstore.store == "inmemory"
     }
 
     /// Whether `component` runs in this process.

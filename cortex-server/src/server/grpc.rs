@@ -15,11 +15,12 @@ use super::log::Logger;
 use crate::ingester_rpc::IngesterService;
 
 /// Starts serving on `listener` until the returned sender sends `true`; the health
-/// service reports SERVING until then. Ingester calls are answered by `ingester`.
+/// service reports SERVING until then. Ingester calls are answered by `ingester`, in a
+/// process that runs one.
 pub(crate) fn serve(
     listener: TcpListener,
     log: Logger,
-    ingester: Arc<dyn IngesterApi>,
+    ingester: Option<Arc<dyn IngesterApi>>,
 ) -> (watch::Sender<bool>, JoinHandle<()>) {
     let (tx, mut rx) = watch::channel(false);
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -32,7 +33,7 @@ pub(crate) fn serve(
         };
         let served = tonic::transport::Server::builder()
             .add_service(health)
-            .add_service(IngesterService::new(ingester).into_server())
+            .add_optional_service(ingester.map(|i| IngesterService::new(i).into_server()))
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop)
             .await;
         if let Err(e) = served {

@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::{AppState, ops, push};
+use super::{AppState, ops, push, ring_pages};
 use cortex_core::tenant::{FAKE_TENANT, ORG_ID_HEADER, tenant_id};
 
 type Labels = Vec<(String, String)>;
@@ -41,23 +41,39 @@ impl HttpMetrics {
     }
 }
 
-/// Every route.
+/// Every route of the components this process runs.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let max = state.config.distributor.max_recv_msg_size;
-    Router::new()
-        .route(
-            "/api/v1/push",
-            post(push::handle).layer(DefaultBodyLimit::max(max)),
-        )
+    let mut router = Router::new()
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .route("/config", get(ops::config))
         .route("/services", get(ops::services))
         .route("/runtime_config", get(ops::runtime_config))
-        .route("/ingester/flush", get(ops::flush).post(ops::flush))
-        .route("/ingester/ring", get(ops::ring).post(ops::ring))
-        .route("/", get(ops::index))
-        .merge(super::api::routes())
+        .route(
+            "/ingester/ring",
+            get(ring_pages::ingester_ring).post(ring_pages::ingester_ring),
+        )
+        .route("/memberlist", get(ring_pages::memberlist))
+        .route("/", get(ops::index));
+    if state.distributor.is_some() {
+        router = router
+            .route(
+                "/api/v1/push",
+                post(push::handle).layer(DefaultBodyLimit::max(max)),
+            )
+            .route(
+                "/distributor/ring",
+                get(ring_pages::distributor_ring).post(ring_pages::distributor_ring),
+            );
+    }
+    if state.ingester.is_some() {
+        router = router.route("/ingester/flush", get(ops::flush).post(ops::flush));
+    }
+    if state.query.is_some() {
+        router = router.merge(super::api::routes());
+    }
+    router
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

@@ -1,24 +1,24 @@
-//! The running server: builds every component the configuration's `target` asks for,
-//! serves the HTTP API, and shuts down gracefully on SIGTERM or SIGINT (stop taking
-//! requests, finish those in flight, stop the ingester's loops, flush if configured,
-//! close every TSDB).
+//! The running server: builds every component the configuration's `target` asks for
+//! (`components.rs`), serves the HTTP API and gRPC, and shuts down gracefully on
+//! SIGTERM or SIGINT (stop taking requests, finish those in flight, stop the ingester's
+//! loops, flush if configured, close every TSDB, leave the rings).
 
 mod api;
+mod components;
 mod grpc;
 mod http;
 pub mod log;
 mod ops;
 mod push;
+mod ring_pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cortex_core::distributor::{Distributor, DistributorMetrics, OverridesLimits};
-use cortex_core::ingester::{Bucket, Ingester};
+use cortex_core::distributor::Distributor;
+use cortex_core::ingester::Ingester;
 use cortex_core::limits::{Overrides, ReloadHandle, spawn_reloader};
-use cortex_core::promql::EngineOpts;
-use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use cortex_ring::{INGESTER_RING_KEY, Lifecycler, RingClient};
 
 use crate::config::Config;
+use crate::ingester_rpc::{IngesterClientConfig, IngesterPool};
 use log::Logger;
 
 /// Why the server could not start or stopped with an error.
@@ -65,15 +66,44 @@ pub(crate) struct AppState {
     pub log: Logger,
     pub registry: Registry,
     pub overrides: Arc<Overrides>,
-    pub ingester: Arc<Ingester>,
-    pub distributor: Distributor,
+    /// The ingester, when this process runs one.
+    pub ingester: Option<Arc<Ingester>>,
+    /// The distributor, when this process runs one.
+    pub distributor: Option<Distributor>,
+    /// The querier, when this process runs one.
+    pub query: Option<api::QueryBackend>,
     pub ready: AtomicBool,
     pub stopping: AtomicBool,
     pub http: http::HttpMetrics,
-    pub ring: RingClient,
+    /// The ingester ring, as every component sees it.
+    pub ring: Arc<RingClient>,
+    /// The distributor ring, when this process runs a distributor.
+    pub distributor_ring: Option<Arc<RingClient>>,
     pub kv: Arc<dyn cortex_ring::Kv>,
+    /// The gossip member, when the ring is gossiped.
+    pub gossip: Option<Arc<cortex_ring::GossipKv>>,
+    /// The ingester's registration in the ring.
     pub lifecycler: std::sync::Mutex<Option<Lifecycler>>,
-    pub query: api::QueryBackend,
+    /// The distributor's registration in the distributor ring.
+    pub distributor_lifecycler: std::sync::Mutex<Option<Lifecycler>>,
+}
+
+impl AppState {
+    /// The querier, or a 404 for a process that does not run one.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn query(&self) -> Result<&api::QueryBackend, axum::response::Response> {
+        self.query.as_ref().ok_or_else(|| not_running("querier"))
+    }
+}
+
+/// The answer of an endpoint whose component this process does not run.
+pub(crate) fn not_running(component: &str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        format!("the {component} is not running in this process (see -target)\n"),
+    )
+        .into_response()
 }
 
 /// A started server.
@@ -84,14 +114,16 @@ pub struct Server {
     grpc_listener: Option<TcpListener>,
     grpc_addr: SocketAddr,
     _reloader: Option<ReloadHandle>,
+    _counts: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
-    /// Opens every component (replaying WALs) and binds the HTTP listener; call
-    /// [`Server::run`] to serve. Must be called inside a tokio runtime.
+    /// Opens the components `target` names (replaying the ingester's WAL), joins the
+    /// rings and binds the listeners; call [`Server::run`] to serve. Must be called
+    /// inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
         let log = Logger::new(&config.server.log_level, &config.server.log_format);
-        let registry = Registry::default();
+        let mut registry = Registry::default();
         let overrides = Arc::new(Overrides::from_config(
             config.limits.clone(),
             &config.runtime_config,
@@ -104,76 +136,87 @@ impl Server {
                     .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?,
             )
         };
-        let tsdb = config.blocks_storage.tsdb.clone();
-        let bucket = Bucket::local(&config.blocks_storage.filesystem.dir)?;
-        let limits = Arc::new(OverridesLimits::new(overrides.clone(), 1, 1));
-        let ingester_cfg = config.ingester.clone();
-        let ingester = tokio::task::spawn_blocking(move || {
-            let mut registry = registry;
-            Ingester::open(ingester_cfg, tsdb, limits, bucket, "", &mut registry)
-                .map(|i| (i, registry))
-        })
-        .await
-        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?;
-        let (ingester, mut registry) = ingester?;
-        ingester.start(&tokio::runtime::Handle::current());
-        let mut distributor = Distributor::new(
-            overrides.clone(),
-            ingester.clone(),
-            DistributorMetrics::new(&mut registry),
+        let (listener, addr) = bind(
+            &config.server.http_listen_address,
+            config.server.http_listen_port,
+        )
+        .await?;
+        let (grpc_listener, grpc_addr) = bind(
+            &config.server.grpc_listen_address,
+            config.server.grpc_listen_port,
+        )
+        .await?;
+        let runtime = tokio::runtime::Handle::current();
+        // The rings live in the configured KV store (in memory in the single binary).
+        // Connecting to etcd or joining the gossip cluster blocks.
+        let kv_cfg = config.ingester.lifecycler.ring.kvstore.clone();
+        let store =
+            blocking(move || cortex_ring::open_store(&kv_cfg).map_err(ServerError::from)).await?;
+        let ring = Arc::new(RingClient::start(
+            store.kv.clone(),
+            INGESTER_RING_KEY,
+            config.ingester.lifecycler.ring.clone(),
+        )?);
+        let local = config.runs_locally();
+        let counts = components::Counts::default();
+
+        let ingester = if config.runs("ingester") {
+            Some(components::open_ingester(&config, &overrides, &counts, &mut registry).await?)
+        } else {
+            None
+        };
+        let lifecycler = match &ingester {
+            Some(_) => Some(components::join_ingester_ring(&config, &store.kv, grpc_addr).await?),
+            None => None,
+        };
+        let pool = Arc::new(IngesterPool::new(
+            IngesterClientConfig {
+                timeout: config.distributor.remote_timeout.to_std(),
+                ..IngesterClientConfig::default()
+            },
+            runtime.clone(),
+        ));
+        let (distributor, distributor_ring, distributor_lifecycler) = if config.runs("distributor")
+        {
+            let (d, ring, lc) = components::start_distributor(
+                &config,
+                &overrides,
+                ingester.as_ref(),
+                local,
+                &ring,
+                &pool,
+                &store.kv,
+                grpc_addr,
+                &counts,
+                &mut registry,
+            )
+            .await?;
+            (Some(d), Some(ring), Some(lc))
+        } else {
+            (None, None, None)
+        };
+        let query = if config.runs("querier") {
+            let local_ingester = ingester.as_ref().filter(|_| local);
+            Some(components::query_backend(
+                &config,
+                &overrides,
+                local_ingester,
+                &ring,
+                &pool,
+            )?)
+        } else {
+            None
+        };
+        let counts_task = components::spawn_count_updater(
+            counts,
+            ring.clone(),
+            distributor_ring
+                .clone()
+                .map(|r| (r, config.distributor.ring.heartbeat_timeout.to_std())),
+            config.ingester.lifecycler.ring.heartbeat_timeout.to_std(),
         );
-        if config.distributor.ha_tracker.enable_ha_tracker {
-            distributor = distributor.with_ha_tracker();
-        }
         let http = http::HttpMetrics::new(&mut registry);
         ops::register_process_metrics(&mut registry);
-        let addr = format!(
-            "{}:{}",
-            if config.server.http_listen_address.is_empty() {
-                "0.0.0.0"
-            } else {
-                &config.server.http_listen_address
-            },
-            config.server.http_listen_port
-        );
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Listen {
-                addr: addr.clone(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(ServerError::Serve)?;
-        let grpc_addr = format!(
-            "{}:{}",
-            if config.server.grpc_listen_address.is_empty() {
-                "0.0.0.0"
-            } else {
-                &config.server.grpc_listen_address
-            },
-            config.server.grpc_listen_port
-        );
-        let grpc_listener =
-            TcpListener::bind(&grpc_addr)
-                .await
-                .map_err(|source| ServerError::Listen {
-                    addr: grpc_addr.clone(),
-                    source,
-                })?;
-        let grpc_addr = grpc_listener.local_addr().map_err(ServerError::Serve)?;
-        // The ring lives in the configured KV store (in memory by default in the single
-        // binary); the ingester joins it. Connecting to etcd blocks, as does the
-        // lifecycler's first write, so both run on the blocking pool.
-        let mut lc_cfg = config.ingester.lifecycler.clone();
-        lc_cfg.listen_port = grpc_addr.port();
-        let ring_cfg = lc_cfg.ring.clone();
-        let (kv, lifecycler) = tokio::task::spawn_blocking(move || {
-            let kv = cortex_ring::kv::from_config(&lc_cfg.ring.kvstore)?;
-            let lifecycler = Lifecycler::start(lc_cfg, kv.clone(), INGESTER_RING_KEY)?;
-            Ok::<_, ServerError>((kv, lifecycler))
-        })
-        .await
-        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))??;
-        let ring = RingClient::start(kv.clone(), INGESTER_RING_KEY, ring_cfg)?;
         log.info(
             "server listening",
             &[
@@ -182,28 +225,6 @@ impl Server {
                 ("target", &config.target),
             ],
         );
-        let bucket_reader = Arc::new(BucketReader::new(
-            ingester.bucket().clone(),
-            BucketBlocksConfig {
-                sync_interval: config.blocks_storage.bucket_store.sync_interval.to_std(),
-                sync_dir: config.blocks_storage.bucket_store.sync_dir.clone(),
-            },
-            tokio::runtime::Handle::current(),
-        ));
-        let query = api::QueryBackend::new(
-            ingester.clone(),
-            bucket_reader,
-            overrides.clone(),
-            EngineOpts {
-                max_samples: config.querier.max_samples,
-                timeout: config.querier.timeout.to_std(),
-                lookback_delta: config.querier.lookback_delta.to_std(),
-                no_step_subquery_interval: config.querier.default_evaluation_interval.to_std(),
-            },
-            config.auth_enabled,
-            config.tenant_federation.enabled,
-            config.querier.max_concurrent,
-        );
         let state = Arc::new(AppState {
             config,
             log,
@@ -211,13 +232,16 @@ impl Server {
             overrides,
             ingester,
             distributor,
+            query,
             ready: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             http,
             ring,
-            kv,
-            lifecycler: std::sync::Mutex::new(Some(lifecycler)),
-            query,
+            distributor_ring,
+            kv: store.kv,
+            gossip: store.gossip,
+            lifecycler: std::sync::Mutex::new(lifecycler),
+            distributor_lifecycler: std::sync::Mutex::new(distributor_lifecycler),
         });
         Ok(Server {
             state,
@@ -226,6 +250,7 @@ impl Server {
             grpc_listener: Some(grpc_listener),
             grpc_addr,
             _reloader: reloader,
+            _counts: Some(counts_task),
         })
     }
 
@@ -253,7 +278,11 @@ impl Server {
         let router = http::router(state.clone());
         let (grpc_stop, grpc_task) = match self.grpc_listener.take() {
             Some(l) => {
-                let (tx, task) = grpc::serve(l, state.log, state.ingester.clone());
+                let ingester = state
+                    .ingester
+                    .clone()
+                    .map(|i| i as Arc<dyn cortex_core::ingester::api::IngesterApi>);
+                let (tx, task) = grpc::serve(l, state.log, ingester);
                 (Some(tx), Some(task))
             }
             None => (None, None),
@@ -298,21 +327,32 @@ impl Server {
                 task.abort();
             }
         }
-        let shut = state.ingester.shutdown().await;
-        match &shut {
-            Ok(()) => state.log.info("ingester stopped", &[]),
-            Err(e) => state.log.error("ingester shutdown failed", &[("err", e)]),
-        }
-        let lifecycler = state
-            .lifecycler
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(lc) = lifecycler {
-            match tokio::task::spawn_blocking(move || lc.leave()).await {
-                Ok(Ok(())) => state.log.info("left the ring", &[]),
-                Ok(Err(e)) => state.log.warn("leaving the ring failed", &[("err", &e)]),
-                Err(e) => state.log.warn("leaving the ring failed", &[("err", &e)]),
+        let shut = match &state.ingester {
+            Some(ingester) => {
+                let shut = ingester.shutdown().await;
+                match &shut {
+                    Ok(()) => state.log.info("ingester stopped", &[]),
+                    Err(e) => state.log.error("ingester shutdown failed", &[("err", e)]),
+                }
+                shut
+            }
+            None => Ok(()),
+        };
+        for (ring, slot) in [
+            ("ingester", &state.lifecycler),
+            ("distributor", &state.distributor_lifecycler),
+        ] {
+            let lifecycler = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(lc) = lifecycler {
+                match tokio::task::spawn_blocking(move || lc.leave()).await {
+                    Ok(Ok(())) => state.log.info("left the ring", &[("ring", &ring)]),
+                    Ok(Err(e)) => state
+                        .log
+                        .warn("leaving the ring failed", &[("ring", &ring), ("err", &e)]),
+                    Err(e) => state
+                        .log
+                        .warn("leaving the ring failed", &[("ring", &ring), ("err", &e)]),
+                }
             }
         }
         result?;
@@ -322,6 +362,36 @@ impl Server {
 }
 
 use std::future::IntoFuture as _;
+
+/// Binds a TCP listener on `address` (all interfaces when empty) and `port`.
+async fn bind(address: &str, port: u16) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let addr = format!(
+        "{}:{}",
+        if address.is_empty() {
+            "0.0.0.0"
+        } else {
+            address
+        },
+        port
+    );
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(ServerError::Serve)?;
+    Ok((listener, bound))
+}
+
+/// Runs `f` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ServerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?
+}
 
 /// Resolves on SIGTERM or SIGINT.
 async fn wait_for_signal() {

@@ -19,17 +19,18 @@ use serde_yaml::Value;
 use super::AppState;
 use crate::config::Config;
 
-/// 200 `ready` once every component is running and the ingester is ACTIVE in the
-/// ring; 503 while starting or stopping.
+/// 200 `ready` once every component is running and the ingester (in a process that
+/// runs one) is ACTIVE in the ring; 503 while starting or stopping.
 pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    let active = state
-        .lifecycler
-        .lock()
-        .map(|l| {
-            l.as_ref()
-                .is_some_and(|l| l.state() == cortex_ring::InstanceState::ACTIVE)
-        })
-        .unwrap_or(false);
+    let active = state.ingester.is_none()
+        || state
+            .lifecycler
+            .lock()
+            .map(|l| {
+                l.as_ref()
+                    .is_some_and(|l| l.state() == cortex_ring::InstanceState::ACTIVE)
+            })
+            .unwrap_or(false);
     if state.ready.load(Ordering::Acquire) && active {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -114,7 +115,16 @@ pub(crate) async fn services(State(state): State<Arc<AppState>>) -> Response {
         "Starting"
     };
     let mut out = String::new();
-    for name in ["server", "runtime-config", "ingester", "distributor"] {
+    let mut names = vec!["server", "runtime-config", "ring"];
+    if state.gossip.is_some() {
+        names.push("memberlist-kv");
+    }
+    for component in ["ingester", "distributor", "querier"] {
+        if state.config.runs(component) {
+            names.push(component);
+        }
+    }
+    for name in names {
         out.push_str(&format!("{name}: {s}\n"));
     }
     (StatusCode::OK, out).into_response()
@@ -125,7 +135,9 @@ pub(crate) async fn flush(
     State(state): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let ingester = state.ingester.clone();
+    let Some(ingester) = state.ingester.clone() else {
+        return super::not_running("ingester");
+    };
     let log = state.log;
     let run = async move {
         match ingester.flush().await {
@@ -141,97 +153,38 @@ pub(crate) async fn flush(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// The ingester ring: an HTML table, or the descriptor as JSON with `?format=json` or
-/// `Accept: application/json`.
-pub(crate) async fn ring(
-    State(state): State<Arc<AppState>>,
-    method: axum::http::Method,
-    headers: axum::http::HeaderMap,
-    axum::extract::RawQuery(query): axum::extract::RawQuery,
-    body: axum::body::Bytes,
-) -> Response {
-    let form = super::api::Form::parse(&method, &headers, query.as_deref(), &body);
-    let ring = state.ring.ring();
-    let desc = ring.desc();
-    let json = form.get("format").is_some_and(|f| f == "json")
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json"));
-    if json {
-        return ([(header::CONTENT_TYPE, "application/json")], desc.encode()).into_response();
+/// A list of this process' endpoints.
+pub(crate) async fn index(State(state): State<Arc<AppState>>) -> Response {
+    let mut out = String::from("cortex\n\n");
+    let mut add = |path: &str| {
+        out.push_str(path);
+        out.push('\n');
+    };
+    if state.distributor.is_some() {
+        add("/api/v1/push");
+        add("/distributor/ring");
     }
-    let mut notice = String::new();
-    // Forgetting changes the ring, so only a POST (the page's button) may do it.
-    if let Some(id) = form
-        .get("forget")
-        .filter(|id| !id.is_empty() && method == axum::http::Method::POST)
-    {
-        let id = id.to_string();
-        let kv = state.kv.clone();
-        let id2 = id.clone();
-        let res = tokio::task::spawn_blocking(move || {
-            cortex_ring::forget::forget(&*kv, cortex_ring::INGESTER_RING_KEY, &id2)
-        })
-        .await;
-        notice = match res {
-            Ok(Ok(true)) => format!("<p>Instance {} forgotten.</p>\n", html_escape(&id)),
-            Ok(Ok(false)) => format!("<p>Instance {} is not in the ring.</p>\n", html_escape(&id)),
-            Ok(Err(e)) => format!(
-                "<p>Forgetting {} failed: {}</p>\n",
-                html_escape(&id),
-                html_escape(&e.to_string())
-            ),
-            Err(e) => format!(
-                "<p>Forgetting {} failed: {}</p>\n",
-                html_escape(&id),
-                html_escape(&e.to_string())
-            ),
-        };
+    if state.query.is_some() {
+        add("/prometheus/api/v1/query");
+        add("/prometheus/api/v1/query_range");
     }
-    let ring = state.ring.ring();
-    let desc = ring.desc();
-    let owned = desc.ownership();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let mut rows = String::new();
-    for (id, inst) in &desc.ingesters {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}s ago</td><td>{}</td><td>{:.2}%</td><td><form method=\"post\" action=\"/ingester/ring\"><input type=\"hidden\" name=\"forget\" value=\"{}\"><button type=\"submit\">Forget</button></form></td></tr>\n",
-            html_escape(id),
-            html_escape(&inst.zone),
-            html_escape(&inst.addr),
-            inst.state,
-            now - inst.timestamp,
-            inst.tokens.len(),
-            owned.get(id).copied().unwrap_or(0.0) * 100.0,
-            html_escape(id),
-        ));
+    for path in [
+        "/ready",
+        "/metrics",
+        "/config",
+        "/runtime_config",
+        "/services",
+        "/ingester/ring",
+    ] {
+        add(path);
     }
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        format!(
-            "<!DOCTYPE html>\n<html><head><title>Ingester ring</title></head><body>\n<h1>Ingester ring</h1>\n{notice}<table border=\"1\">\n<tr><th>Instance ID</th><th>Zone</th><th>Address</th><th>State</th><th>Last heartbeat</th><th>Tokens</th><th>Ownership</th><th></th></tr>\n{rows}</table>\n</body></html>\n"
-        ),
-    )
-        .into_response()
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// A list of the endpoints.
-pub(crate) async fn index() -> Response {
-    (
-        StatusCode::OK,
-        "cortex\n\n/api/v1/push\n/ready\n/metrics\n/config\n/runtime_config\n/services\n/ingester/ring\n/ingester/flush\n",
-    )
-        .into_response()
+    if state.ingester.is_some() {
+        add("/ingester/flush");
+    }
+    if state.gossip.is_some() {
+        add("/memberlist");
+    }
+    (StatusCode::OK, out).into_response()
 }
 
 fn yaml(text: String) -> Response {

@@ -21,6 +21,7 @@ enum Outcome {
     Stored(Protocol, PushSummary),
     BadBody(DecodeError),
     Refused(DistributorError),
+    NotRunning,
 }
 
 /// The push handler.
@@ -63,7 +64,10 @@ pub(crate) async fn handle(
             Err(e) => return Outcome::BadBody(e),
         };
         let protocol = req.protocol;
-        match st.distributor.push(&tenant2, &mut req) {
+        let Some(distributor) = &st.distributor else {
+            return Outcome::NotRunning;
+        };
+        match distributor.push(&tenant2, &mut req) {
             Ok(s) => Outcome::Stored(protocol, s),
             Err(e) => Outcome::Refused(e),
         }
@@ -84,6 +88,7 @@ pub(crate) async fn handle(
             }
             resp
         }
+        Ok(Outcome::NotRunning) => super::not_running("distributor"),
         Ok(Outcome::BadBody(e)) => {
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             (status, format!("{e}\n")).into_response()

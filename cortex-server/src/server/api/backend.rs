@@ -2,25 +2,56 @@
 //! tenant federation), a [`Querier`] over their data, their query limits, and a
 //! blocking task for the engine that is canceled when the client goes away and waits
 //! for one of `querier.max_concurrent` slots.
+//!
+//! A tenant's data is its ingester TSDB and the blocks it shipped to the bucket. In the
+//! single binary the ingester is in this process ([`Recent::Local`]); a querier of a
+//! cluster reads the ingesters that hold the tenant's replicas through the ring and
+//! merges the copies ([`Recent::Ring`]), and the bucket beside them, each for the part
+//! of the range `query_ingesters_within` / `query_store_after` give it.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cortex_core::api::ApiError;
-use cortex_core::ingester::Ingester;
+use cortex_core::ingester::{Ingester, MetadataEntry, MetadataQuery};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::{CancelToken, EngineOpts};
 use cortex_core::querier::bucket::BucketReader;
 use cortex_core::querier::federated::FederatedQuerier;
+use cortex_core::querier::ingesters::IngestersQuerier;
+use cortex_core::querier::replicas::{IngesterClients, IngesterRing};
 use cortex_core::querier::tenant::TenantQuerier;
-use cortex_core::querier::{Querier, QueryLimits as FetchLimits};
+use cortex_core::querier::time_split::TimeSplitQuerier;
+use cortex_core::querier::{Querier, QuerierError, QueryLimits as FetchLimits};
 use cortex_core::tenant::{FAKE_TENANT, ORG_ID_HEADER, TenantError, tenant_ids};
+use cortex_tsdb::db::Db;
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
+
+/// Where a tenant's recent (not yet long-term) data is read.
+pub(crate) enum Recent {
+    /// The ingester in this process.
+    Local(Arc<Ingester>),
+    /// The ring's ingesters.
+    Ring {
+        /// The tenant's read replicas.
+        ring: Arc<dyn IngesterRing>,
+        /// Clients of the ingesters.
+        clients: Arc<dyn IngesterClients>,
+        /// Where the ingester calls run.
+        runtime: Handle,
+        /// Only the part of a query newer than this is asked of the ingesters.
+        query_ingesters_within: Duration,
+        /// Only the part of a query older than this is asked of the bucket.
+        query_store_after: Duration,
+    },
+}
 
 /// The read side of the server.
 pub(crate) struct QueryBackend {
-    ingester: Arc<Ingester>,
+    recent: Recent,
     bucket: Arc<BucketReader>,
     overrides: Arc<Overrides>,
     engine: EngineOpts,
@@ -59,7 +90,7 @@ impl QueryBackend {
     /// A backend reading `ingester`'s tenants and the blocks they shipped to the
     /// bucket (through `bucket`).
     pub(crate) fn new(
-        ingester: Arc<Ingester>,
+        recent: Recent,
         bucket: Arc<BucketReader>,
         overrides: Arc<Overrides>,
         engine: EngineOpts,
@@ -68,7 +99,7 @@ impl QueryBackend {
         max_concurrent: usize,
     ) -> QueryBackend {
         QueryBackend {
-            ingester,
+            recent,
             bucket,
             overrides,
             engine,
@@ -83,9 +114,34 @@ impl QueryBackend {
         &self.engine
     }
 
-    /// The ingester.
-    pub(crate) fn ingester(&self) -> &Arc<Ingester> {
-        &self.ingester
+    /// The tenant's TSDB in this process' ingester; `None` when the tenant has none
+    /// or the ingesters are remote.
+    pub(crate) fn local_db(&self, tenant: &str) -> Option<Arc<Db>> {
+        match &self.recent {
+            Recent::Local(ingester) => ingester.db(tenant),
+            Recent::Ring { .. } => None,
+        }
+    }
+
+    /// The metric metadata of `tenant` that `query` asks for, from the ingesters (the
+    /// remote ones' answers concatenated; callers deduplicate). Call it from a
+    /// blocking thread.
+    pub(crate) fn metadata(
+        &self,
+        tenant: &str,
+        query: &MetadataQuery,
+    ) -> Result<Vec<MetadataEntry>, QuerierError> {
+        match &self.recent {
+            Recent::Local(ingester) => Ok(ingester.metadata(tenant, query)),
+            Recent::Ring {
+                ring,
+                clients,
+                runtime,
+                ..
+            } => self
+                .ingesters_querier(tenant, ring, clients, runtime)
+                .metadata(query),
+        }
     }
 
     /// The request's tenants, sorted: from `X-Scope-OrgID` (401 without it, 400 when
@@ -133,32 +189,69 @@ impl QueryBackend {
     /// series labelled with `__tenant_id__`. Call it from a blocking thread.
     pub(crate) fn querier(&self, tenants: &[String]) -> Arc<dyn Querier> {
         match tenants {
-            [one] => Arc::new(self.tenant_querier(one)),
+            [one] => Arc::from(self.tenant_querier(one)),
             _ => Arc::new(FederatedQuerier::new(
                 tenants
                     .iter()
-                    .map(|t| {
-                        (
-                            t.clone(),
-                            Box::new(self.tenant_querier(t)) as Box<dyn Querier>,
-                        )
-                    })
+                    .map(|t| (t.clone(), self.tenant_querier(t)))
                     .collect(),
             )),
         }
     }
 
-    fn tenant_querier(&self, tenant: &str) -> TenantQuerier {
+    fn fetch_limits(&self, tenant: &str) -> FetchLimits {
         let l = self.overrides.tenant(tenant);
-        TenantQuerier::new(
+        FetchLimits {
+            max_fetched_series_per_query: l.max_fetched_series_per_query,
+            max_fetched_chunks_per_query: l.max_fetched_chunks_per_query,
+        }
+    }
+
+    /// The tenant's data: its local TSDB and bucket blocks, or its replicas on the
+    /// ring's ingesters and its bucket blocks, split in time.
+    fn tenant_querier(&self, tenant: &str) -> Box<dyn Querier> {
+        let limits = self.fetch_limits(tenant);
+        let bucket = Some(self.bucket.tenant(tenant));
+        match &self.recent {
+            Recent::Local(ingester) => Box::new(TenantQuerier::new(
+                tenant,
+                ingester.db(tenant),
+                bucket,
+                limits,
+            )),
+            Recent::Ring {
+                ring,
+                clients,
+                runtime,
+                query_ingesters_within,
+                query_store_after,
+            } => Box::new(TimeSplitQuerier::new(
+                Box::new(self.ingesters_querier(tenant, ring, clients, runtime)),
+                Box::new(TenantQuerier::new(tenant, None, bucket, limits)),
+                *query_ingesters_within,
+                *query_store_after,
+                now_ms(),
+            )),
+        }
+    }
+
+    /// The tenant's replicas on the ring's ingesters (its shuffle shard when it has
+    /// one).
+    fn ingesters_querier(
+        &self,
+        tenant: &str,
+        ring: &Arc<dyn IngesterRing>,
+        clients: &Arc<dyn IngesterClients>,
+        runtime: &Handle,
+    ) -> IngestersQuerier {
+        IngestersQuerier::new(
             tenant,
-            self.ingester.db(tenant),
-            Some(self.bucket.tenant(tenant)),
-            FetchLimits {
-                max_fetched_series_per_query: l.max_fetched_series_per_query,
-                max_fetched_chunks_per_query: l.max_fetched_chunks_per_query,
-            },
+            ring.clone(),
+            clients.clone(),
+            runtime.clone(),
+            self.fetch_limits(tenant),
         )
+        .with_shard_size(self.overrides.tenant(tenant).ingestion_tenant_shard_size)
     }
 
     /// Runs `f` on the blocking pool once a query slot is free. The token it gets is
@@ -181,4 +274,10 @@ impl QueryBackend {
         drop(guard);
         res
     }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -60,7 +60,10 @@ pub(crate) async fn names(
     State(state): State<Arc<AppState>>,
     ApiCall { tenants, form }: ApiCall,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let l = match lookup(&form, false) {
         Ok(l) => l,
         Err(e) => return fail(&e),
@@ -103,7 +106,10 @@ pub(crate) async fn values(
     Path(name): Path<String>,
     ApiCall { tenants, form }: ApiCall,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     if !is_legacy_label_name(&name) {
         return fail(&ApiError::bad_data(format!(
             "invalid label name: {}",
@@ -142,7 +148,10 @@ pub(crate) async fn series(
     State(state): State<Arc<AppState>>,
     ApiCall { tenants, form }: ApiCall,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     if form.all("match[]").is_empty() {
         return fail(&ApiError::bad_data("no match[] parameter provided"));
     }

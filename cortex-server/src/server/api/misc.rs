@@ -26,7 +26,10 @@ pub(crate) async fn metadata(
     State(state): State<Arc<AppState>>,
     ApiCall { tenants, form }: ApiCall,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let number = |name: &str, msg: &str| -> Result<Option<usize>, ApiError> {
         match form.get(name).filter(|v| !v.is_empty()) {
             None => Ok(None),
@@ -53,18 +56,38 @@ pub(crate) async fn metadata(
         limit: None,
         limit_per_metric,
     };
+    let entries = {
+        let st = state.clone();
+        backend
+            .run(move |_| {
+                let Ok(backend) = st.query() else {
+                    return Err(ApiError::internal("querier not running"));
+                };
+                let mut all = Vec::new();
+                for t in &tenants {
+                    let found = backend
+                        .metadata(t, &q)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    all.extend(found);
+                }
+                Ok(all)
+            })
+            .await
+    };
+    let entries = match entries {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) | Err(e) => return fail(&e),
+    };
     let mut by_metric: BTreeMap<String, BTreeSet<MetadataJson>> = BTreeMap::new();
-    for t in &tenants {
-        for e in backend.ingester().metadata(t, &q) {
-            by_metric
-                .entry(e.metric_family_name.clone())
-                .or_default()
-                .insert(MetadataJson {
-                    metric_type: e.type_name().to_string(),
-                    help: e.help.clone(),
-                    unit: e.unit.clone(),
-                });
-        }
+    for e in entries {
+        by_metric
+            .entry(e.metric_family_name.clone())
+            .or_default()
+            .insert(MetadataJson {
+                metric_type: e.type_name().to_string(),
+                help: e.help.clone(),
+                unit: e.unit.clone(),
+            });
     }
     let by_metric: BTreeMap<String, Vec<MetadataJson>> = by_metric
         .into_iter()
@@ -109,7 +132,10 @@ pub(crate) async fn exemplars(
     State(state): State<Arc<AppState>>,
     ApiCall { tenants, form }: ApiCall,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let start = match parse_time_param(form.get("start"), "start", MIN_TIME) {
         Ok(t) => t,
         Err(e) => return fail(&ApiError::invalid_param("start", e)),
@@ -133,13 +159,18 @@ pub(crate) async fn exemplars(
         // Prometheus answers a query without selectors with no content.
         return StatusCode::NO_CONTENT.into_response();
     }
-    let ingester = backend.ingester().clone();
     let federated = tenants.len() > 1;
+    let st = state.clone();
     let res = backend
         .run(move |_| {
+            let Ok(backend) = st.query() else {
+                return Err(ApiError::internal("querier not running"));
+            };
             let mut all: Vec<ExemplarSeries> = Vec::new();
             for t in &tenants {
-                let Some(db) = ingester.db(t) else { continue };
+                let Some(db) = backend.local_db(t) else {
+                    continue;
+                };
                 let found = db
                     .exemplars(&sets, start, end)
                     .map_err(|e| ApiError::internal(e.to_string()))?;

@@ -24,7 +24,7 @@ use cortex_core::api::{ApiError, ErrorType, encode};
 
 use super::AppState;
 
-pub(crate) use backend::QueryBackend;
+pub(crate) use backend::{QueryBackend, Recent};
 pub(crate) use form::Form;
 
 /// Largest form body accepted, as Go's `ParseForm` allows.
@@ -48,7 +48,7 @@ impl axum::extract::FromRequest<Arc<AppState>> for ApiCall {
         state: &Arc<AppState>,
     ) -> Result<ApiCall, Response> {
         let (parts, body) = req.into_parts();
-        let tenants = state.query.tenants(&parts.headers)?;
+        let tenants = state.query()?.tenants(&parts.headers)?;
         let body = axum::body::to_bytes(body, MAX_FORM_BYTES)
             .await
             .map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, format!("{e}\n")).into_response())?;

@@ -32,7 +32,10 @@ pub(crate) async fn instant(
     State(state): State<Arc<AppState>>,
     ApiCall { tenants, form }: ApiCall,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let ts = match parse_time_param(form.get("time"), "time", now_ms()) {
         Ok(t) => t,
         Err(e) => return fail(&ApiError::invalid_param("time", e)),
@@ -59,7 +62,10 @@ pub(crate) async fn range(
     State(state): State<Arc<AppState>>,
     ApiCall { tenants, form }: ApiCall,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let (start, end, step) = match range_params(&form) {
         Ok(r) => r,
         Err(e) => return fail(&e),

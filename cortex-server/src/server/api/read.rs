@@ -51,7 +51,10 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let backend = &state.query;
+    let backend = match state.query() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let tenants = match backend.tenants(&headers) {
         Ok(t) => t,
         Err(r) => return r,

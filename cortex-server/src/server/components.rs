@@ -1,0 +1,259 @@
+//! Building the components `-target` names: the ingester (its TSDBs and its ring
+//! registration), the distributor (writing to the local ingester in the single binary,
+//! through the ring's replicas otherwise, and registered in the distributor ring), the
+//! querier (reading the local ingester or the ring's ingesters, and the bucket), and
+//! the counts of healthy ingesters and distributors that turn global limits into
+//! local shares.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use cortex_core::distributor::{Distributor, DistributorMetrics, OverridesLimits, Replicator};
+use cortex_core::ingester::{Bucket, Ingester};
+use cortex_core::limits::Overrides;
+use cortex_core::promql::EngineOpts;
+use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
+use cortex_ring::{
+    DISTRIBUTOR_RING_KEY, INGESTER_RING_KEY, InstanceState, Kv, Lifecycler, LifecyclerConfig,
+    QuerierRing, RingClient, ring_source,
+};
+use prometheus_client::registry::Registry;
+use tokio::runtime::Handle;
+
+use super::api::{QueryBackend, Recent};
+use super::{ServerError, blocking};
+use crate::config::Config;
+use crate::ingester_rpc::IngesterPool;
+
+/// How often the healthy instance counts are refreshed from the rings.
+const COUNT_REFRESH: Duration = Duration::from_secs(1);
+
+/// Healthy ingesters and distributors, as the global limits divide them (1 until the
+/// rings say otherwise).
+#[derive(Clone)]
+pub(crate) struct Counts {
+    pub ingesters: Arc<AtomicUsize>,
+    pub distributors: Arc<AtomicUsize>,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            ingesters: Arc::new(AtomicUsize::new(1)),
+            distributors: Arc::new(AtomicUsize::new(1)),
+        }
+    }
+}
+
+/// Opens the ingester (replaying every tenant's WAL) and starts its loops.
+pub(crate) async fn open_ingester(
+    config: &Config,
+    overrides: &Arc<Overrides>,
+    counts: &Counts,
+    registry: &mut Registry,
+) -> Result<Arc<Ingester>, ServerError> {
+    let tsdb = config.blocks_storage.tsdb.clone();
+    let bucket = Bucket::local(&config.blocks_storage.filesystem.dir)?;
+    let limits = Arc::new(OverridesLimits::with_ingester_count(
+        overrides.clone(),
+        config.ingester.lifecycler.ring.replication_factor,
+        counts.ingesters.clone(),
+    ));
+    let ingester_cfg = config.ingester.clone();
+    // Blocks shipped by a ring member carry its instance ID, as Cortex's do.
+    let id = if config.runs_locally() {
+        String::new()
+    } else {
+        config.ingester.lifecycler.id.clone()
+    };
+    let mut reg = std::mem::take(registry);
+    let (opened, reg) = tokio::task::spawn_blocking(move || {
+        let opened = Ingester::open(ingester_cfg, tsdb, limits, bucket, &id, &mut reg);
+        (opened, reg)
+    })
+    .await
+    .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?;
+    *registry = reg;
+    let ingester = opened?;
+    ingester.start(&Handle::current());
+    Ok(ingester)
+}
+
+/// Registers the ingester in the ingester ring, advertising the gRPC port.
+pub(crate) async fn join_ingester_ring(
+    config: &Config,
+    kv: &Arc<dyn Kv>,
+    grpc_addr: SocketAddr,
+) -> Result<Lifecycler, ServerError> {
+    let mut cfg = config.ingester.lifecycler.clone();
+    cfg.listen_port = grpc_addr.port();
+    let kv = kv.clone();
+    blocking(move || Ok(Lifecycler::start(cfg, kv, INGESTER_RING_KEY)?)).await
+}
+
+/// The distributor, its view of the distributor ring and its registration there.
+/// With `local` the pushes go to that ingester directly; otherwise through the ring.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn start_distributor(
+    config: &Config,
+    overrides: &Arc<Overrides>,
+    ingester: Option<&Arc<Ingester>>,
+    local: bool,
+    ring: &Arc<RingClient>,
+    pool: &Arc<IngesterPool>,
+    kv: &Arc<dyn Kv>,
+    grpc_addr: SocketAddr,
+    counts: &Counts,
+    registry: &mut Registry,
+) -> Result<(Distributor, Arc<RingClient>, Lifecycler), ServerError> {
+    let metrics = match ingester {
+        Some(i) => DistributorMetrics::sharing_discards(registry, i.metrics()),
+        None => DistributorMetrics::new(registry),
+    };
+    let mut distributor = match ingester.filter(|_| local) {
+        Some(i) => Distributor::new(overrides.clone(), i.clone(), metrics),
+        None => Distributor::replicated(
+            overrides.clone(),
+            Arc::new(Replicator::new(
+                ring_source(ring.clone()),
+                pool.client_factory(),
+                config.distributor.remote_timeout.to_std(),
+            )),
+            Handle::current(),
+            metrics,
+        ),
+    };
+    distributor = distributor.with_distributor_count(counts.distributors.clone());
+    if config.distributor.ha_tracker.enable_ha_tracker {
+        distributor = distributor.with_ha_tracker();
+    }
+    let lc_cfg = distributor_lifecycler_config(config, grpc_addr);
+    let ring_cfg = lc_cfg.ring.clone();
+    let kv = kv.clone();
+    let (lifecycler, client) = blocking(move || {
+        let lifecycler = Lifecycler::start(lc_cfg, kv.clone(), DISTRIBUTOR_RING_KEY)?;
+        let client = RingClient::start(kv, DISTRIBUTOR_RING_KEY, ring_cfg)?;
+        Ok((lifecycler, client))
+    })
+    .await?;
+    Ok((distributor, Arc::new(client), lifecycler))
+}
+
+/// The distributor's registration: one token (the distributor ring is only counted),
+/// no zone, the ingester ring's KV store.
+fn distributor_lifecycler_config(config: &Config, grpc_addr: SocketAddr) -> LifecyclerConfig {
+    let d = &config.distributor.ring;
+    let ingester = &config.ingester.lifecycler;
+    let mut ring = ingester.ring.clone();
+    ring.heartbeat_timeout = d.heartbeat_timeout;
+    ring.replication_factor = 1;
+    ring.zone_awareness_enabled = false;
+    ring.excluded_zones.clear();
+    LifecyclerConfig {
+        ring,
+        num_tokens: 1,
+        heartbeat_period: d.heartbeat_period,
+        final_sleep: cortex_core::limits::Duration::ZERO,
+        availability_zone: String::new(),
+        address: if d.instance_addr.is_empty() {
+            ingester.address.clone()
+        } else {
+            d.instance_addr.clone()
+        },
+        port: 0,
+        id: d.instance_id.clone(),
+        listen_port: grpc_addr.port(),
+        ..LifecyclerConfig::default()
+    }
+}
+
+/// The querier's backend: the local ingester when `ingester` is given, else the
+/// ring's ingesters through `pool`; the bucket beside either.
+pub(crate) fn query_backend(
+    config: &Config,
+    overrides: &Arc<Overrides>,
+    ingester: Option<&Arc<Ingester>>,
+    ring: &Arc<RingClient>,
+    pool: &Arc<IngesterPool>,
+) -> Result<QueryBackend, ServerError> {
+    let bucket = match ingester {
+        Some(i) => i.bucket().clone(),
+        None => Bucket::local(&config.blocks_storage.filesystem.dir)?,
+    };
+    let bucket_reader = Arc::new(BucketReader::new(
+        bucket,
+        BucketBlocksConfig {
+            sync_interval: config.blocks_storage.bucket_store.sync_interval.to_std(),
+            sync_dir: config.blocks_storage.bucket_store.sync_dir.clone(),
+        },
+        Handle::current(),
+    ));
+    let q = &config.querier;
+    let recent = match ingester {
+        Some(i) => Recent::Local(i.clone()),
+        None => Recent::Ring {
+            ring: Arc::new(QuerierRing::new(
+                ring.clone(),
+                q.shuffle_sharding_ingesters_lookback_period.to_std(),
+            )),
+            clients: pool.clone(),
+            runtime: Handle::current(),
+            query_ingesters_within: q.query_ingesters_within.to_std(),
+            query_store_after: q.query_store_after.to_std(),
+        },
+    };
+    Ok(QueryBackend::new(
+        recent,
+        bucket_reader,
+        overrides.clone(),
+        EngineOpts {
+            max_samples: q.max_samples,
+            timeout: q.timeout.to_std(),
+            lookback_delta: q.lookback_delta.to_std(),
+            no_step_subquery_interval: q.default_evaluation_interval.to_std(),
+        },
+        config.auth_enabled,
+        config.tenant_federation.enabled,
+        q.max_concurrent,
+    ))
+}
+
+/// Keeps `counts` current: the ingesters that are ACTIVE with a recent heartbeat, and
+/// the distributors with a recent heartbeat (at least 1 each).
+pub(crate) fn spawn_count_updater(
+    counts: Counts,
+    ingesters: Arc<RingClient>,
+    distributors: Option<(Arc<RingClient>, Duration)>,
+    ingester_timeout: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(COUNT_REFRESH);
+        loop {
+            tick.tick().await;
+            let now = SystemTime::now();
+            let healthy = ingesters
+                .ring()
+                .desc()
+                .ingesters
+                .values()
+                .filter(|i| {
+                    i.state == InstanceState::ACTIVE
+                        && i.is_heartbeat_healthy(ingester_timeout, now)
+                })
+                .count();
+            counts.ingesters.store(healthy.max(1), Ordering::Relaxed);
+            if let Some((d, timeout)) = &distributors {
+                let healthy = d
+                    .ring()
+                    .desc()
+                    .ingesters
+                    .values()
+                    .filter(|i| i.is_heartbeat_healthy(*timeout, now))
+                    .count();
+                counts.distributors.store(healthy.max(1), Ordering::Relaxed);
+            }
+        }
+    })
+}
