@@ -519,7 +519,9 @@ impl Ingester {
         self.update_gauges();
     }
 
-    fn update_gauges(&self) {
+    /// Brings the gauges of in-memory series, tenants and metadata up to date (done
+    /// periodically by the ingester's loops; a scrape calls it to read current values).
+    pub fn update_gauges(&self) {
         let tenants = self.tenants.all();
         let mut series = 0u64;
         for t in &tenants {

@@ -169,13 +169,19 @@ impl Server {
             Some(_) => Some(components::join_ingester_ring(&config, &store.kv, grpc_addr).await?),
             None => None,
         };
-        let pool = Arc::new(IngesterPool::new(
-            IngesterClientConfig {
-                timeout: config.distributor.remote_timeout.to_std(),
-                ..IngesterClientConfig::default()
-            },
-            runtime.clone(),
-        ));
+        // Pushes are bounded by the distributor's remote timeout, reads by the query
+        // timeout: two pools of clients.
+        let pool = |timeout: std::time::Duration| {
+            Arc::new(IngesterPool::new(
+                IngesterClientConfig {
+                    timeout,
+                    ..IngesterClientConfig::default()
+                },
+                runtime.clone(),
+            ))
+        };
+        let write_pool = pool(config.distributor.remote_timeout.to_std());
+        let read_pool = pool(config.querier.timeout.to_std());
         let (distributor, distributor_ring, distributor_lifecycler) = if config.runs("distributor")
         {
             let (d, ring, lc) = components::start_distributor(
@@ -184,7 +190,7 @@ impl Server {
                 ingester.as_ref(),
                 local,
                 &ring,
-                &pool,
+                &write_pool,
                 &store.kv,
                 grpc_addr,
                 &counts,
@@ -202,7 +208,7 @@ impl Server {
                 &overrides,
                 local_ingester,
                 &ring,
-                &pool,
+                &read_pool,
             )?)
         } else {
             None

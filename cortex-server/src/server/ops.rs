@@ -44,6 +44,9 @@ pub(crate) async fn ready(State(state): State<Arc<AppState>>) -> Response {
 
 /// The metrics in the OpenMetrics text format.
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(ingester) = &state.ingester {
+        ingester.update_gauges();
+    }
     let mut out = String::new();
     match prometheus_client::encoding::text::encode(&mut out, &state.registry) {
         Ok(()) => (
