@@ -283,7 +283,7 @@ fn cluster_survives_ingester_failures(store: Store) {
     let bucket = tempfile::tempdir().unwrap();
     let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
     let ingester = |i: usize| start(dirs[i].path(), &store, Role::Ingester(i), bucket.path());
-    let mut a = ingester(0);
+    let a = ingester(0);
     let mut b = ingester(1);
     let mut c = ingester(2);
     let distributor = start(dirs[3].path(), &store, Role::Distributor, bucket.path());
