@@ -112,18 +112,27 @@ pub trait Kv: Send + Sync {
 /// async callers call this from `spawn_blocking`. The gossip store merges the ingester
 /// ring (`{prefix}ring`) with [`gossip::DescMerge`].
 pub fn from_config(cfg: &KvConfig) -> Result<Arc<dyn Kv>, KvError> {
+    let mut rules = gossip::MergeRegistry::new();
+    rules.register(
+        format!("{}{}", cfg.prefix, crate::INGESTER_RING_KEY),
+        Arc::new(gossip::DescMerge::new(
+            cfg.memberlist.left_ingesters_timeout.to_std(),
+        )),
+    );
+    from_config_with_rules(cfg, rules)
+}
+
+/// Like [`from_config`], with the merge rules a gossip store uses given by the caller
+/// (registered by stored key, prefix included; other backends ignore them).
+pub fn from_config_with_rules(
+    cfg: &KvConfig,
+    rules: gossip::MergeRegistry,
+) -> Result<Arc<dyn Kv>, KvError> {
     cfg.validate().map_err(KvError::Config)?;
     let store: Arc<dyn Kv> = match cfg.store.as_str() {
         STORE_INMEMORY => Arc::new(memory::InMemoryKv::new()),
         STORE_ETCD => Arc::new(etcd::EtcdKv::new(&cfg.etcd)?),
         STORE_MEMBERLIST => {
-            let mut rules = gossip::MergeRegistry::new();
-            rules.register(
-                format!("{}{}", cfg.prefix, crate::INGESTER_RING_KEY),
-                Arc::new(gossip::DescMerge::new(
-                    cfg.memberlist.left_ingesters_timeout.to_std(),
-                )),
-            );
             let kv =
                 gossip::GossipKv::start(&cfg.memberlist, rules).map_err(|e| KvError::Backend {
                     backend: "memberlist",
