@@ -7,7 +7,8 @@
 //! distributor and querier a [`RingClient`] on the same key; they call
 //! [`RingClient::get`] with a series' token to find its replicas. cortex-core's
 //! distributor places writes through [`ring_source`] (its `WriteRing` on [`Ring`]), the
-//! querier reads through [`QuerierRing`].
+//! querier reads through [`QuerierRing`]. The HA tracker's elected replicas live in
+//! a KV store too ([`ha`]).
 
 pub mod client;
 /// The ring's configuration (defined in `cortex-core`, where components' configs live).
@@ -16,6 +17,7 @@ pub mod config {
 }
 pub mod desc;
 pub mod forget;
+pub mod ha;
 pub mod kv;
 pub mod lifecycler;
 mod md5;

@@ -87,3 +87,62 @@ fn only_the_elected_replica_is_stored_without_its_replica_label() {
         "{metrics}"
     );
 }
+
+/// Two distributor processes of one cluster share the election through etcd: a
+/// replica elected through one is the elected replica for the other.
+#[test]
+fn distributors_share_the_elected_replica_through_etcd() {
+    let Some(etcd) = cortex_ring::kv::test_etcd::TestEtcd::start_or_skip(
+        "distributors_share_the_elected_replica_through_etcd",
+    ) else {
+        return;
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let overrides = dirs[0].path().join("overrides.yaml");
+    std::fs::write(
+        &overrides,
+        "overrides:\n  paired:\n    accept_ha_samples: true\n",
+    )
+    .unwrap();
+    let endpoint = etcd.endpoint();
+    let common = [
+        "-ring.store=etcd".to_string(),
+        format!("-etcd.endpoints={endpoint}"),
+        "-distributor.replication-factor=1".to_string(),
+        format!("-runtime-config.file={}", overrides.display()),
+        "-distributor.ha-tracker.enable=true".to_string(),
+        "-distributor.ha-tracker.store=etcd".to_string(),
+        format!("-distributor.ha-tracker.etcd.endpoints={endpoint}"),
+    ];
+    let start = |i: usize, extra: &[&str]| {
+        let mut f: Vec<&str> = common.iter().map(String::as_str).collect();
+        f.extend_from_slice(extra);
+        ServerProcess::start(dirs[i].path(), &f)
+    };
+    let ingester = start(
+        0,
+        &["-target=ingester", "-ingester.lifecycler.id=ingester-1"],
+    );
+    let d1 = start(
+        1,
+        &["-target=distributor", "-distributor.ring.instance-id=d1"],
+    );
+    let d2 = start(
+        2,
+        &["-target=distributor", "-distributor.ring.instance-id=d2"],
+    );
+    let t = now_ms() - 60_000;
+    let r = push(d1.addr, "paired", &body("replica-1", t, 1.0)).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = push(d2.addr, "paired", &body("replica-2", t + 1000, 2.0)).unwrap();
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert!(r.text().contains("elected=replica-1"), "{}", r.text());
+    let r = push(d2.addr, "paired", &body("replica-1", t + 2000, 3.0)).unwrap();
+    assert_eq!(r.status, 204, "{}", r.text());
+    // Both distributors count each other in the distributor ring.
+    let ring = http(d1.addr, "GET", "/distributor/ring?format=json", &[], b"").unwrap();
+    let desc: serde_json::Value = serde_json::from_slice(&ring.body).unwrap();
+    let ids: Vec<&String> = desc["ingesters"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["d1", "d2"], "{desc}");
+    drop((ingester, d1, d2));
+}

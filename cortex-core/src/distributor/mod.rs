@@ -60,7 +60,8 @@ pub enum DistributorError {
     #[error("{0}")]
     Replicate(ReplicateError),
     /// HA deduplication: samples of a replica that is not elected (HTTP 202, dropped),
-    /// or a tenant over its HA cluster limit (HTTP 400, nothing ingested).
+    /// a tenant over its HA cluster limit (HTTP 400, nothing ingested), or a failing
+    /// store of elected replicas (HTTP 500).
     #[error("{0}")]
     Ha(ha::HaError),
 }
@@ -75,8 +76,7 @@ impl DistributorError {
             DistributorError::Ingester(e) if e.is_client_error() => 400,
             DistributorError::Ingester(_) => 500,
             DistributorError::Replicate(e) => e.http_status(),
-            DistributorError::Ha(ha::HaError::ReplicasNotMatch { .. }) => 202,
-            DistributorError::Ha(ha::HaError::TooManyClusters { .. }) => 400,
+            DistributorError::Ha(e) => e.http_status(),
         }
     }
 }
@@ -322,7 +322,7 @@ impl Distributor {
                     .inc_by(samples);
                 Err(DistributorError::Ha(e))
             }
-            Err(e) => {
+            Err(e @ ha::HaError::TooManyClusters { .. }) => {
                 self.metrics.discard_samples(
                     crate::validation::reason::TOO_MANY_HA_CLUSTERS,
                     tenant,
@@ -330,7 +330,16 @@ impl Distributor {
                 );
                 Err(DistributorError::Ha(e))
             }
+            Err(e) => Err(DistributorError::Ha(e)),
         }
+    }
+
+    /// Turns on HA-pair deduplication with `tracker`, for example one whose elected
+    /// replicas live in the KV store shared by every distributor (keep a clone to call
+    /// [`ha::HaTracker::sync`] and [`ha::HaTracker::cleanup`] periodically).
+    pub fn with_ha(mut self, tracker: ha::HaTracker) -> Distributor {
+        self.ha = Some(tracker);
+        self
     }
 }
 

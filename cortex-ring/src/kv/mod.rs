@@ -116,6 +116,16 @@ pub fn from_config(cfg: &KvConfig) -> Result<Arc<dyn Kv>, KvError> {
     open_store(cfg).map(|s| s.kv)
 }
 
+/// Like [`from_config`], with the merge rules a gossip store uses given by the caller
+/// (registered by stored key prefix, the store's prefix included; other backends
+/// ignore them).
+pub fn from_config_with_rules(
+    cfg: &KvConfig,
+    rules: gossip::MergeRegistry,
+) -> Result<Arc<dyn Kv>, KvError> {
+    open_store_with_rules(cfg, rules).map(|s| s.kv)
+}
+
 /// A store built from its configuration, with the gossip member behind it when the
 /// store is `memberlist` (for its membership status).
 #[derive(Clone)]
@@ -126,23 +136,37 @@ pub struct OpenedStore {
     pub gossip: Option<Arc<gossip::GossipKv>>,
 }
 
-/// Like [`from_config`], also handing out the gossip member.
+/// Like [`from_config`], also handing out the gossip member. Besides the two rings,
+/// a gossip store merges the HA tracker's entries kept under
+/// `{prefix}`[`crate::ha::HA_TRACKER_PREFIX`] with [`crate::ha::ReplicaDescMerge`].
 pub fn open_store(cfg: &KvConfig) -> Result<OpenedStore, KvError> {
+    let mut rules = gossip::MergeRegistry::new();
+    for key in [crate::INGESTER_RING_KEY, crate::DISTRIBUTOR_RING_KEY] {
+        rules.register(
+            format!("{}{}", cfg.prefix, key),
+            Arc::new(gossip::DescMerge::new(
+                cfg.memberlist.left_ingesters_timeout.to_std(),
+            )),
+        );
+    }
+    rules.register(
+        format!("{}{}", cfg.prefix, crate::ha::HA_TRACKER_PREFIX),
+        Arc::new(crate::ha::ReplicaDescMerge),
+    );
+    open_store_with_rules(cfg, rules)
+}
+
+/// [`open_store`] with the caller's merge rules.
+pub fn open_store_with_rules(
+    cfg: &KvConfig,
+    rules: gossip::MergeRegistry,
+) -> Result<OpenedStore, KvError> {
     cfg.validate().map_err(KvError::Config)?;
     let mut member = None;
     let store: Arc<dyn Kv> = match cfg.store.as_str() {
         STORE_INMEMORY => Arc::new(memory::InMemoryKv::new()),
         STORE_ETCD => Arc::new(etcd::EtcdKv::new(&cfg.etcd)?),
         STORE_MEMBERLIST => {
-            let mut rules = gossip::MergeRegistry::new();
-            for key in [crate::INGESTER_RING_KEY, crate::DISTRIBUTOR_RING_KEY] {
-                rules.register(
-                    format!("{}{}", cfg.prefix, key),
-                    Arc::new(gossip::DescMerge::new(
-                        cfg.memberlist.left_ingesters_timeout.to_std(),
-                    )),
-                );
-            }
             let kv =
                 gossip::GossipKv::start(&cfg.memberlist, rules).map_err(|e| KvError::Backend {
                     backend: "memberlist",

@@ -29,6 +29,26 @@ const ALIASES: &[(&str, &str)] = &[
         "distributor.ha_tracker.enable_ha_tracker",
     ),
     (
+        "distributor.ha-tracker.update-timeout",
+        "distributor.ha_tracker.ha_tracker_update_timeout",
+    ),
+    (
+        "distributor.ha-tracker.update-timeout-jitter-max",
+        "distributor.ha_tracker.ha_tracker_update_timeout_jitter_max",
+    ),
+    (
+        "distributor.ha-tracker.store",
+        "distributor.ha_tracker.kvstore.store",
+    ),
+    (
+        "distributor.ha-tracker.prefix",
+        "distributor.ha_tracker.kvstore.prefix",
+    ),
+    (
+        "distributor.ha-tracker.etcd.endpoints",
+        "distributor.ha_tracker.kvstore.etcd.endpoints",
+    ),
+    (
         "memberlist.join",
         "ingester.lifecycler.ring.kvstore.memberlist.join_members",
     ),

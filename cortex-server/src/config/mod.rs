@@ -208,13 +208,36 @@ impl Default for DistributorRingConfig {
 }
 
 /// Cortex's `distributor.ha_tracker:` block.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HaTrackerConfig {
     /// Deduplicate the samples of HA Prometheus pairs for tenants whose
     /// `accept_ha_samples` limit is set (their series carry the `ha_cluster_label`
     /// and `ha_replica_label` labels).
     pub enable_ha_tracker: bool,
+    /// The elected replica's last-seen time is written to the KV store only when it
+    /// is at least this old.
+    pub ha_tracker_update_timeout: Duration,
+    /// Most random jitter added to or taken from the update timeout.
+    pub ha_tracker_update_timeout_jitter_max: Duration,
+    /// Where the elected replicas are kept, shared by every distributor: `etcd`, or
+    /// `memberlist` (the ring's gossip, when the ring is gossiped); `inmemory` keeps
+    /// them in this process only (the single binary).
+    pub kvstore: cortex_ring::KvConfig,
+}
+
+impl Default for HaTrackerConfig {
+    fn default() -> Self {
+        HaTrackerConfig {
+            enable_ha_tracker: false,
+            ha_tracker_update_timeout: Duration::from_secs(15),
+            ha_tracker_update_timeout_jitter_max: Duration::from_secs(5),
+            kvstore: cortex_ring::KvConfig {
+                prefix: cortex_ring::ha::HA_TRACKER_PREFIX.to_string(),
+                ..cortex_ring::KvConfig::default()
+            },
+        }
+    }
 }
 
 /// Cortex's `querier:` block (the options this querier implements).
@@ -407,6 +430,31 @@ impl Config {
                     self.target
                 ),
             ));
+        }
+        let ha = &self.distributor.ha_tracker;
+        if ha.enable_ha_tracker {
+            cortex_core::distributor::ha::HaTrackerConfig {
+                update_timeout: ha.ha_tracker_update_timeout,
+                update_timeout_jitter_max: ha.ha_tracker_update_timeout_jitter_max,
+            }
+            .validate(self.limits.ha_tracker_failover_timeout)
+            .map_err(|e| invalid("distributor.ha_tracker", e.to_string()))?;
+            if ha.kvstore.store == "memberlist"
+                && self.ingester.lifecycler.ring.kvstore.store != "memberlist"
+            {
+                return Err(invalid(
+                    "distributor.ha_tracker.kvstore.store",
+                    "memberlist shares the ring's gossip, so the ring's store must be memberlist too"
+                        .into(),
+                ));
+            }
+            if self.runs("distributor") && !self.runs_locally() && ha.kvstore.store == "inmemory" {
+                return Err(invalid(
+                    "distributor.ha_tracker.kvstore.store",
+                    "distributors of a cluster must share the elected replicas: use etcd or memberlist"
+                        .into(),
+                ));
+            }
         }
         if !["debug", "info", "warn", "error"].contains(&self.server.log_level.as_str()) {
             return Err(invalid(

@@ -10,14 +10,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use cortex_core::distributor::ha::{HaTracker, HaTrackerConfig, MemoryReplicaStore, ReplicaStore};
 use cortex_core::distributor::{Distributor, DistributorMetrics, OverridesLimits, Replicator};
 use cortex_core::ingester::{Bucket, Ingester};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::EngineOpts;
 use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
+use cortex_ring::ha::{
+    DEFAULT_SYNC_INTERVAL, HA_TRACKER_PREFIX, KvReplicaStore, spawn_maintenance, store_from_config,
+};
 use cortex_ring::{
     DISTRIBUTOR_RING_KEY, INGESTER_RING_KEY, InstanceState, Kv, Lifecycler, LifecyclerConfig,
-    QuerierRing, RingClient, ring_source,
+    PrefixedKv, QuerierRing, RingClient, StopSignal, ring_source,
 };
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
@@ -93,6 +97,18 @@ pub(crate) async fn join_ingester_ring(
     blocking(move || Ok(Lifecycler::start(cfg, kv, INGESTER_RING_KEY)?)).await
 }
 
+/// A started distributor and what runs beside it.
+pub(crate) struct DistributorParts {
+    /// The distributor.
+    pub distributor: Distributor,
+    /// Its view of the distributor ring.
+    pub ring: Arc<RingClient>,
+    /// Its registration there.
+    pub lifecycler: Lifecycler,
+    /// Stops the HA tracker's sync thread, when HA deduplication is on.
+    pub ha_stop: Option<StopSignal>,
+}
+
 /// The distributor, its view of the distributor ring and its registration there.
 /// With `local` the pushes go to that ingester directly; otherwise through the ring.
 #[allow(clippy::too_many_arguments)]
@@ -107,7 +123,7 @@ pub(crate) async fn start_distributor(
     grpc_addr: SocketAddr,
     counts: &Counts,
     registry: &mut Registry,
-) -> Result<(Distributor, Arc<RingClient>, Lifecycler), ServerError> {
+) -> Result<DistributorParts, ServerError> {
     let metrics = match ingester {
         Some(i) => DistributorMetrics::sharing_discards(registry, i.metrics()),
         None => DistributorMetrics::new(registry),
@@ -126,8 +142,11 @@ pub(crate) async fn start_distributor(
         ),
     };
     distributor = distributor.with_distributor_count(counts.distributors.clone());
+    let mut ha_stop = None;
     if config.distributor.ha_tracker.enable_ha_tracker {
-        distributor = distributor.with_ha_tracker();
+        let (tracker, stop) = ha_tracker(config, kv).await?;
+        distributor = distributor.with_ha(tracker);
+        ha_stop = Some(stop);
     }
     let lc_cfg = distributor_lifecycler_config(config, grpc_addr);
     let ring_cfg = lc_cfg.ring.clone();
@@ -138,7 +157,42 @@ pub(crate) async fn start_distributor(
         Ok((lifecycler, client))
     })
     .await?;
-    Ok((distributor, Arc::new(client), lifecycler))
+    Ok(DistributorParts {
+        distributor,
+        ring: Arc::new(client),
+        lifecycler,
+        ha_stop,
+    })
+}
+
+/// The HA tracker over the store `distributor.ha_tracker.kvstore` names (the ring's
+/// gossip for `memberlist`), with its sync thread.
+async fn ha_tracker(
+    config: &Config,
+    ring_kv: &Arc<dyn Kv>,
+) -> Result<(HaTracker, StopSignal), ServerError> {
+    let ha = &config.distributor.ha_tracker;
+    let settings = HaTrackerConfig {
+        update_timeout: ha.ha_tracker_update_timeout,
+        update_timeout_jitter_max: ha.ha_tracker_update_timeout_jitter_max,
+    };
+    let store: Arc<dyn ReplicaStore> = match ha.kvstore.store.as_str() {
+        "inmemory" => Arc::new(MemoryReplicaStore::new()),
+        "memberlist" => Arc::new(KvReplicaStore::new(Arc::new(PrefixedKv::new(
+            ring_kv.clone(),
+            HA_TRACKER_PREFIX.to_string(),
+        )))),
+        _ => {
+            let cfg = ha.kvstore.clone();
+            let kv = blocking(move || Ok(store_from_config(&cfg)?)).await?;
+            Arc::new(KvReplicaStore::new(kv))
+        }
+    };
+    let tracker = HaTracker::with_store(store, &settings);
+    let stop = StopSignal::new();
+    spawn_maintenance(tracker.clone(), DEFAULT_SYNC_INTERVAL, stop.clone())
+        .map_err(ServerError::Serve)?;
+    Ok((tracker, stop))
 }
 
 /// The distributor's registration: one token (the distributor ring is only counted),

@@ -115,6 +115,7 @@ pub struct Server {
     grpc_addr: SocketAddr,
     _reloader: Option<ReloadHandle>,
     _counts: Option<tokio::task::JoinHandle<()>>,
+    ha_stop: Option<cortex_ring::StopSignal>,
 }
 
 impl Server {
@@ -182,9 +183,10 @@ impl Server {
         };
         let write_pool = pool(config.distributor.remote_timeout.to_std());
         let read_pool = pool(config.querier.timeout.to_std());
+        let mut ha_stop = None;
         let (distributor, distributor_ring, distributor_lifecycler) = if config.runs("distributor")
         {
-            let (d, ring, lc) = components::start_distributor(
+            let parts = components::start_distributor(
                 &config,
                 &overrides,
                 ingester.as_ref(),
@@ -197,7 +199,12 @@ impl Server {
                 &mut registry,
             )
             .await?;
-            (Some(d), Some(ring), Some(lc))
+            ha_stop = parts.ha_stop;
+            (
+                Some(parts.distributor),
+                Some(parts.ring),
+                Some(parts.lifecycler),
+            )
         } else {
             (None, None, None)
         };
@@ -257,6 +264,7 @@ impl Server {
             grpc_addr,
             _reloader: reloader,
             _counts: Some(counts_task),
+            ha_stop,
         })
     }
 
@@ -360,6 +368,9 @@ impl Server {
                         .warn("leaving the ring failed", &[("ring", &ring), ("err", &e)]),
                 }
             }
+        }
+        if let Some(stop) = self.ha_stop.take() {
+            stop.stop();
         }
         result?;
         shut?;
