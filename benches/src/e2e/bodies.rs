@@ -121,7 +121,8 @@ fn encode(raw: &mut Vec<u8>, series: &mut Vec<TimeSeries<'_>>) -> Body {
 mod tests {
     use super::*;
     use crate::e2e::workload::Spec;
-    use cortex_core::remote_write::{decode_v1, decompress};
+    use cortex_core::remote_write::body::decompress;
+    use cortex_core::remote_write::decode_v1;
 
     #[test]
     fn senders_split_every_series_exactly_once() {

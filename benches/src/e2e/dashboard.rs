@@ -173,10 +173,17 @@ fn query_once(
         .map_err(|e| format!("{}: {e}", q.name))?;
     let took = t.elapsed();
     let text = String::from_utf8_lossy(&r.body);
-    let compact: String = text.chars().take(64).filter(|c| !c.is_whitespace()).collect();
+    let compact: String = text
+        .chars()
+        .take(64)
+        .filter(|c| !c.is_whitespace())
+        .collect();
     if r.status != 200 || !compact.starts_with(r#"{"status":"success""#) {
         let head: String = text.chars().take(300).collect();
-        return Err(format!("{} ({}): HTTP {}: {head}", q.name, q.expr, r.status));
+        return Err(format!(
+            "{} ({}): HTTP {}: {head}",
+            q.name, q.expr, r.status
+        ));
     }
     Ok((took, text.matches(r#""metric":"#).count()))
 }

@@ -31,7 +31,10 @@ impl Endpoint {
         if host.is_empty() {
             return Err(format!("{url}: no host"));
         }
-        let with_port = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        let with_port = if host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
             host.to_string()
         } else {
             format!("{host}:80")
@@ -192,7 +195,10 @@ impl Conn {
             }
         }
         let mut body = Vec::new();
-        if chunked {
+        // These answers have no body, whatever the headers say (RFC 9112 section 6.3).
+        let bodiless = method == "HEAD" || status == 204 || status == 304 || status / 100 == 1;
+        if bodiless {
+        } else if chunked {
             loop {
                 line.clear();
                 r.read_line(line)?;

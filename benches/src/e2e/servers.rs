@@ -96,7 +96,13 @@ impl Server {
                 let child = c
                     .spawn()
                     .map_err(|e| format!("start {}: {e}", cortex_bin.display()))?;
-                (child, "/prometheus/api/v1", "/api/v1/push", dir.join("data"), "/ready")
+                (
+                    child,
+                    "/prometheus/api/v1",
+                    "/api/v1/push",
+                    dir.join("data"),
+                    "/ready",
+                )
             }
             Kind::Prometheus => {
                 let config = dir.join("prometheus.yml");

@@ -279,7 +279,9 @@ impl Workload {
         let period = 120 + (seed % 360) as usize;
         let j = ((round + (seed >> 20) as usize % period) % period) as f64;
         let since_reset = j.min(k);
-        let grow = |rate: f64| (since_reset * rate + (since_reset * 0.37).sin().abs() * rate * 0.5).floor();
+        let grow = |rate: f64| {
+            (since_reset * rate + (since_reset * 0.37).sin().abs() * rate * 0.5).floor()
+        };
         match e.kind {
             Kind::Counter => {
                 let share = [0.8, 0.6, 0.05, 0.03, 0.01, 0.005][e.variant % 6];
@@ -298,7 +300,10 @@ impl Workload {
 
 /// The `n`-th name of `names`, with a numeric suffix once they are used up.
 fn pick(names: &[&str], n: usize, suffix: &str) -> String {
-    let base = names.get(n % names.len().max(1)).copied().unwrap_or("metric");
+    let base = names
+        .get(n % names.len().max(1))
+        .copied()
+        .unwrap_or("metric");
     match n / names.len().max(1) {
         0 => format!("{base}{suffix}"),
         round => match base.strip_suffix("_total") {
@@ -371,7 +376,9 @@ mod tests {
     #[test]
     fn churn_replaces_about_the_fraction() {
         let w = Workload::new(spec(100_000)).unwrap();
-        let replaced = (0..w.targets()).filter(|&t| w.generation(t, 5) == 1).count();
+        let replaced = (0..w.targets())
+            .filter(|&t| w.generation(t, 5) == 1)
+            .count();
         let share = replaced as f64 / w.targets() as f64;
         assert!((0.03..0.2).contains(&share), "{share}");
         assert_ne!(w.target_labels(0, 0), w.target_labels(0, 1));

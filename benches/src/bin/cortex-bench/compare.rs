@@ -23,7 +23,11 @@ pub struct CompareArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
     /// Servers to run, in order: cortex, prometheus, victoriametrics (or vm).
-    #[arg(long, value_delimiter = ',', default_value = "cortex,prometheus,victoriametrics")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cortex,prometheus,victoriametrics"
+    )]
     servers: Vec<String>,
     /// The cortex binary (default: $CORTEX_BIN, else target/release/cortex).
     #[arg(long)]
@@ -90,7 +94,12 @@ pub fn run(a: &CompareArgs) -> Result<(), String> {
     );
     let t = Instant::now();
     let bodies = send::pregenerate(&workload, &opts);
-    let bytes: usize = bodies.iter().flatten().flatten().map(|b| b.bytes.len()).sum();
+    let bytes: usize = bodies
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|b| b.bytes.len())
+        .sum();
     println!(
         "pregenerated {:.1} MB of request bodies in {:.1?}",
         bytes as f64 / 1e6,
@@ -135,7 +144,13 @@ fn measure(
     println!("\n## {}", kind.name());
     let mut server = Server::start(kind, dir, cortex)?;
     let before = ProcUsage::of(server.pid())?;
-    let write = send::send(workload, Some(bodies), &server.endpoint, server.push_path, opts);
+    let write = send::send(
+        workload,
+        Some(bodies),
+        &server.endpoint,
+        server.push_path,
+        opts,
+    );
     let after = ProcUsage::of(server.pid())?;
     print_report(&write);
     if !write.all_ok() {
@@ -147,18 +162,9 @@ fn measure(
     let disk_note = server.flush(a.cortex_flush)?;
     std::thread::sleep(Duration::from_secs(a.settle));
     let disk = dir_bytes(&server.data_dir);
-    println!(
-        "disk: {:.1} MB ({disk_note})",
-        disk as f64 / 1e6
-    );
+    println!("disk: {:.1} MB ({disk_note})", disk as f64 / 1e6);
     let mut conn = Conn::new(server.endpoint.clone());
-    let times = dashboard::run(
-        &mut conn,
-        server.api_root,
-        Some(&a.tenant),
-        queries,
-        a.reps,
-    )?;
+    let times = dashboard::run(&mut conn, server.api_root, Some(&a.tenant), queries, a.reps)?;
     crate::query::print_table(&times);
     let end = ProcUsage::of(server.pid())?;
     server.stop();
@@ -190,9 +196,7 @@ fn cortex_bin(given: Option<&Path>, needed: bool) -> Result<PathBuf, String> {
 /// Prints the comparison: one column per server, then cortex's ratio to each other one.
 fn print_table(outcomes: &[Outcome], series: usize) {
     let cortex = outcomes.iter().position(|o| o.kind == Kind::Cortex);
-    let others: Vec<usize> = (0..outcomes.len())
-        .filter(|&i| Some(i) != cortex)
-        .collect();
+    let others: Vec<usize> = (0..outcomes.len()).filter(|&i| Some(i) != cortex).collect();
     let mut header = String::from("| | ");
     for o in outcomes {
         header.push_str(&format!("{} | ", o.kind.name()));
@@ -221,20 +225,36 @@ fn print_table(outcomes: &[Outcome], series: usize) {
         println!("{}", line.trim_end());
     };
     let samples = |o: &Outcome| o.write.samples_ok as f64;
-    row("ingest samples/s".into(), &|o| o.write.samples_per_second(), 0);
+    row(
+        "ingest samples/s".into(),
+        &|o| o.write.samples_per_second(),
+        0,
+    );
     row(
         "write CPU s per 1M samples".into(),
         &|o| o.write_cpu_s / samples(o).max(1.0) * 1e6,
         2,
     );
-    row("peak RSS after write, MB".into(), &|o| o.peak_rss_write as f64 / 1e6, 1);
-    row("peak RSS incl. queries, MB".into(), &|o| o.peak_rss_all as f64 / 1e6, 1);
+    row(
+        "peak RSS after write, MB".into(),
+        &|o| o.peak_rss_write as f64 / 1e6,
+        1,
+    );
+    row(
+        "peak RSS incl. queries, MB".into(),
+        &|o| o.peak_rss_all as f64 / 1e6,
+        1,
+    );
     row(
         "peak RSS after write per active series, bytes".into(),
         &|o| o.peak_rss_write as f64 / series.max(1) as f64,
         0,
     );
-    row("disk bytes per sample".into(), &|o| o.disk as f64 / samples(o).max(1.0), 2);
+    row(
+        "disk bytes per sample".into(),
+        &|o| o.disk as f64 / samples(o).max(1.0),
+        2,
+    );
     let names: Vec<(&'static str, String, i64)> = outcomes
         .first()
         .map(|o| {
@@ -248,7 +268,12 @@ fn print_table(outcomes: &[Outcome], series: usize) {
         for (label, q) in [("p50", 0.5), ("p99", 0.99)] {
             row(
                 format!("{name} ({}) {label} ms", human_range(*range)),
-                &|o| o.queries.get(i).map(|t| t.quantile_ms(q)).unwrap_or(f64::NAN),
+                &|o| {
+                    o.queries
+                        .get(i)
+                        .map(|t| t.quantile_ms(q))
+                        .unwrap_or(f64::NAN)
+                },
                 1,
             );
         }
@@ -271,6 +296,9 @@ fn print_table(outcomes: &[Outcome], series: usize) {
                 format!("{} {n}", o.kind.name())
             })
             .collect();
-        println!("- {name}: `{expr}` — series returned: {}", counts.join(", "));
+        println!(
+            "- {name}: `{expr}` — series returned: {}",
+            counts.join(", ")
+        );
     }
 }

@@ -72,7 +72,11 @@ impl WorkloadArgs {
             rounds: self.rounds,
             interval_ms: self.interval,
             churn_fraction: self.churn,
-            churn_every: if self.churn > 0.0 { self.churn_every } else { 0 },
+            churn_every: if self.churn > 0.0 {
+                self.churn_every
+            } else {
+                0
+            },
         }
     }
 }

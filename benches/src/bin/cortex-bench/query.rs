@@ -45,7 +45,10 @@ pub fn run(a: &QueryArgs) -> Result<(), String> {
     let mut conn = Conn::new(endpoint);
     let api_root = format!("{}/api/v1", a.prefix.trim_end_matches('/'));
     let times = dashboard::run(&mut conn, &api_root, a.tenant.as_deref(), &queries, a.reps)?;
-    println!("{} repetitions after a warm-up, one query at a time\n", a.reps);
+    println!(
+        "{} repetitions after a warm-up, one query at a time\n",
+        a.reps
+    );
     print_table(&times);
     Ok(())
 }

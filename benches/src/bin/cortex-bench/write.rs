@@ -93,7 +93,11 @@ pub fn run(a: &WriteArgs) -> Result<(), String> {
 /// The churn setting in words.
 pub fn describe_churn(w: &WorkloadArgs) -> String {
     if w.churn > 0.0 {
-        format!("{:.0}% of targets every {} rounds", w.churn * 100.0, w.churn_every)
+        format!(
+            "{:.0}% of targets every {} rounds",
+            w.churn * 100.0,
+            w.churn_every
+        )
     } else {
         "none".into()
     }
