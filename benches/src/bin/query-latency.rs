@@ -16,12 +16,12 @@
 //!
 //! `--cortex` defaults to `$CORTEX_BIN`, else `target/release/cortex`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use cortex_benches::e2e::dashboard::quantile_ms;
+use cortex_benches::e2e::http::{Conn, url_encode};
+use cortex_benches::e2e::servers::{Kind, Server};
 use cortex_core::remote_write::{Label, Sample, TimeSeries, WriteRequest, compress, encode_v1};
 
 const INTERVAL_MS: i64 = 15_000;
@@ -84,170 +84,13 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// An HTTP response: status and body.
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-/// One HTTP/1.1 request with `Connection: close`.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-    let mut chunked = false;
-    loop {
-        line.clear();
-        r.read_line(&mut line)?;
-        let l = line.trim_end().to_ascii_lowercase();
-        if l.is_empty() {
-            break;
-        }
-        chunked |= l.starts_with("transfer-encoding:") && l.contains("chunked");
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            r.read_line(&mut line)?;
-            let n = usize::from_str_radix(line.trim(), 16)
-                .map_err(|e| std::io::Error::other(format!("bad chunk size: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk)?;
-            chunk.truncate(n);
-            body.extend_from_slice(&chunk);
-        }
-    } else {
-        r.read_to_end(&mut body)?;
-    }
-    Ok(Response { status, body })
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// A child process killed on drop.
-struct Server {
-    name: &'static str,
-    child: Child,
-    addr: SocketAddr,
-    api_root: &'static str,
-    push_path: &'static str,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn wait_ready(&mut self, path: &str) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = http(self.addr, "GET", path, &[], b"")
-                && r.status == 200
-            {
-                return Ok(());
-            }
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return Err(format!("{} exited early: {st}", self.name));
-            }
-            if Instant::now() > deadline {
-                return Err(format!("{} did not become ready", self.name));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn prometheus(dir: &Path) -> Result<Server, String> {
-        let port = free_port().map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let config = dir.join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 1m\n").map_err(|e| e.to_string())?;
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("start prometheus: {e}"))?;
-        let mut s = Server {
-            name: "prometheus",
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            api_root: "/api/v1",
-            push_path: "/api/v1/write",
-        };
-        s.wait_ready("/-/ready")?;
-        Ok(s)
-    }
-
-    fn cortex(bin: &Path, dir: &Path) -> Result<Server, String> {
-        let port = free_port().map_err(|e| e.to_string())?;
-        let grpc = free_port().map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let child = Command::new(bin)
-            .current_dir(dir)
-            .arg(format!("-server.http-listen-port={port}"))
-            .arg("-server.http-listen-address=127.0.0.1")
-            .arg(format!("-server.grpc-listen-port={grpc}"))
-            .arg("-server.grpc-listen-address=127.0.0.1")
-            .arg("-distributor.ingestion-rate-limit=100000000")
-            .arg("-distributor.ingestion-burst-size=100000000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("start {}: {e}", bin.display()))?;
-        let mut s = Server {
-            name: "cortex",
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            api_root: "/prometheus/api/v1",
-            push_path: "/api/v1/push",
-        };
-        s.wait_ready("/ready")?;
-        Ok(s)
-    }
-
-    fn push(&self, body: &[u8]) -> Result<(), String> {
-        let r = http(
-            self.addr,
+/// Pushes one body to `server`; fails on anything but a 2xx.
+fn push(server: &Server, conn: &mut Conn, body: &[u8]) -> Result<(), String> {
+    let name = server.kind.name();
+    let r = conn
+        .request(
             "POST",
-            self.push_path,
+            server.push_path,
             &[
                 ("X-Scope-OrgID", TENANT),
                 ("Content-Type", "application/x-protobuf"),
@@ -256,32 +99,36 @@ impl Server {
             ],
             body,
         )
-        .map_err(|e| format!("push to {}: {e}", self.name))?;
-        if !(200..300).contains(&r.status) {
-            return Err(format!(
-                "push to {}: {} {}",
-                self.name,
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            ));
-        }
-        Ok(())
+        .map_err(|e| format!("push to {name}: {e}"))?;
+    if !(200..300).contains(&r.status) {
+        return Err(format!(
+            "push to {name}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ));
     }
+    Ok(())
+}
 
-    /// Runs one range query; returns its wall time and the number of series returned.
-    fn query_range(&self, query_string: &str) -> Result<(Duration, usize), String> {
-        let path = format!("{}/query_range?{query_string}", self.api_root);
-        let t = Instant::now();
-        let r = http(self.addr, "GET", &path, &[("X-Scope-OrgID", TENANT)], b"")
-            .map_err(|e| format!("query {}: {e}", self.name))?;
-        let took = t.elapsed();
-        let text = String::from_utf8_lossy(&r.body);
-        if r.status != 200 || !text.starts_with(r#"{"status":"success""#) {
-            let head: String = text.chars().take(300).collect();
-            return Err(format!("{} answered {}: {head}", self.name, r.status));
-        }
-        Ok((took, text.matches(r#""metric":"#).count()))
+/// Runs one range query; returns its wall time and the number of series returned.
+fn query_range(
+    server: &Server,
+    conn: &mut Conn,
+    query_string: &str,
+) -> Result<(Duration, usize), String> {
+    let name = server.kind.name();
+    let path = format!("{}/query_range?{query_string}", server.api_root);
+    let t = Instant::now();
+    let r = conn
+        .request("GET", &path, &[("X-Scope-OrgID", TENANT)], b"")
+        .map_err(|e| format!("query {name}: {e}"))?;
+    let took = t.elapsed();
+    let text = String::from_utf8_lossy(&r.body);
+    if r.status != 200 || !text.starts_with(r#"{"status":"success""#) {
+        let head: String = text.chars().take(300).collect();
+        return Err(format!("{name} answered {}: {head}", r.status));
     }
+    Ok((took, text.matches(r#""metric":"#).count()))
 }
 
 /// The label sets: a third each of counters, gauges and histogram buckets, roughly.
@@ -387,30 +234,6 @@ fn bodies(sets: &[Vec<(String, String)>], start_ms: i64, end_ms: i64) -> Vec<Vec
     out
 }
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// The `q`-quantile (nearest rank) of sorted durations, in milliseconds.
-fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted
-        .get(rank - 1)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn run(args: &Args) -> Result<(), String> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -440,16 +263,28 @@ fn run(args: &Args) -> Result<(), String> {
 
 /// Starts the servers under `scratch`, pushes `bodies` to each and prints the table.
 fn measure(args: &Args, bodies: &[Vec<u8>], end_ms: i64, scratch: &Path) -> Result<(), String> {
-    let mut servers = vec![Server::prometheus(&scratch.join("prometheus"))?];
+    let mut servers = vec![Server::start(
+        Kind::Prometheus,
+        &scratch.join("prometheus"),
+        &args.cortex,
+    )?];
     if args.with_cortex {
-        servers.push(Server::cortex(&args.cortex, &scratch.join("cortex"))?);
+        servers.push(Server::start(
+            Kind::Cortex,
+            &scratch.join("cortex"),
+            &args.cortex,
+        )?);
     }
-    for s in &servers {
+    let mut conns: Vec<Conn> = servers
+        .iter()
+        .map(|s| Conn::new(s.endpoint.clone()))
+        .collect();
+    for (s, conn) in servers.iter().zip(conns.iter_mut()) {
         let t = Instant::now();
         for b in bodies {
-            s.push(b)?;
+            push(s, conn, b)?;
         }
-        println!("pushed to {:<10} in {:.1?}", s.name, t.elapsed());
+        println!("pushed to {:<10} in {:.1?}", s.kind.name(), t.elapsed());
     }
 
     let q_end = end_ms as f64 / 1000.0;
@@ -460,7 +295,11 @@ fn measure(args: &Args, bodies: &[Vec<u8>], end_ms: i64, scratch: &Path) -> Resu
     );
     let mut header = format!("{:<84} {:>7}", "query", "series");
     for s in &servers {
-        header.push_str(&format!(" {:>11} {:>11}", format!("{} p50", s.name), "p90"));
+        header.push_str(&format!(
+            " {:>11} {:>11}",
+            format!("{} p50", s.kind.name()),
+            "p90"
+        ));
     }
     if servers.len() == 2 {
         header.push_str(&format!(" {:>8}", "ratio"));
@@ -472,16 +311,16 @@ fn measure(args: &Args, bodies: &[Vec<u8>], end_ms: i64, scratch: &Path) -> Resu
             url_encode(q)
         );
         let mut counts = Vec::new();
-        for s in &servers {
-            counts.push(s.query_range(&qs)?.1);
+        for (s, conn) in servers.iter().zip(conns.iter_mut()) {
+            counts.push(query_range(s, conn, &qs)?.1);
         }
         if counts.windows(2).any(|w| w.first() != w.get(1)) {
             return Err(format!("{q}: the servers returned {counts:?} series"));
         }
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); servers.len()];
         for _ in 0..args.reps {
-            for (s, t) in servers.iter().zip(times.iter_mut()) {
-                t.push(s.query_range(&qs)?.0);
+            for ((s, conn), t) in servers.iter().zip(conns.iter_mut()).zip(times.iter_mut()) {
+                t.push(query_range(s, conn, &qs)?.0);
             }
         }
         let mut row = format!("{q:<84} {:>7}", counts.first().copied().unwrap_or(0));
