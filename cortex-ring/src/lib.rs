@@ -46,7 +46,7 @@ pub use read::QuerierRing;
 pub use replication::{ReplicationSet, RingInstance};
 pub use ring::{GetBuffers, Ring, RingError};
 pub use tokens::TokenGenerator;
-pub use write::ring_source;
+pub use write::{ring_source, sharded_ring_source};
 
 /// The key Cortex stores the ingester ring under, below the KV prefix: with the default
 /// prefix `collectors/` the store holds it as `collectors/ring`.

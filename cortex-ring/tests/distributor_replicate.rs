@@ -24,7 +24,7 @@ use cortex_core::remote_write::{
 use cortex_ring::kv::cas_desc;
 use cortex_ring::{
     Desc, GetBuffers, INGESTER_RING_KEY, InMemoryKv, InstanceState, Kv, Operation, RingClient,
-    RingConfig, TokenGenerator, ring_source,
+    RingConfig, TokenGenerator, ring_source, sharded_ring_source,
 };
 use cortex_tsdb::labels::{Labels, Matcher};
 use prometheus_client::registry::Registry;
@@ -556,6 +556,51 @@ async fn series_spread_over_the_ring() {
                 assert!((300..=700).contains(n), "{got:?}");
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn a_sharded_tenant_writes_only_to_its_shuffle_shard() {
+    let inst = values(600);
+    let req = requests(&["up"], &inst);
+    let (client, addrs) = ring(&["a", "b", "c"], 3);
+    let snapshot = client.ring();
+    let shard: Vec<String> = snapshot
+        .shuffle_shard_instance_ids(TENANT, 3)
+        .iter()
+        .map(|id| format!("{id}:9095"))
+        .collect();
+    assert_eq!(shard.len(), 3);
+    let counters: Vec<Arc<Counting>> = addrs.iter().map(|_| Arc::default()).collect();
+    let apis: HashMap<String, Arc<dyn IngesterApi>> = addrs
+        .iter()
+        .zip(&counters)
+        .map(|(a, c)| (a.clone(), Arc::clone(c) as Arc<dyn IngesterApi>))
+        .collect();
+    let factory: ClientFactory = Arc::new(move |addr: &str| {
+        apis.get(addr).cloned().unwrap_or_else(|| {
+            Arc::new(Faulty::down(addr, Arc::new(Counting::default()))) as Arc<dyn IngesterApi>
+        })
+    });
+    let source = sharded_ring_source(
+        client,
+        Arc::new(|tenant: &str| if tenant == TENANT { 3 } else { 0 }),
+    );
+    let rep = Replicator::new(source, factory, Duration::from_secs(5));
+    rep.push(TENANT, &req, PushSource::Api).await.unwrap();
+    // Three instances, one per zone, RF 3: each shard member holds every series.
+    for (addr, c) in addrs.iter().zip(&counters) {
+        let want = if shard.contains(addr) { 600 } else { 0 };
+        assert_eq!(c.series.load(Ordering::Relaxed), want, "{addr}");
+    }
+    // An unsharded tenant spreads over all nine.
+    rep.push("team-b", &req, PushSource::Api).await.unwrap();
+    for (addr, c) in addrs.iter().zip(&counters) {
+        let extra = c.series.load(Ordering::Relaxed) - if shard.contains(addr) { 600 } else { 0 };
+        assert!(
+            extra > 0,
+            "{addr} got none of the unsharded tenant's series"
+        );
     }
 }
 

@@ -168,7 +168,7 @@ impl Replicator {
                 .map(|m| shard_by_metric_name(tenant, m.metric_family_name)),
         );
 
-        let ring = (self.ring)();
+        let ring = (self.ring)(tenant);
         let mut targets = WriteTargets::default();
         ring.write_targets(&tokens, &mut targets)
             .map_err(ReplicateError::Ring)?;

@@ -4,7 +4,8 @@
 //! The hash ring itself (replica selection, zone awareness, health, quorum size) lives in
 //! the `cortex-ring` crate, which implements this trait for its ring snapshots; this
 //! crate only states what it needs, so the distributor does not depend on the ring's
-//! types. A [`RingSource`] hands out the current snapshot, so one push sees one ring.
+//! types. A [`RingSource`] hands out the current snapshot of the ring a tenant writes
+//! to (its shuffle shard when it has one), so one push sees one ring.
 
 use std::sync::Arc;
 
@@ -12,8 +13,9 @@ use std::sync::Arc;
 /// the ring's own error, kept whole for its message.
 pub type RingLookupError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Hands out the ring as it is now; called once per push.
-pub type RingSource = Arc<dyn Fn() -> Arc<dyn WriteRing> + Send + Sync>;
+/// Hands out the ring a tenant's writes go to as it is now (the whole ring, or the
+/// tenant's shuffle shard); called once per push with the tenant.
+pub type RingSource = Arc<dyn Fn(&str) -> Arc<dyn WriteRing> + Send + Sync>;
 
 /// A snapshot of the ring that places writes.
 pub trait WriteRing: Send + Sync {

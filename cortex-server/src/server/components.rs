@@ -21,7 +21,7 @@ use cortex_ring::ha::{
 };
 use cortex_ring::{
     DISTRIBUTOR_RING_KEY, INGESTER_RING_KEY, InstanceState, Kv, Lifecycler, LifecyclerConfig,
-    PrefixedKv, QuerierRing, RingClient, StopSignal, ring_source,
+    PrefixedKv, QuerierRing, RingClient, StopSignal, sharded_ring_source,
 };
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
@@ -133,7 +133,15 @@ pub(crate) async fn start_distributor(
         None => Distributor::replicated(
             overrides.clone(),
             Arc::new(Replicator::new(
-                ring_source(ring.clone()),
+                {
+                    let overrides = overrides.clone();
+                    sharded_ring_source(
+                        ring.clone(),
+                        Arc::new(move |tenant: &str| {
+                            overrides.tenant(tenant).ingestion_tenant_shard_size
+                        }),
+                    )
+                },
                 pool.client_factory(),
                 config.distributor.remote_timeout.to_std(),
             )),
