@@ -4,7 +4,7 @@
 //! of it concurrently, and merges the answers: the RF copies of a series become one
 //! series with the union of their samples, one per timestamp (the copy of the ingester
 //! earliest in the set wins where copies disagree); label names and values are
-//! unioned.
+//! unioned; exemplars merge like samples, one per timestamp.
 //!
 //! Failures are tolerated as the set allows — `max_errors` ingesters, or every
 //! ingester of `max_unavailable_zones` zones — because each series then still has a
@@ -25,11 +25,12 @@
 
 use std::sync::Arc;
 
+use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::Matcher;
 use tokio::runtime::Handle;
 
 use super::limits::{QueryLimiter, QueryLimits};
-use super::replica_merge::{merge_copies, union_sorted};
+use super::replica_merge::{merge_copies, merge_exemplar_copies, union_sorted};
 use super::replicas::{CallFuture, IngesterClients, IngesterRing, call_all};
 use super::{Querier, QuerierError, SelectHints, Series};
 use crate::ingester::api::{IngesterApi, SeriesData};
@@ -87,6 +88,22 @@ impl IngestersQuerier {
             Box::pin(async move { client.metadata(tenant, query).await })
         })?;
         Ok(lists.into_iter().flatten().collect())
+    }
+
+    /// The tenant's exemplars in `[start, end]` of the series matching any of
+    /// `matcher_sets`, from every ingester of its read set (Cortex's
+    /// `QueryExemplars`): the replicas' copies of a series merged into one, its
+    /// exemplars in time order with one per timestamp, series sorted by labels.
+    pub fn exemplars(
+        &self,
+        start: i64,
+        end: i64,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<ExemplarSeries>, QuerierError> {
+        let copies = self.fan_out(|client, tenant| {
+            Box::pin(async move { client.exemplars(tenant, start, end, matcher_sets).await })
+        })?;
+        Ok(merge_exemplar_copies(copies))
     }
 
     /// Calls every ingester of the tenant's read set with `call(client, tenant)` and
