@@ -1,6 +1,7 @@
 //! The gRPC ingester client against a real tonic server on a loopback port, serving a
-//! local ingester: it passes the same conformance suite as the local ingester, and
-//! calls without a tenant, to nobody, or past their timeout fail with the right class.
+//! local ingester: it passes the same conformance suite as the local ingester (exemplar
+//! queries included), and calls without a tenant, with bad matchers, to nobody, or past
+//! their timeout fail with the right class.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 fn open_ingester(dir: &std::path::Path) -> Arc<Ingester> {
     let tsdb = TsdbConfig {
         dir: dir.join("tsdb"),
+        max_exemplars: testing::CONFORMANCE_MAX_EXEMPLARS,
         ..TsdbConfig::default()
     };
     Ingester::open(
