@@ -85,6 +85,43 @@ async fn a_call_without_a_tenant_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exemplar_query_with_a_bad_matcher_is_bad_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, server) = serve(open_ingester(dir.path())).await;
+    let mut raw = RawClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+    let query = |r#type: proto::MatchType, value: &str| proto::ExemplarQueryRequest {
+        start_timestamp_ms: 0,
+        end_timestamp_ms: 1000,
+        matchers: vec![proto::LabelMatchers {
+            matchers: vec![proto::LabelMatcher {
+                r#type: r#type as i32,
+                name: "__name__".into(),
+                value: value.into(),
+            }],
+        }],
+    };
+    let err = raw
+        .query_exemplars(query(proto::MatchType::Equal, "m"))
+        .await
+        .expect_err("no tenant");
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    let mut req = tonic::Request::new(query(proto::MatchType::RegexMatch, "("));
+    req.metadata_mut()
+        .insert("x-scope-orgid", "t".parse().expect("metadata"));
+    let err = raw.query_exemplars(req).await.expect_err("bad regexp");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    // A tenant without a TSDB has no exemplars.
+    let mut req = tonic::Request::new(query(proto::MatchType::Equal, "m"));
+    req.metadata_mut()
+        .insert("x-scope-orgid", "t".parse().expect("metadata"));
+    let resp = raw.query_exemplars(req).await.expect("empty answer");
+    assert!(resp.get_ref().timeseries.is_empty());
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_ingester_is_a_server_error() {
     // A port that was free a moment ago: nothing listens there.
     let addr = {
