@@ -202,7 +202,9 @@ pub(crate) fn matcher_sets_to_proto(sets: &[Vec<Matcher>]) -> Vec<proto::LabelMa
 pub(crate) fn matcher_sets_from_proto(
     sets: &[proto::LabelMatchers],
 ) -> Result<Vec<Vec<Matcher>>, String> {
-    sets.iter().map(|s| matchers_from_proto(&s.matchers)).collect()
+    sets.iter()
+        .map(|s| matchers_from_proto(&s.matchers))
+        .collect()
 }
 
 /// The push message for `req`. Remote write 1.0 has no per-series metadata (2.0 has),

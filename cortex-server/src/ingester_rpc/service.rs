@@ -127,9 +127,7 @@ impl Ingester for IngesterService {
         let sets = matcher_sets_from_proto(&msg.matchers).map_err(bad_request)?;
         let (start, end) = (msg.start_timestamp_ms, msg.end_timestamp_ms);
         let series = self
-            .blocking(move |api, handle| {
-                handle.block_on(api.exemplars(&tenant, start, end, &sets))
-            })
+            .blocking(move |api, handle| handle.block_on(api.exemplars(&tenant, start, end, &sets)))
             .await?;
         Ok(Response::new(proto::ExemplarQueryResponse {
             timeseries: series.iter().map(exemplar_series_to_proto).collect(),
