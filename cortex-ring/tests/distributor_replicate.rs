@@ -26,6 +26,7 @@ use cortex_ring::{
     Desc, GetBuffers, INGESTER_RING_KEY, InMemoryKv, InstanceState, Kv, Operation, RingClient,
     RingConfig, TokenGenerator, ring_source, sharded_ring_source,
 };
+use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::{Labels, Matcher};
 use prometheus_client::registry::Registry;
 
@@ -259,6 +260,15 @@ impl IngesterApi for Faulty {
     ) -> ApiFuture<'a, SeriesStream> {
         self.inner.query(tenant, start, end, matchers)
     }
+    fn exemplars<'a>(
+        &'a self,
+        tenant: &'a str,
+        start: i64,
+        end: i64,
+        matcher_sets: &'a [Vec<Matcher>],
+    ) -> ApiFuture<'a, Vec<ExemplarSeries>> {
+        self.inner.exemplars(tenant, start, end, matcher_sets)
+    }
     fn label_names<'a>(
         &'a self,
         tenant: &'a str,
@@ -327,6 +337,15 @@ impl IngesterApi for Counting {
         _: &'a [Matcher],
     ) -> ApiFuture<'a, SeriesStream> {
         Box::pin(async { Ok(SeriesStream::from_series(Vec::new(), 1)) })
+    }
+    fn exemplars<'a>(
+        &'a self,
+        _: &'a str,
+        _: i64,
+        _: i64,
+        _: &'a [Vec<Matcher>],
+    ) -> ApiFuture<'a, Vec<ExemplarSeries>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
     fn label_names<'a>(
         &'a self,

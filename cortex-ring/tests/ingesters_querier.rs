@@ -26,6 +26,7 @@ use cortex_ring::kv::cas_desc;
 use cortex_ring::{
     Desc, INGESTER_RING_KEY, InMemoryKv, InstanceState, Kv, QuerierRing, RingClient, RingConfig,
 };
+use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::{Labels, MatchType, Matcher};
 use prometheus_client::registry::Registry;
 use tokio::runtime::Runtime;
@@ -77,6 +78,19 @@ impl IngesterApi for Switchable {
         Box::pin(async move {
             self.check()?;
             IngesterApi::query(&*self.inner, tenant, start, end, matchers).await
+        })
+    }
+
+    fn exemplars<'a>(
+        &'a self,
+        tenant: &'a str,
+        start: i64,
+        end: i64,
+        matcher_sets: &'a [Vec<Matcher>],
+    ) -> ApiFuture<'a, Vec<ExemplarSeries>> {
+        Box::pin(async move {
+            self.check()?;
+            IngesterApi::exemplars(&*self.inner, tenant, start, end, matcher_sets).await
         })
     }
 

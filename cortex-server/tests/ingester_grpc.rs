@@ -1,6 +1,7 @@
 //! The gRPC ingester client against a real tonic server on a loopback port, serving a
-//! local ingester: it passes the same conformance suite as the local ingester, and
-//! calls without a tenant, to nobody, or past their timeout fail with the right class.
+//! local ingester: it passes the same conformance suite as the local ingester (exemplar
+//! queries included), and calls without a tenant, with bad matchers, to nobody, or past
+//! their timeout fail with the right class.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 fn open_ingester(dir: &std::path::Path) -> Arc<Ingester> {
     let tsdb = TsdbConfig {
         dir: dir.join("tsdb"),
+        max_exemplars: testing::CONFORMANCE_MAX_EXEMPLARS,
         ..TsdbConfig::default()
     };
     Ingester::open(
@@ -79,6 +81,43 @@ async fn a_call_without_a_tenant_is_refused() {
         .insert("x-scope-orgid", "t".parse().expect("metadata"));
     let err = raw.push(req).await.expect_err("garbled body");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exemplar_query_with_a_bad_matcher_is_bad_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, server) = serve(open_ingester(dir.path())).await;
+    let mut raw = RawClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+    let query = |r#type: proto::MatchType, value: &str| proto::ExemplarQueryRequest {
+        start_timestamp_ms: 0,
+        end_timestamp_ms: 1000,
+        matchers: vec![proto::LabelMatchers {
+            matchers: vec![proto::LabelMatcher {
+                r#type: r#type as i32,
+                name: "__name__".into(),
+                value: value.into(),
+            }],
+        }],
+    };
+    let err = raw
+        .query_exemplars(query(proto::MatchType::Equal, "m"))
+        .await
+        .expect_err("no tenant");
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    let mut req = tonic::Request::new(query(proto::MatchType::RegexMatch, "("));
+    req.metadata_mut()
+        .insert("x-scope-orgid", "t".parse().expect("metadata"));
+    let err = raw.query_exemplars(req).await.expect_err("bad regexp");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    // A tenant without a TSDB has no exemplars.
+    let mut req = tonic::Request::new(query(proto::MatchType::Equal, "m"));
+    req.metadata_mut()
+        .insert("x-scope-orgid", "t".parse().expect("metadata"));
+    let resp = raw.query_exemplars(req).await.expect("empty answer");
+    assert!(resp.get_ref().timeseries.is_empty());
     server.abort();
 }
 

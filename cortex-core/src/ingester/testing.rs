@@ -1,11 +1,12 @@
 //! The conformance suite every [`IngesterApi`] implementation runs (the local adapter,
 //! the gRPC client against a served ingester): push then query back exactly (floats,
-//! staleness markers, native histograms, time ranges, batching), label names and
-//! values and series with matchers, metric metadata, user stats, tenant isolation, and
-//! the status classes of refused pushes.
+//! staleness markers, native histograms, time ranges, batching), exemplars, label names
+//! and values and series with matchers, metric metadata, user stats, tenant isolation,
+//! and the status classes of refused pushes.
 //!
-//! The suite takes one implementation over an empty ingester and works in tenants of
-//! its own (`conformance-*`), so it needs no reset between checks. Available to this
+//! The suite takes one implementation over an empty ingester with exemplar storage
+//! enabled and works in tenants of its own (`conformance-*`), so it needs no reset
+//! between checks. Available to this
 //! crate's tests and, behind the `testing` feature, to other crates' tests.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,21 +15,29 @@ use cortex_tsdb::histogram::{FloatHistogram, Span};
 use cortex_tsdb::labels::{Labels, MatchType, Matcher};
 use cortex_tsdb::value::STALE_NAN;
 
+use cortex_tsdb::exemplar::ExemplarSeries;
+
 use super::api::{IngesterApi, IngesterApiError, QUERY_BATCH_SERIES, SeriesData};
 use super::metadata::MetadataQuery;
 use super::rate::PushSource;
 use crate::querier::SampleValue;
 use crate::remote_write::{
-    HistogramSample, HistogramValue, Label, MetricMetadata, MetricType, Sample, TimeSeries,
-    WriteRequest,
+    Exemplar, HistogramSample, HistogramValue, Label, MetricMetadata, MetricType, Sample,
+    TimeSeries, WriteRequest,
 };
 
+/// Exemplars per tenant the ingester under test must keep (its `max_exemplars`) at
+/// least.
+pub const CONFORMANCE_MAX_EXEMPLARS: i64 = 100;
+
 /// Runs every check against `api`, which must serve an ingester holding no data of
-/// the `conformance-*` tenants. Panics with the failed check's message.
+/// the `conformance-*` tenants and keeping at least [`CONFORMANCE_MAX_EXEMPLARS`]
+/// exemplars per tenant. Panics with the failed check's message.
 pub async fn run_conformance(api: &dyn IngesterApi) {
     let t0 = base_time();
     push_then_query_exactly(api, t0).await;
     query_is_batched(api, t0).await;
+    exemplars_round_trip(api, t0).await;
     labels_and_series_with_matchers(api, t0).await;
     metadata_round_trips(api, t0).await;
     user_stats_count_series(api, t0).await;
@@ -225,6 +234,162 @@ async fn push_then_query_exactly(api: &dyn IngesterApi, t0: i64) {
 
     let none = query(api, tenant, t0, t0 + 60_000, &[eq("__name__", "absent")]).await;
     assert!(none.is_empty());
+}
+
+fn exemplar<'a>(ts: i64, value: f64, trace: &'a str) -> Exemplar<'a> {
+    Exemplar {
+        labels: if trace.is_empty() {
+            Vec::new()
+        } else {
+            vec![Label {
+                name: "trace_id",
+                value: trace,
+            }]
+        },
+        value,
+        timestamp: ts,
+    }
+}
+
+/// Each series as its labels and its exemplars as (timestamp, value bits, labels).
+type ExemplarView = Vec<(String, Vec<(i64, u64, String)>)>;
+
+fn exemplar_view(got: &[ExemplarSeries]) -> ExemplarView {
+    got.iter()
+        .map(|s| {
+            let es = s
+                .exemplars
+                .iter()
+                .map(|e| (e.ts, e.value.to_bits(), e.labels.to_string()))
+                .collect();
+            (s.series_labels.to_string(), es)
+        })
+        .collect()
+}
+
+async fn exemplars(
+    api: &dyn IngesterApi,
+    tenant: &str,
+    start: i64,
+    end: i64,
+    sets: &[Vec<Matcher>],
+) -> ExemplarView {
+    let got = api
+        .exemplars(tenant, start, end, sets)
+        .await
+        .expect("exemplar query");
+    exemplar_view(&got)
+}
+
+async fn exemplars_round_trip(api: &dyn IngesterApi, t0: i64) {
+    let tenant = "conformance-exemplars";
+    let mut a = series(
+        &[("__name__", "requests_total"), ("job", "a")],
+        &[(t0, 1.0), (t0 + 15_000, 2.0)],
+    );
+    a.exemplars = vec![
+        exemplar(t0, 0.25, "abc"),
+        exemplar(t0 + 15_000, -1.5, "def"),
+    ];
+    let mut b = series(
+        &[("__name__", "requests_total"), ("job", "b")],
+        &[(t0, 3.0)],
+    );
+    b.exemplars = vec![exemplar(t0, 7.0, "")];
+    let mut other = series(&[("__name__", "other")], &[(t0, 1.0)]);
+    other.exemplars = vec![exemplar(t0, 1.0, "xyz")];
+    let stats = api
+        .push(tenant, &request(vec![b, other, a]), PushSource::Api)
+        .await
+        .expect("push with exemplars succeeds");
+    assert_eq!(
+        (stats.exemplars, stats.failed_exemplars),
+        (4, 0),
+        "exemplar push stats"
+    );
+
+    let series_a = r#"{__name__="requests_total", job="a"}"#.to_string();
+    let series_b = r#"{__name__="requests_total", job="b"}"#.to_string();
+    let got = exemplars(
+        api,
+        tenant,
+        t0,
+        t0 + 15_000,
+        &[vec![eq("__name__", "requests_total")]],
+    )
+    .await;
+    assert_eq!(
+        got,
+        [
+            (
+                series_a.clone(),
+                vec![
+                    (t0, 0.25f64.to_bits(), r#"{trace_id="abc"}"#.to_string()),
+                    (
+                        t0 + 15_000,
+                        (-1.5f64).to_bits(),
+                        r#"{trace_id="def"}"#.to_string()
+                    ),
+                ]
+            ),
+            (
+                series_b.clone(),
+                vec![(t0, 7.0f64.to_bits(), "{}".to_string())]
+            ),
+        ],
+        "exemplars come back exactly, series sorted by labels, exemplars by time"
+    );
+
+    // The range is inclusive and cuts exemplars outside it; sets are a union.
+    let got = exemplars(
+        api,
+        tenant,
+        t0 + 15_000,
+        t0 + 60_000,
+        &[vec![eq("job", "a")], vec![eq("job", "b")]],
+    )
+    .await;
+    assert_eq!(
+        got,
+        [(
+            series_a,
+            vec![(
+                t0 + 15_000,
+                (-1.5f64).to_bits(),
+                r#"{trace_id="def"}"#.to_string()
+            )]
+        )],
+        "only exemplars in range"
+    );
+    let got = exemplars(
+        api,
+        tenant,
+        t0,
+        t0,
+        &[vec![eq("job", "b")], vec![re("__name__", "oth.*")]],
+    )
+    .await;
+    let names: Vec<&str> = got.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        names,
+        [r#"{__name__="other"}"#, series_b.as_str()],
+        "each matcher set adds its series"
+    );
+
+    let none = exemplars(api, tenant, t0, t0, &[vec![eq("__name__", "absent")]]).await;
+    assert!(none.is_empty(), "no series match: {none:?}");
+    let theirs = exemplars(
+        api,
+        "conformance-exemplars-other",
+        t0,
+        t0 + 15_000,
+        &[vec![eq("__name__", "requests_total")]],
+    )
+    .await;
+    assert!(
+        theirs.is_empty(),
+        "another tenant's exemplars leaked: {theirs:?}"
+    );
 }
 
 async fn query_is_batched(api: &dyn IngesterApi, t0: i64) {

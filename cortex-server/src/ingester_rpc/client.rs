@@ -10,14 +10,16 @@ use cortex_core::ingester::api::{ApiFuture, IngesterApi, IngesterApiError, Serie
 use cortex_core::ingester::metadata::{MetadataEntry, MetadataQuery};
 use cortex_core::ingester::{PushSource, PushStats, UserStats};
 use cortex_core::remote_write::WriteRequest;
+use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::{Labels, Matcher};
 use tonic::Request;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use super::convert::{
-    labels_from_proto, matchers_to_proto, metadata_from_proto, metadata_query_to_proto,
-    push_stats_from_proto, push_to_proto, series_from_proto, user_stats_from_proto,
+    exemplar_series_from_proto, labels_from_proto, matcher_sets_to_proto, matchers_to_proto,
+    metadata_from_proto, metadata_query_to_proto, push_stats_from_proto, push_to_proto,
+    series_from_proto, user_stats_from_proto,
 };
 use super::proto::ingester_client::IngesterClient as Raw;
 use super::{MAX_MESSAGE_SIZE, ORG_ID_METADATA, proto, status};
@@ -178,6 +180,37 @@ impl IngesterApi for IngesterClient {
         })
     }
 
+    fn exemplars<'a>(
+        &'a self,
+        tenant: &'a str,
+        start: i64,
+        end: i64,
+        matcher_sets: &'a [Vec<Matcher>],
+    ) -> ApiFuture<'a, Vec<ExemplarSeries>> {
+        Box::pin(async move {
+            let req = self.request(
+                tenant,
+                proto::ExemplarQueryRequest {
+                    start_timestamp_ms: start,
+                    end_timestamp_ms: end,
+                    matchers: matcher_sets_to_proto(matcher_sets),
+                },
+            )?;
+            let resp = self
+                .raw
+                .clone()
+                .query_exemplars(req)
+                .await
+                .map_err(|s| self.error(&s))?;
+            resp.into_inner()
+                .timeseries
+                .into_iter()
+                .map(exemplar_series_from_proto)
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.invalid(e))
+        })
+    }
+
     fn label_names<'a>(
         &'a self,
         tenant: &'a str,
@@ -249,12 +282,7 @@ impl IngesterApi for IngesterClient {
                 proto::MetricsForLabelMatchersRequest {
                     start_timestamp_ms: start,
                     end_timestamp_ms: end,
-                    matchers_set: matcher_sets
-                        .iter()
-                        .map(|s| proto::LabelMatchers {
-                            matchers: matchers_to_proto(s),
-                        })
-                        .collect(),
+                    matchers_set: matcher_sets_to_proto(matcher_sets),
                 },
             )?;
             let resp = self

@@ -9,6 +9,7 @@ use cortex_core::ingester::metadata::{MetadataEntry, MetadataQuery};
 use cortex_core::ingester::{DiscardReason, PushSource, PushStats, UserStats};
 use cortex_core::querier::{Sample, SampleValue};
 use cortex_core::remote_write::{MetricMetadata, MetricType, WriteRequest, encode_v1};
+use cortex_tsdb::exemplar::{Exemplar, ExemplarSeries};
 use cortex_tsdb::histogram::{CounterResetHint, FloatHistogram, Span};
 use cortex_tsdb::labels::{Labels, MatchType, Matcher};
 
@@ -129,6 +130,7 @@ pub(crate) fn series_to_proto(s: &SeriesData) -> proto::TimeSeries {
                 }),
             })
             .collect(),
+        exemplars: Vec::new(),
     }
 }
 
@@ -153,6 +155,56 @@ pub(crate) fn series_from_proto(s: proto::TimeSeries) -> Result<SeriesData, Stri
         })
         .collect::<Result<_, String>>()?;
     Ok(SeriesData { labels, samples })
+}
+
+pub(crate) fn exemplar_series_to_proto(s: &ExemplarSeries) -> proto::TimeSeries {
+    proto::TimeSeries {
+        labels: labels_to_proto(&s.series_labels),
+        samples: Vec::new(),
+        exemplars: s
+            .exemplars
+            .iter()
+            .map(|e| proto::Exemplar {
+                labels: labels_to_proto(&e.labels),
+                value: e.value,
+                timestamp_ms: e.ts,
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn exemplar_series_from_proto(s: proto::TimeSeries) -> Result<ExemplarSeries, String> {
+    let exemplars = s
+        .exemplars
+        .iter()
+        .map(|e| {
+            Ok(Exemplar {
+                labels: labels_from_proto(&e.labels)?,
+                value: e.value,
+                ts: e.timestamp_ms,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(ExemplarSeries {
+        series_labels: labels_from_proto(&s.labels)?,
+        exemplars,
+    })
+}
+
+pub(crate) fn matcher_sets_to_proto(sets: &[Vec<Matcher>]) -> Vec<proto::LabelMatchers> {
+    sets.iter()
+        .map(|s| proto::LabelMatchers {
+            matchers: matchers_to_proto(s),
+        })
+        .collect()
+}
+
+pub(crate) fn matcher_sets_from_proto(
+    sets: &[proto::LabelMatchers],
+) -> Result<Vec<Vec<Matcher>>, String> {
+    sets.iter()
+        .map(|s| matchers_from_proto(&s.matchers))
+        .collect()
 }
 
 /// The push message for `req`. Remote write 1.0 has no per-series metadata (2.0 has),
@@ -333,6 +385,40 @@ mod tests {
             value: "b".into(),
         };
         assert!(matchers_from_proto(&[unknown]).is_err());
+    }
+
+    #[test]
+    fn exemplar_series_round_trip_and_bad_labels_are_refused() {
+        let s = ExemplarSeries {
+            series_labels: Labels::from_pairs([("__name__", "m"), ("job", "a")]).unwrap(),
+            exemplars: vec![
+                Exemplar {
+                    labels: Labels::from_pairs([("trace_id", "abc")]).unwrap(),
+                    value: -0.5,
+                    ts: 10,
+                },
+                Exemplar {
+                    labels: Labels::empty(),
+                    value: 2.0,
+                    ts: 20,
+                },
+            ],
+        };
+        let p = exemplar_series_to_proto(&s);
+        assert!(p.samples.is_empty());
+        assert_eq!(exemplar_series_from_proto(p.clone()), Ok(s));
+        let mut bad = p;
+        bad.exemplars[1].labels = vec![
+            proto::LabelPair {
+                name: "a".into(),
+                value: "1".into(),
+            },
+            proto::LabelPair {
+                name: "a".into(),
+                value: "2".into(),
+            },
+        ];
+        assert!(exemplar_series_from_proto(bad).is_err());
     }
 
     #[test]

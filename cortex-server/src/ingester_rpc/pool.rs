@@ -12,6 +12,7 @@ use cortex_core::ingester::api::{ApiFuture, IngesterApi, IngesterApiError, Serie
 use cortex_core::ingester::{MetadataEntry, MetadataQuery, PushSource, PushStats, UserStats};
 use cortex_core::querier::replicas::{IngesterClients, ReplicaInstance};
 use cortex_core::remote_write::WriteRequest;
+use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::{Labels, Matcher};
 use tokio::runtime::Handle;
 
@@ -107,6 +108,16 @@ impl IngesterApi for Unreachable {
         _: i64,
         _: &'a [Matcher],
     ) -> ApiFuture<'a, SeriesStream> {
+        self.fail()
+    }
+
+    fn exemplars<'a>(
+        &'a self,
+        _: &'a str,
+        _: i64,
+        _: i64,
+        _: &'a [Vec<Matcher>],
+    ) -> ApiFuture<'a, Vec<ExemplarSeries>> {
         self.fail()
     }
 

@@ -14,8 +14,9 @@ use tokio::runtime::Handle;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    labels_to_proto, matchers_from_proto, metadata_query_from_proto, metadata_to_proto,
-    push_stats_to_proto, series_to_proto, source_from_proto, user_stats_to_proto,
+    exemplar_series_to_proto, labels_to_proto, matcher_sets_from_proto, matchers_from_proto,
+    metadata_query_from_proto, metadata_to_proto, push_stats_to_proto, series_to_proto,
+    source_from_proto, user_stats_to_proto,
 };
 use super::proto::ingester_server::{Ingester, IngesterServer};
 use super::{MAX_MESSAGE_SIZE, ORG_ID_METADATA, proto, status};
@@ -117,6 +118,22 @@ impl Ingester for IngesterService {
         Ok(Response::new(Box::pin(out)))
     }
 
+    async fn query_exemplars(
+        &self,
+        request: Request<proto::ExemplarQueryRequest>,
+    ) -> Result<Response<proto::ExemplarQueryResponse>, Status> {
+        let tenant = tenant(&request)?;
+        let msg = request.into_inner();
+        let sets = matcher_sets_from_proto(&msg.matchers).map_err(bad_request)?;
+        let (start, end) = (msg.start_timestamp_ms, msg.end_timestamp_ms);
+        let series = self
+            .blocking(move |api, handle| handle.block_on(api.exemplars(&tenant, start, end, &sets)))
+            .await?;
+        Ok(Response::new(proto::ExemplarQueryResponse {
+            timeseries: series.iter().map(exemplar_series_to_proto).collect(),
+        }))
+    }
+
     async fn label_names(
         &self,
         request: Request<proto::LabelNamesRequest>,
@@ -157,12 +174,7 @@ impl Ingester for IngesterService {
     ) -> Result<Response<proto::MetricsForLabelMatchersResponse>, Status> {
         let tenant = tenant(&request)?;
         let msg = request.into_inner();
-        let sets = msg
-            .matchers_set
-            .iter()
-            .map(|s| matchers_from_proto(&s.matchers))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(bad_request)?;
+        let sets = matcher_sets_from_proto(&msg.matchers_set).map_err(bad_request)?;
         let (start, end) = (msg.start_timestamp_ms, msg.end_timestamp_ms);
         let series = self
             .blocking(move |api, handle| handle.block_on(api.series(&tenant, start, end, &sets)))

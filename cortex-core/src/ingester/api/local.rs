@@ -3,9 +3,11 @@
 //! poll). Reads go through a [`TsdbQuerier`] over the tenant's TSDB, so they see the
 //! head and the local blocks; a tenant without a TSDB has no data. Query answers are
 //! gathered in memory, then handed out in batches of [`QUERY_BATCH_SERIES`] series.
+//! Exemplars come from the tenant's head, the only place a TSDB keeps them.
 
 use std::collections::BTreeSet;
 
+use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::{Labels, Matcher};
 
 use super::{
@@ -122,6 +124,25 @@ impl IngesterApi for Ingester {
         })
     }
 
+    fn exemplars<'a>(
+        &'a self,
+        tenant: &'a str,
+        start: i64,
+        end: i64,
+        matcher_sets: &'a [Vec<Matcher>],
+    ) -> ApiFuture<'a, Vec<ExemplarSeries>> {
+        Box::pin(async move {
+            let Some(db) = self.db(tenant) else {
+                return Ok(Vec::new());
+            };
+            db.exemplars(matcher_sets, start, end)
+                .map_err(|e| IngesterApiError::Failed {
+                    status: 500,
+                    message: e.to_string(),
+                })
+        })
+    }
+
     fn label_names<'a>(
         &'a self,
         tenant: &'a str,
@@ -192,6 +213,7 @@ mod tests {
     fn open(dir: &std::path::Path) -> Arc<Ingester> {
         let tsdb = TsdbConfig {
             dir: dir.join("tsdb"),
+            max_exemplars: testing::CONFORMANCE_MAX_EXEMPLARS,
             ..TsdbConfig::default()
         };
         let bucket = Bucket::local(&dir.join("bucket")).expect("bucket");

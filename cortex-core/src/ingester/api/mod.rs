@@ -1,7 +1,7 @@
 //! [`IngesterApi`]: what distributors, queriers and the ruler ask of an ingester, as a
 //! boundary that may cross the network — the operations of Cortex's `Ingester` gRPC
-//! service: push, query (streamed in batches of series), label names, label values,
-//! series, metric metadata and user stats.
+//! service: push, query (streamed in batches of series), exemplars, label names, label
+//! values, series, metric metadata and user stats.
 //!
 //! Two implementations: the local [`Ingester`](super::Ingester) ([`local`], a thin
 //! adapter) and the gRPC client in cortex-server. Both run the same conformance suite
@@ -25,6 +25,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::{Labels, Matcher};
 use futures_core::Stream;
 
@@ -257,6 +258,18 @@ pub trait IngesterApi: Send + Sync {
         end: i64,
         matchers: &'a [Matcher],
     ) -> ApiFuture<'a, SeriesStream>;
+
+    /// The exemplars in `[start, end]` of the series matching any of `matcher_sets`
+    /// (each set: all of its matchers), series sorted by labels and each one's
+    /// exemplars in time order (Cortex's `QueryExemplars`). Empty when the tenant has
+    /// no TSDB or exemplar storage is disabled.
+    fn exemplars<'a>(
+        &'a self,
+        tenant: &'a str,
+        start: i64,
+        end: i64,
+        matcher_sets: &'a [Vec<Matcher>],
+    ) -> ApiFuture<'a, Vec<ExemplarSeries>>;
 
     /// Label names of the series matching `matchers` (all when empty) with samples in
     /// `[start, end]`, sorted.

@@ -26,7 +26,8 @@ use cortex_core::querier::tenant::TenantQuerier;
 use cortex_core::querier::time_split::TimeSplitQuerier;
 use cortex_core::querier::{Querier, QuerierError, QueryLimits as FetchLimits};
 use cortex_core::tenant::{FAKE_TENANT, ORG_ID_HEADER, TenantError, tenant_ids};
-use cortex_tsdb::db::Db;
+use cortex_tsdb::exemplar::ExemplarSeries;
+use cortex_tsdb::labels::Matcher;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
@@ -114,12 +115,33 @@ impl QueryBackend {
         &self.engine
     }
 
-    /// The tenant's TSDB in this process' ingester; `None` when the tenant has none
-    /// or the ingesters are remote.
-    pub(crate) fn local_db(&self, tenant: &str) -> Option<Arc<Db>> {
+    /// The exemplars of `tenant` in `[start, end]` of the series matching any of
+    /// `matcher_sets`: from this process' ingester, or from the ingesters holding the
+    /// tenant's replicas (their copies merged). Exemplars live only in ingester heads,
+    /// so the whole range is asked of them. Series sorted by labels, exemplars by time.
+    /// Call it from a blocking thread.
+    pub(crate) fn exemplars(
+        &self,
+        tenant: &str,
+        matcher_sets: &[Vec<Matcher>],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<ExemplarSeries>, QuerierError> {
         match &self.recent {
-            Recent::Local(ingester) => ingester.db(tenant),
-            Recent::Ring { .. } => None,
+            Recent::Local(ingester) => match ingester.db(tenant) {
+                Some(db) => db
+                    .exemplars(matcher_sets, start, end)
+                    .map_err(|e| QuerierError::Storage(e.to_string())),
+                None => Ok(Vec::new()),
+            },
+            Recent::Ring {
+                ring,
+                clients,
+                runtime,
+                ..
+            } => self
+                .ingesters_querier(tenant, ring, clients, runtime)
+                .exemplars(start, end, matcher_sets),
         }
     }
 

@@ -168,12 +168,9 @@ pub(crate) async fn exemplars(
             };
             let mut all: Vec<ExemplarSeries> = Vec::new();
             for t in &tenants {
-                let Some(db) = backend.local_db(t) else {
-                    continue;
-                };
-                let found = db
-                    .exemplars(&sets, start, end)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                let found = backend
+                    .exemplars(t, &sets, start, end)
+                    .map_err(ApiError::from_storage)?;
                 for mut s in found {
                     if federated {
                         s.series_labels = with_tenant(&s.series_labels, t);
