@@ -341,6 +341,23 @@ impl Server {
                 task.abort();
             }
         }
+        // LEAVING first, as Cortex does: distributors stop writing to this ingester
+        // while it flushes and closes.
+        let lifecycler = state
+            .lifecycler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(lc) = lifecycler {
+            let lc = tokio::task::spawn_blocking(move || {
+                let _ = lc.change_state(cortex_ring::InstanceState::LEAVING);
+                lc
+            })
+            .await;
+            if let Ok(lc) = lc {
+                *state.lifecycler.lock().unwrap_or_else(|e| e.into_inner()) = Some(lc);
+            }
+        }
         let shut = match &state.ingester {
             Some(ingester) => {
                 let shut = ingester.shutdown().await;
