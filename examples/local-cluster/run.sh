@@ -17,6 +17,10 @@
 #   ETCD_ENDPOINT  host:port of an etcd to use instead of starting one
 #   ETCD_BIN       the etcd binary (default: etcd on the PATH)
 #   TENANT         tenant shown in the examples (default: demo)
+#   AUTH_ENABLED   false: no X-Scope-OrgID needed, everything goes to tenant "fake"
+#                  (for clients that cannot send headers, e.g. Debian's Prometheus 2.42)
+#   EXTRA_FLAGS    more cortex flags for every process, space-separated, e.g.
+#                  "-distributor.ingestion-rate-limit=1000000 -distributor.ingestion-burst-size=2000000"
 #   READY_TIMEOUT  seconds to wait for the cluster to come up (default: 90)
 #   STOP_TIMEOUT   seconds to wait for a process to exit after SIGTERM (default: 40)
 #
@@ -35,7 +39,12 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 
 CLUSTER_DIR=${CLUSTER_DIR:-./.local-cluster}
 BASE_PORT=${BASE_PORT:-19000}
-TENANT=${TENANT:-demo}
+AUTH_ENABLED=${AUTH_ENABLED:-true}
+case "$AUTH_ENABLED" in
+    true) TENANT=${TENANT:-demo} ;;
+    false) TENANT=fake ;;
+    *) echo "run.sh: AUTH_ENABLED must be true or false" >&2 && exit 1 ;;
+esac
 READY_TIMEOUT=${READY_TIMEOUT:-90}
 STOP_TIMEOUT=${STOP_TIMEOUT:-40}
 ETCD_BIN=${ETCD_BIN:-etcd}
@@ -44,8 +53,13 @@ HOST=127.0.0.1
 # Components in start order; stop goes the other way round (etcd last).
 COMPONENTS=(ingester-a ingester-b ingester-c distributor querier)
 
+STARTING=false
+
 die() {
     echo "run.sh: $*" >&2
+    if [[ $STARTING == true ]]; then
+        echo "run.sh: what did start still runs; '$0 stop' stops it" >&2
+    fi
     exit 1
 }
 
@@ -165,6 +179,7 @@ component_flags() {
         "-blocks-storage.filesystem.dir=$CLUSTER_DIR_ABS/bucket"
         "-blocks-storage.tsdb.dir=$dir/tsdb"
         "-blocks-storage.bucket-store.sync-dir=$dir/tsdb-sync"
+        "-auth.enabled=$AUTH_ENABLED"
         "-distributor.replication-factor=3"
         "-ingester.lifecycler.ring.zone-awareness-enabled=true"
     )
@@ -188,6 +203,9 @@ component_flags() {
             "-memberlist.nodename=$name"
         )
     fi
+    local extra=()
+    read -r -a extra <<<"${EXTRA_FLAGS:-}"
+    flags+=("${extra[@]}")
     case "$name" in
         ingester-*)
             local zone=${name#ingester-}
@@ -286,8 +304,12 @@ cmd_start() {
     for c in "${COMPONENTS[@]}"; do
         check_port_free "$(http_port "$c")" "$c HTTP"
         check_port_free "$(grpc_port "$c")" "$c gRPC"
+        if [[ $store == memberlist ]]; then
+            check_port_free "$(gossip_port "$c")" "$c gossip"
+        fi
     done
     ETCD=
+    STARTING=true
     if [[ $store == etcd ]]; then
         if [[ -n ${ETCD_ENDPOINT:-} ]]; then
             ETCD=$ETCD_ENDPOINT
@@ -311,6 +333,7 @@ cmd_start() {
     done
     wait_ring distributor "$deadline"
     wait_ring querier "$deadline"
+    STARTING=false
     write_prometheus_config
     print_urls "$store"
 }
@@ -367,7 +390,11 @@ EOF
     done
     cat <<EOF
 
-Every request names its tenant in the X-Scope-OrgID header. Prometheus:
+$(if [[ $AUTH_ENABLED == true ]]; then
+        echo "Every request names its tenant in the X-Scope-OrgID header. Prometheus:"
+    else
+        echo "Authentication is off: every request goes to tenant fake. Prometheus:"
+    fi)
 
   remote_write:
     - url: $d/api/v1/push
@@ -382,6 +409,10 @@ A Prometheus that scrapes the cluster's processes and writes into it as $TENANT:
 
   prometheus --config.file=$CLUSTER_DIR_ABS/prometheus.yml \\
     --storage.tsdb.path=$CLUSTER_DIR_ABS/prometheus --web.listen-address=$HOST:$((BASE_PORT + 90))
+$(if [[ $AUTH_ENABLED == true ]]; then
+        echo "(Debian's Prometheus 2.42 package sends no remote_write headers: its pushes get"
+        echo " 401 \"no org id\". With it, start the cluster with AUTH_ENABLED=false.)"
+    fi)
 
 Stop with: $0 stop
 EOF
@@ -398,7 +429,9 @@ cmd_status() {
             health=$(curl -s -m 2 "http://$HOST:$ETCD_CLIENT_PORT/health" || true)
             printf '  %-12s running  pid %-8s %s:%s  health %s\n' etcd "$pid" "$HOST" "$ETCD_CLIENT_PORT" "${health:-none}"
         elif [[ -f $(pid_file etcd) ]]; then
-            printf '  %-12s DEAD     (pid file %s)\n' etcd "$(pid_file etcd)"
+            printf '  %-12s DEAD     (see %s)\n' etcd "$(log_file etcd)"
+        elif [[ -d $CLUSTER_DIR/etcd/data ]]; then
+            printf '  %-12s stopped\n' etcd
         else
             printf '  %-12s external %s\n' etcd "$(<"$CLUSTER_DIR/etcd-endpoint")"
         fi
@@ -476,6 +509,7 @@ cmd_stop() {
     ((${#ingesters[@]})) && stop_pids "${ingesters[@]}"
     if pid=$(live_pid etcd); then
         stop_pids "etcd:$pid"
+        entries+=("etcd:$pid")
     else
         rm -f "$(pid_file etcd)"
     fi
