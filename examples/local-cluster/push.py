@@ -89,6 +89,8 @@ def push(url, tenant, body):
             return r.status, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
+    except urllib.error.URLError as e:
+        sys.exit(f"push to {url}: {e.reason} (is the cluster running? run.sh status)")
 
 
 def main():
