@@ -93,9 +93,14 @@ live_pid() {
     pid=$(<"$file")
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
-    local want=cortex
-    [[ $1 == etcd ]] && want=etcd
-    [[ $(ps -o comm= -p "$pid" 2>/dev/null) == "$want"* ]] || return 1
+    # The kernel keeps the first 15 bytes of the program's name.
+    local want
+    if [[ $1 == etcd ]]; then
+        want=$(basename "$ETCD_BIN")
+    else
+        want=$(basename "$(head -n 1 "$CLUSTER_DIR/$1/command-line" 2>/dev/null || echo cortex)")
+    fi
+    [[ $(ps -o comm= -p "$pid" 2>/dev/null) == "${want:0:15}" ]] || return 1
     echo "$pid"
 }
 
