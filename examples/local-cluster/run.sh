@@ -92,7 +92,7 @@ live_pid() {
     [[ -f $file ]] || return 1
     pid=$(<"$file")
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    alive "$pid" || return 1
     # The kernel keeps the first 15 bytes of the program's name.
     local want
     if [[ $1 == etcd ]]; then
@@ -456,6 +456,11 @@ cmd_status() {
     fi
 }
 
+# Whether a process runs (an exited one its parent has not reaped yet does not).
+alive() {
+    kill -0 "$1" 2>/dev/null && [[ $(ps -o stat= -p "$1" 2>/dev/null) != Z* ]]
+}
+
 # SIGTERM to each pid given as name:pid, then wait; SIGKILL what is left at the timeout.
 stop_pids() {
     local entry name pid
@@ -468,7 +473,7 @@ stop_pids() {
         left=()
         for entry in "$@"; do
             pid=${entry#*:}
-            kill -0 "$pid" 2>/dev/null && left+=("$entry")
+            alive "$pid" && left+=("$entry")
         done
         ((${#left[@]} == 0)) && break
         if ((SECONDS >= deadline)); then
