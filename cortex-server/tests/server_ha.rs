@@ -125,11 +125,20 @@ fn distributors_share_the_elected_replica_through_etcd() {
     );
     let d1 = start(
         1,
-        &["-target=distributor", "-distributor.ring.instance-id=d1"],
+        &[
+            "-target=distributor",
+            "-distributor.ring.instance-id=d1",
+            "-distributor.ring.heartbeat-period=1s",
+            "-distributor.ring.heartbeat-timeout=3s",
+        ],
     );
-    let d2 = start(
+    let mut d2 = start(
         2,
-        &["-target=distributor", "-distributor.ring.instance-id=d2"],
+        &[
+            "-target=distributor",
+            "-distributor.ring.instance-id=d2",
+            "-distributor.ring.heartbeat-period=1s",
+        ],
     );
     let t = now_ms() - 60_000;
     let r = push(d1.addr, "paired", &body("replica-1", t, 1.0)).unwrap();
@@ -144,5 +153,20 @@ fn distributors_share_the_elected_replica_through_etcd() {
     let desc: serde_json::Value = serde_json::from_slice(&ring.body).unwrap();
     let ids: Vec<&String> = desc["ingesters"].as_object().unwrap().keys().collect();
     assert_eq!(ids, ["d1", "d2"], "{desc}");
+    // A distributor that stopped heartbeating shows as UNHEALTHY on the ring page.
+    d2.signal_and_wait("KILL");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = http(d1.addr, "GET", "/distributor/ring", &[], b"")
+            .unwrap()
+            .text();
+        if page.contains("<td>d2</td><td></td><td>127.0.0.1") && page.contains("UNHEALTHY") {
+            assert_eq!(page.matches("UNHEALTHY").count(), 1, "{page}");
+            assert!(page.contains("ACTIVE"), "{page}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     drop((ingester, d1, d2));
 }

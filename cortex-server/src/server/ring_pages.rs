@@ -26,6 +26,13 @@ pub(crate) async fn ingester_ring(
         key: INGESTER_RING_KEY,
         title: "Ingester ring",
         path: "/ingester/ring",
+        heartbeat_timeout: state
+            .config
+            .ingester
+            .lifecycler
+            .ring
+            .heartbeat_timeout
+            .to_std(),
     };
     let ring = state.ring.clone();
     page.render(&state, &ring, &method, &headers, query.as_deref(), &body)
@@ -47,6 +54,7 @@ pub(crate) async fn distributor_ring(
         key: DISTRIBUTOR_RING_KEY,
         title: "Distributor ring",
         path: "/distributor/ring",
+        heartbeat_timeout: state.config.distributor.ring.heartbeat_timeout.to_std(),
     };
     page.render(&state, &ring, &method, &headers, query.as_deref(), &body)
         .await
@@ -57,6 +65,8 @@ struct Page {
     key: &'static str,
     title: &'static str,
     path: &'static str,
+    /// Instances with an older heartbeat are shown as UNHEALTHY.
+    heartbeat_timeout: std::time::Duration,
 }
 
 impl Page {
@@ -94,17 +104,25 @@ impl Page {
         let snapshot = ring.ring();
         let desc = snapshot.desc();
         let owned = desc.ownership();
-        let now = std::time::SystemTime::now()
+        let wall = std::time::SystemTime::now();
+        let now = wall
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let mut rows = String::new();
         for (id, inst) in &desc.ingesters {
+            // As Cortex's page: an instance whose heartbeat timed out is UNHEALTHY,
+            // whatever state it last wrote.
+            let shown = if inst.is_heartbeat_healthy(self.heartbeat_timeout, wall) {
+                inst.state.as_str()
+            } else {
+                "UNHEALTHY"
+            };
             rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}s ago</td><td>{}</td><td>{:.2}%</td><td><form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"forget\" value=\"{}\"><button type=\"submit\">Forget</button></form></td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}s ago</td><td>{}</td><td>{:.2}%</td><td><form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"forget\" value=\"{}\"><button type=\"submit\">Forget</button></form></td></tr>\n",
                 html_escape(id),
                 html_escape(&inst.zone),
                 html_escape(&inst.addr),
-                inst.state,
+                shown,
                 now - inst.timestamp,
                 inst.tokens.len(),
                 owned.get(id).copied().unwrap_or(0.0) * 100.0,
