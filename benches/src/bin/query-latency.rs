@@ -267,12 +267,14 @@ fn measure(args: &Args, bodies: &[Vec<u8>], end_ms: i64, scratch: &Path) -> Resu
         Kind::Prometheus,
         &scratch.join("prometheus"),
         &args.cortex,
+        &[],
     )?];
     if args.with_cortex {
         servers.push(Server::start(
             Kind::Cortex,
             &scratch.join("cortex"),
             &args.cortex,
+            &[],
         )?);
     }
     let mut conns: Vec<Conn> = servers

@@ -68,8 +68,14 @@ impl Drop for Server {
 
 impl Server {
     /// Starts `kind` with its data under `dir` (created) and waits until it is ready.
-    /// `cortex_bin` is the `cortex` binary, used for [`Kind::Cortex`] only.
-    pub fn start(kind: Kind, dir: &Path, cortex_bin: &Path) -> Result<Server, String> {
+    /// `cortex_bin` is the `cortex` binary and `cortex_flags` extra flags for it, used
+    /// for [`Kind::Cortex`] only.
+    pub fn start(
+        kind: Kind,
+        dir: &Path,
+        cortex_bin: &Path,
+        cortex_flags: &[String],
+    ) -> Result<Server, String> {
         let port = free_port()?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let quiet = |c: &mut Command| {
@@ -91,7 +97,8 @@ impl Server {
                     // The other servers have no such limits.
                     .arg("-ingester.max-series-per-user=0")
                     .arg("-ingester.max-series-per-metric=0")
-                    .arg("-querier.max-fetched-chunks-per-query=0");
+                    .arg("-querier.max-fetched-chunks-per-query=0")
+                    .args(cortex_flags);
                 quiet(&mut c);
                 let child = c
                     .spawn()

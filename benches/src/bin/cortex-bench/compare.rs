@@ -44,6 +44,10 @@ pub struct CompareArgs {
     /// Tenant sent as X-Scope-OrgID to every server.
     #[arg(long, default_value = "bench")]
     tenant: String,
+    /// An extra flag for cortex (repeatable), e.g.
+    /// `--cortex-flag=-blocks-storage.tsdb.wal-compression-type=snappy`.
+    #[arg(long = "cortex-flag", allow_hyphen_values = true)]
+    cortex_flags: Vec<String>,
 }
 
 /// What one server did.
@@ -142,7 +146,7 @@ fn measure(
     a: &CompareArgs,
 ) -> Result<Outcome, String> {
     println!("\n## {}", kind.name());
-    let mut server = Server::start(kind, dir, cortex)?;
+    let mut server = Server::start(kind, dir, cortex, &a.cortex_flags)?;
     let before = ProcUsage::of(server.pid())?;
     let write = send::send(
         workload,
