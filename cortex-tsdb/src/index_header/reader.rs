@@ -411,3 +411,174 @@ fn decode_index_toc(
     }
     Ok(toc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::encoding::{crc32c, put_be32, put_be64, put_uvarint, put_uvarint_str};
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_be32(&mut out, body.len() as u32);
+        out.extend_from_slice(body);
+        put_be32(&mut out, crc32c(body));
+        out
+    }
+
+    /// A header over a symbol table of `syms` and a postings offset table of `entries`,
+    /// for an index whose postings section is `100..200` and whose table is at 200.
+    fn header(syms: &[&str], entries: &[(&str, &str, u64)]) -> Vec<u8> {
+        let mut body = Vec::new();
+        put_be32(&mut body, syms.len() as u32);
+        for s in syms {
+            put_uvarint_str(&mut body, s);
+        }
+        let symbols = framed(&body);
+        let mut body = Vec::new();
+        put_be32(&mut body, entries.len() as u32);
+        for (n, v, off) in entries {
+            put_uvarint(&mut body, 2);
+            put_uvarint_str(&mut body, n);
+            put_uvarint_str(&mut body, v);
+            put_uvarint(&mut body, *off);
+        }
+        let table = framed(&body);
+        let toc = Toc {
+            symbols: 5,
+            series: 5 + symbols.len() as u64,
+            label_indices: 96,
+            label_indices_table: 200,
+            postings: 96,
+            postings_table: 200,
+        };
+        let mut out = Vec::new();
+        put_be32(&mut out, MAGIC);
+        out.extend_from_slice(&[FORMAT_V1, FORMAT_V2]);
+        put_be64(&mut out, 200);
+        out.extend_from_slice(&symbols);
+        let table_at = out.len() as u64;
+        out.extend_from_slice(&table);
+        out.extend_from_slice(&toc.encode());
+        let mut trailer = Vec::new();
+        put_be64(&mut trailer, HEADER_LEN as u64);
+        put_be64(&mut trailer, table_at);
+        let crc = crc32c(&trailer);
+        put_be32(&mut trailer, crc);
+        out.extend_from_slice(&trailer);
+        out
+    }
+
+    fn open(b: Vec<u8>) -> Result<IndexHeaderReader> {
+        IndexHeaderReader::from_bytes(b, "ih")
+    }
+
+    #[test]
+    fn ranges_end_where_the_next_list_starts_or_the_postings_section_ends() {
+        let h = open(header(
+            &["1", "2", "a", "b", "x"],
+            &[
+                ("", "", 100),
+                ("a", "1", 120),
+                ("a", "2", 140),
+                ("b", "x", 160),
+            ],
+        ))
+        .unwrap();
+        let r = |n, v| h.postings_range(n, v).unwrap();
+        assert_eq!(
+            r("a", "1"),
+            Some(PostingsRange {
+                start: 120,
+                end: 140
+            })
+        );
+        assert_eq!(
+            r("a", "2"),
+            Some(PostingsRange {
+                start: 140,
+                end: 160
+            })
+        );
+        assert_eq!(
+            r("b", "x"),
+            Some(PostingsRange {
+                start: 160,
+                end: 200
+            })
+        );
+        assert_eq!(
+            h.all_postings_range().unwrap(),
+            Some(PostingsRange {
+                start: 100,
+                end: 120
+            })
+        );
+        assert_eq!(r("a", "0"), None);
+        assert_eq!(r("a", "3"), None);
+        assert_eq!(h.label_names(), vec!["a", "b"]);
+        assert_eq!(h.label_values("a").unwrap(), vec!["1", "2"]);
+        let odd = h.postings_ranges_matching("a", |v| v == "2").unwrap();
+        assert_eq!(
+            odd,
+            vec![(
+                "2",
+                PostingsRange {
+                    start: 140,
+                    end: 160
+                }
+            )]
+        );
+        assert_eq!(h.symbol(4).unwrap(), "x");
+    }
+
+    #[test]
+    fn lists_closer_than_one_frame_are_corrupt() {
+        let h = open(header(&["a", "b"], &[("a", "b", 100), ("a", "c", 104)])).unwrap();
+        let err = h.postings_range("a", "b").unwrap_err().to_string();
+        assert!(err.contains("followed by the next at 104"), "{err}");
+    }
+
+    #[test]
+    fn label_names_missing_from_the_symbols_are_corrupt() {
+        let err = open(header(&["v"], &[("a", "v", 100)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not in the symbol table"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_versions_are_refused() {
+        let mut b = header(&["a"], &[("a", "a", 100)]);
+        b[5] = 1;
+        let err = open(b.clone()).unwrap_err().to_string();
+        assert!(err.contains("version 1 is not supported"), "{err}");
+        b[5] = 2;
+        b[4] = 2;
+        let err = open(b).unwrap_err().to_string();
+        assert!(err.contains("index-header version 2"), "{err}");
+    }
+
+    #[test]
+    fn toc_offsets_out_of_order_are_corrupt() {
+        let mut b = header(&["a"], &[("a", "a", 100)]);
+        let toc_at = b.len() - TOC_LEN;
+        b[toc_at..toc_at + 8].copy_from_slice(&3u64.to_be_bytes());
+        let crc = crc32c(&b[toc_at..toc_at + 16]);
+        b[toc_at + 16..].copy_from_slice(&crc.to_be_bytes());
+        match open(b).unwrap_err() {
+            Error::Corrupted { section, .. } => assert_eq!(section, "TOC"),
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_header_without_the_index_toc_is_corrupt() {
+        let b = header(&["a"], &[("a", "a", 100)]);
+        // Cut the copied index TOC out; the trailer's offsets stay valid.
+        let toc_at = b.len() - TOC_LEN;
+        let mut cut = b[..toc_at - Toc::LEN].to_vec();
+        cut.extend_from_slice(&b[toc_at..]);
+        let err = open(cut).unwrap_err().to_string();
+        assert!(err.contains("want the index's 52-byte TOC"), "{err}");
+    }
+}
