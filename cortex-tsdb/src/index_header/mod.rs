@@ -51,9 +51,10 @@
 //! └──────────┴───────────────┴─────────────────────────────┴────────────┘
 //! ```
 //!
-//! Thanos' reader ignores the embedded index TOC and ends the last list at the header's
-//! postings-offset-table field minus 4, fetching a few bytes too many; both readers accept
-//! files either wrote.
+//! Thanos builds the same bytes from the same index (header, the two copied ranges, TOC),
+//! so either store-gateway can open a file the other built. Its reader ignores the embedded
+//! index TOC and ends the last list at the header's postings-offset-table field minus 4,
+//! fetching a few bytes too many; this reader requires the embedded TOC and uses it.
 
 mod builder;
 mod postings_range;
