@@ -2,7 +2,8 @@
 //!
 //! `cortex-tsdb` reads and writes Prometheus TSDB blocks byte-compatibly: label sets and
 //! matchers ([`labels`]), chunk encodings ([`chunkenc`]), chunk segment files
-//! ([`chunks`]), the index ([`index`]), tombstones and `meta.json` ([`block`]), and the
+//! ([`chunks`]), the index ([`index`]) and the index-header a store-gateway keeps of it
+//! ([`index_header`]), tombstones and `meta.json` ([`block`]), and the
 //! write-ahead log ([`wal`]) with its records ([`record`]). It depends on no other crate
 //! of the workspace.
 
@@ -18,6 +19,7 @@ pub mod float_format;
 pub mod head;
 pub mod histogram;
 pub mod index;
+pub mod index_header;
 pub mod labels;
 pub mod querier;
 pub mod record;

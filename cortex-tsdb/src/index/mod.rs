@@ -7,14 +7,14 @@
 //! [`crate::Error::Corrupted`] naming the section. The layout is drawn in `FORMAT.md` next
 //! to this file. Postings algebra (intersect, merge, subtract) lives in [`postings`].
 
-mod encoding;
+pub(crate) mod encoding;
 mod matchers;
 pub mod postings;
-mod postings_table;
-mod reader;
+pub(crate) mod postings_table;
+pub(crate) mod reader;
 mod series;
-mod symbols;
-mod toc;
+pub(crate) mod symbols;
+pub(crate) mod toc;
 mod verify;
 mod writer;
 mod writer_postings;

@@ -32,6 +32,11 @@ impl NameEntry {
     pub fn count(&self) -> usize {
         self.count
     }
+
+    /// Offsets, relative to the table's first entry, of entries `0, 32, 64, ...` of the name.
+    pub fn samples(&self) -> &[u32] {
+        &self.samples
+    }
 }
 
 /// The sampled postings offset table.
@@ -46,10 +51,13 @@ pub(crate) struct PostingsTable {
 }
 
 /// One decoded table entry.
-struct Entry<'a> {
-    name: &'a [u8],
-    value: &'a [u8],
-    postings: u64,
+pub(crate) struct Entry<'a> {
+    /// The label name.
+    pub name: &'a [u8],
+    /// The label value.
+    pub value: &'a [u8],
+    /// Offset of the postings list in the index file.
+    pub postings: u64,
 }
 
 impl PostingsTable {
@@ -125,7 +133,8 @@ impl PostingsTable {
         })
     }
 
-    fn decode_entry<'a>(d: &mut Decbuf<'a>) -> DecResult<Entry<'a>> {
+    /// Decodes the entry at the decoder's position.
+    pub(crate) fn decode_entry<'a>(d: &mut Decbuf<'a>) -> DecResult<Entry<'a>> {
         let at = d.offset();
         let keys = d.uvarint64()?;
         if keys != 2 {
@@ -141,9 +150,15 @@ impl PostingsTable {
         })
     }
 
-    fn decoder_at<'a>(&self, data: &'a [u8], rel: u32) -> Decbuf<'a> {
+    /// A decoder at offset `rel` from the table's first entry, bounded by the last entry.
+    pub(crate) fn decoder_at<'a>(&self, data: &'a [u8], rel: u32) -> Decbuf<'a> {
         let at = self.body_start + rel as usize;
         Decbuf::new(data.get(at..self.body_end).unwrap_or_default(), at)
+    }
+
+    /// Absolute offset just past the last entry.
+    pub fn body_end(&self) -> usize {
+        self.body_end
     }
 
     /// All names, sorted (the all-postings name `""` first when present).

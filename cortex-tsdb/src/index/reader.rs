@@ -30,7 +30,7 @@ use super::{FORMAT_V1, FORMAT_V2, MAGIC};
 const EAGER_MERGE_ABOVE: usize = 16;
 
 /// The bytes of an index: a read-only mapping of the file or a buffer.
-enum Backing {
+pub(crate) enum Backing {
     Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
 }

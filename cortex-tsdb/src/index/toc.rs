@@ -59,7 +59,23 @@ impl Toc {
                 format!("file of {} bytes is too short to hold a TOC", data.len()),
             ));
         };
-        let raw = data.get(start..).unwrap_or_default();
+        Toc::decode_at(data.get(start..).unwrap_or_default(), start)
+    }
+
+    /// Reads the TOC from `raw`, its 52 bytes, which start at offset `start` of an index
+    /// file; checks its CRC and that the sections it points to follow each other in file
+    /// order before `start`. Used when only the file's tail is at hand.
+    pub(crate) fn decode_at(raw: &[u8], start: usize) -> Result<Toc, DecodeError> {
+        if raw.len() != Toc::LEN || start < HEADER_LEN {
+            return Err(DecodeError::new(
+                start,
+                format!(
+                    "TOC of {} bytes at offset {start}, want {} bytes after the header",
+                    raw.len(),
+                    Toc::LEN
+                ),
+            ));
+        }
         let (body, crc) = raw.split_at(Toc::LEN - 4);
         let mut d = Decbuf::new(crc, start + Toc::LEN - 4);
         let want = d.be32()?;
