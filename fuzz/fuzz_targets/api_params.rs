@@ -11,9 +11,7 @@ use cortex_core::promql::parser::pretty::pretty;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else {
-        return;
-    };
+    let Ok(s) = std::str::from_utf8(data) else { return };
     if let Ok(t) = parse_time(s) {
         assert_eq!(parse_time(s), Ok(t));
     }

@@ -47,10 +47,7 @@ fuzz_target!(|data: &[u8]| {
                 seen += 1;
             }
             Ok(None) => {
-                assert_eq!(
-                    seen, announced,
-                    "iterator ended before the announced samples"
-                );
+                assert_eq!(seen, announced, "iterator ended before the announced samples");
                 break;
             }
             Err(_) => break,

@@ -5,9 +5,7 @@ use cortex_tsdb::textparse::{Entry, OpenMetricsParser};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut p) = OpenMetricsParser::from_bytes(data) else {
-        return;
-    };
+    let Ok(mut p) = OpenMetricsParser::from_bytes(data) else { return };
     while let Ok(Some(e)) = p.next() {
         if let Entry::Series(s) = e {
             let _ = s.labels();

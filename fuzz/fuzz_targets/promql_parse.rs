@@ -9,9 +9,7 @@ use cortex_core::promql::parser::parse_expr;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else {
-        return;
-    };
+    let Ok(s) = std::str::from_utf8(data) else { return };
     match parse_expr(s) {
         Ok(e) => {
             let printed = e.to_string();

@@ -17,9 +17,7 @@ fn check(rec: &[u8]) {
     }
     let mut samples = Vec::new();
     if decode_samples(rec, &mut samples).is_ok() {
-        let enc = Encoder {
-            samples_v2: record_type(rec) == Some(RecordType::SamplesV2),
-        };
+        let enc = Encoder { samples_v2: record_type(rec) == Some(RecordType::SamplesV2) };
         let mut batch = RecordBatch::new();
         enc.samples(&samples, &mut batch);
         let mut again = Vec::new();

@@ -5,9 +5,7 @@ use cortex_tsdb::labels::parse_selector;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else {
-        return;
-    };
+    let Ok(s) = std::str::from_utf8(data) else { return };
     if let Ok(ms) = parse_selector(s) {
         for m in &ms {
             let _ = m.matches("value");

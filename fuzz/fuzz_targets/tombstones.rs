@@ -9,8 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(t) = Tombstones::decode(data, Path::new("tombstones")) {
-        let again = Tombstones::decode(&t.encode(), Path::new("tombstones"))
-            .expect("re-encoded tombstones decode");
+        let again = Tombstones::decode(&t.encode(), Path::new("tombstones")).expect("re-encoded tombstones decode");
         assert_eq!(again, t);
     }
 });
