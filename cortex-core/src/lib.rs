@@ -25,5 +25,6 @@ pub mod querier;
 pub mod remote_read;
 pub mod remote_write;
 pub mod ring;
+pub mod storage;
 pub mod tenant;
 pub mod validation;

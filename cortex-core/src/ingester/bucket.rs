@@ -1,17 +1,18 @@
-//! The blocks bucket: an [`ObjectStore`] (a local directory by default, S3 and others in
-//! real deployments) with the few operations the shipper needs — does an object exist,
-//! upload a local file (in parts when it is large), upload bytes.
+//! The shipper's view of the blocks bucket: a [`BlockStore`] (a local directory by
+//! default, S3 in real deployments) with the few operations the shipper needs — does an
+//! object exist, upload a local file (in parts when it is large), upload bytes — and
+//! errors in the ingester's terms.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
 use super::error::IngesterError;
+use crate::storage::{BlockStore, ObjectBlockStore, StorageError};
 
 /// Files up to this size are uploaded in one request; larger ones in parts of this size.
 pub const PART_SIZE: usize = 8 << 20;
@@ -22,61 +23,57 @@ const PARTS_IN_FLIGHT: usize = 4;
 /// An object-store bucket holding blocks at `<tenant>/<ULID>/...`.
 #[derive(Debug, Clone)]
 pub struct Bucket {
-    store: Arc<dyn ObjectStore>,
-    /// The directory of a local-filesystem bucket, so readers can open blocks in place.
-    local_dir: Option<PathBuf>,
+    store: Arc<dyn BlockStore>,
 }
 
 impl Bucket {
     /// A bucket over any object store.
     pub fn new(store: Arc<dyn ObjectStore>) -> Bucket {
-        Bucket {
-            store,
-            local_dir: None,
-        }
+        Bucket::from_block_store(Arc::new(ObjectBlockStore::new(store)))
+    }
+
+    /// A bucket over a block store (as [`crate::storage::open_block_store`] opens it).
+    pub fn from_block_store(store: Arc<dyn BlockStore>) -> Bucket {
+        Bucket { store }
     }
 
     /// A bucket in a local directory (created if missing).
     pub fn local(dir: &Path) -> Result<Bucket, IngesterError> {
         std::fs::create_dir_all(dir).map_err(|e| IngesterError::io("create dir", dir, e))?;
-        let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| IngesterError::Bucket {
-            op: "open",
-            path: dir.display().to_string(),
-            source: e,
-        })?;
-        Ok(Bucket {
-            store: Arc::new(fs),
-            local_dir: Some(dir.to_path_buf()),
-        })
+        let store = ObjectBlockStore::local(dir)
+            .map_err(|e| storage_err("open", &dir.display().to_string(), e))?;
+        Ok(Bucket::from_block_store(Arc::new(store)))
     }
 
     /// The directory of a bucket made with [`Bucket::local`] (objects are the files
     /// under it); `None` for other stores.
     pub fn local_dir(&self) -> Option<&Path> {
-        self.local_dir.as_deref()
+        self.store.local_dir()
     }
 
-    /// The underlying store.
+    /// The underlying object store.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        self.store.object_store()
+    }
+
+    /// The underlying block store.
+    pub fn block_store(&self) -> &Arc<dyn BlockStore> {
         &self.store
     }
 
     /// True when the object at `path` exists.
     pub async fn exists(&self, path: &ObjectPath) -> Result<bool, IngesterError> {
-        match self.store.head(path).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(bucket_err("head", path, e)),
-        }
+        crate::storage::layout::exists(&*self.store, path.as_ref())
+            .await
+            .map_err(|e| storage_err("head", path.as_ref(), e))
     }
 
     /// Uploads `bytes` to `path`.
     pub async fn put(&self, path: &ObjectPath, bytes: Bytes) -> Result<(), IngesterError> {
         self.store
-            .put(path, PutPayload::from(bytes))
+            .put(path.as_ref(), bytes)
             .await
-            .map(|_| ())
-            .map_err(|e| bucket_err("put", path, e))
+            .map_err(|e| storage_err("put", path.as_ref(), e))
     }
 
     /// Uploads the local file `local` to `path`; returns its size.
@@ -98,7 +95,7 @@ impl Bucket {
             return Ok(size);
         }
         let upload = self
-            .store
+            .store()
             .put_multipart(path)
             .await
             .map_err(|e| bucket_err("start multipart upload", path, e))?;
@@ -140,6 +137,23 @@ async fn read_full(f: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<u
         n += r;
     }
     Ok(n)
+}
+
+/// A storage error in the ingester's terms: the object store's own error when there is
+/// one, else the storage error wrapped as one.
+fn storage_err(op: &'static str, path: &str, e: StorageError) -> IngesterError {
+    let source = match e {
+        StorageError::ObjectStore { source, .. } => source,
+        other => object_store::Error::Generic {
+            store: "BlockStore",
+            source: Box::new(other),
+        },
+    };
+    IngesterError::Bucket {
+        op,
+        path: path.to_string(),
+        source,
+    }
 }
 
 fn bucket_err(op: &'static str, path: &ObjectPath, source: object_store::Error) -> IngesterError {

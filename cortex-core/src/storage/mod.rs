@@ -1,0 +1,30 @@
+//! Blocks storage: the bucket blocks live in and what Cortex keeps next to them.
+//!
+//! - [`store`]: the [`BlockStore`] trait and [`ObjectBlockStore`], its implementation
+//!   over object_store (local directory, memory, S3).
+//! - [`config`]: `blocks_storage` bucket options with Cortex's names, and
+//!   [`open_block_store`].
+//! - [`layout`]: object paths of blocks and markers; walking tenants and blocks.
+//! - [`markers`]: Thanos' deletion and no-compact marks, with Cortex's global copies.
+//! - [`bucketindex`]: the per-tenant bucket index — format, updater, reader.
+//! - `testing` (feature `testing`): the conformance suite every store runs.
+
+pub mod bucketindex;
+pub mod config;
+pub mod error;
+pub mod layout;
+pub mod markers;
+pub mod s3;
+pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use bucketindex::{BucketIndex, BucketIndexReader};
+pub use config::{
+    Backend, BucketConfig, BucketIndexConfig, BucketLookupType, FilesystemConfig, S3Config,
+    S3HttpConfig, open_block_store,
+};
+pub use error::StorageError;
+pub use store::{BlockStore, Listing, ObjectBlockStore, ObjectInfo, StoreFuture};
