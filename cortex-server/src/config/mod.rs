@@ -292,10 +292,12 @@ pub struct TenantFederationConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlocksStorageConfig {
-    /// The bucket's backend. `filesystem` is the one available in this build.
+    /// The bucket's backend: `filesystem` or `s3`.
     pub backend: String,
     /// The `filesystem` backend.
     pub filesystem: FilesystemConfig,
+    /// The `s3` backend (any S3-compatible store).
+    pub s3: cortex_core::storage::S3Config,
     /// How queriers read blocks from the bucket.
     pub bucket_store: BucketStoreConfig,
     /// The ingesters' local TSDBs.
@@ -326,6 +328,7 @@ impl Default for BlocksStorageConfig {
         BlocksStorageConfig {
             backend: "filesystem".into(),
             filesystem: FilesystemConfig::default(),
+            s3: cortex_core::storage::S3Config::default(),
             bucket_store: BucketStoreConfig::default(),
             tsdb: TsdbConfig::default(),
         }
@@ -492,13 +495,19 @@ impl Config {
                 "must be more than 0".into(),
             ));
         }
-        if self.blocks_storage.backend != "filesystem" {
+        if !["filesystem", "s3"].contains(&self.blocks_storage.backend.as_str()) {
             return Err(invalid(
                 "blocks_storage.backend",
                 format!(
-                    "unsupported backend {:?} (available in this build: filesystem)",
+                    "unsupported backend {:?} (available in this build: filesystem, s3)",
                     self.blocks_storage.backend
                 ),
+            ));
+        }
+        if self.blocks_storage.backend == "s3" && self.blocks_storage.s3.bucket_name.is_empty() {
+            return Err(invalid(
+                "blocks_storage.s3.bucket_name",
+                "the s3 backend needs a bucket name".into(),
             ));
         }
         self.ingester

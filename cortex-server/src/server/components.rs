@@ -16,6 +16,7 @@ use cortex_core::ingester::{Bucket, Ingester};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::EngineOpts;
 use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
+use cortex_core::storage::{Backend as StorageBackend, BucketConfig, open_block_store};
 use cortex_ring::ha::{
     DEFAULT_SYNC_INTERVAL, HA_TRACKER_PREFIX, KvReplicaStore, spawn_maintenance, store_from_config,
 };
@@ -59,7 +60,7 @@ pub(crate) async fn open_ingester(
     registry: &mut Registry,
 ) -> Result<Arc<Ingester>, ServerError> {
     let tsdb = config.blocks_storage.tsdb.clone();
-    let bucket = Bucket::local(&config.blocks_storage.filesystem.dir)?;
+    let bucket = open_bucket(config)?;
     let limits = Arc::new(OverridesLimits::with_ingester_count(
         overrides.clone(),
         config.ingester.lifecycler.ring.replication_factor,
@@ -83,6 +84,23 @@ pub(crate) async fn open_ingester(
     let ingester = opened?;
     ingester.start(&Handle::current());
     Ok(ingester)
+}
+
+/// The blocks bucket `blocks_storage.backend` names: a local directory, or an S3
+/// bucket.
+pub(crate) fn open_bucket(config: &Config) -> Result<Bucket, ServerError> {
+    let b = &config.blocks_storage;
+    match b.backend.as_str() {
+        "s3" => {
+            let store = open_block_store(&BucketConfig {
+                backend: StorageBackend::S3,
+                s3: b.s3.clone(),
+                ..BucketConfig::default()
+            })?;
+            Ok(Bucket::from_block_store(store))
+        }
+        _ => Ok(Bucket::local(&b.filesystem.dir)?),
+    }
 }
 
 /// Registers the ingester in the ingester ring, advertising the gRPC port.
@@ -242,7 +260,7 @@ pub(crate) fn query_backend(
 ) -> Result<QueryBackend, ServerError> {
     let bucket = match ingester {
         Some(i) => i.bucket().clone(),
-        None => Bucket::local(&config.blocks_storage.filesystem.dir)?,
+        None => open_bucket(config)?,
     };
     let bucket_reader = Arc::new(BucketReader::new(
         bucket,

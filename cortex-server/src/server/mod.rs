@@ -58,6 +58,9 @@ pub enum ServerError {
     /// The ring's KV store could not be set up (bad `kvstore` config, etcd unreachable).
     #[error("ring kv store: {0}")]
     Kv(#[from] cortex_ring::KvError),
+    /// The blocks bucket could not be opened (bad `blocks_storage` config).
+    #[error("blocks storage: {0}")]
+    Storage(#[from] cortex_core::storage::StorageError),
 }
 
 /// What the HTTP handlers share.
