@@ -35,6 +35,27 @@ pub(crate) enum Backing {
     Owned(Vec<u8>),
 }
 
+impl Backing {
+    /// Memory-maps the immutable file at `path` (an empty file is held as empty bytes:
+    /// mapping one fails on some platforms, and it is corrupt either way).
+    pub(crate) fn map_file(path: &Path) -> Result<Backing> {
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        if len == 0 {
+            return Ok(Backing::Owned(Vec::new()));
+        }
+        // SAFETY: the mapping is read-only, and callers only map files that are written
+        // to a temporary name and renamed into place, never modified afterwards (block
+        // indexes, index-headers). Another process truncating the file under us is
+        // outside the contract of the directory.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("mmap", path, e))?;
+        Ok(Backing::Mapped(map))
+    }
+}
+
 impl Deref for Backing {
     type Target = [u8];
 
@@ -76,23 +97,7 @@ impl IndexReader {
     /// Opens and memory-maps the index file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<IndexReader> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io("stat", path, e))?
-            .len();
-        let data = if len == 0 {
-            // Mapping an empty file fails on some platforms; it is corrupt either way.
-            Backing::Owned(Vec::new())
-        } else {
-            // SAFETY: the mapping is read-only and index files are immutable once written
-            // (blocks are built in a temporary directory and renamed into place). Another
-            // process truncating the file under us is outside the contract of a block.
-            let map =
-                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("mmap", path, e))?;
-            Backing::Mapped(map)
-        };
-        IndexReader::new(path.to_path_buf(), data)
+        IndexReader::new(path.to_path_buf(), Backing::map_file(path)?)
     }
 
     /// A reader over `bytes` (a `Vec<u8>` is taken as is, a slice is copied); `name` is the

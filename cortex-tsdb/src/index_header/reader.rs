@@ -9,7 +9,6 @@
 //! Every problem with the bytes is an [`Error::Corrupted`] naming the file and section.
 //! Decoding fetched postings lists is in `postings_range.rs`.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::index::encoding::{Decbuf, DecodeError};
@@ -49,23 +48,7 @@ impl IndexHeaderReader {
     /// Opens and memory-maps the index-header at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<IndexHeaderReader> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io("stat", path, e))?
-            .len();
-        let data = if len == 0 {
-            // Mapping an empty file fails on some platforms; it is corrupt either way.
-            Backing::Owned(Vec::new())
-        } else {
-            // SAFETY: the mapping is read-only and index-headers are written to a temporary
-            // file and renamed into place, never modified afterwards. Another process
-            // truncating the file under us is outside the contract of the directory.
-            let map =
-                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("mmap", path, e))?;
-            Backing::Mapped(map)
-        };
-        IndexHeaderReader::new(path.to_path_buf(), data)
+        IndexHeaderReader::new(path.to_path_buf(), Backing::map_file(path)?)
     }
 
     /// A reader over `bytes`; `name` is the file name used in errors.
