@@ -34,7 +34,7 @@ fn encodes_get_and_set() {
     assert_eq!(out, b"get a b:c\r\n");
     out.clear();
     encode_set("k", 1, 60, &[b"ke", b"y\r\nv"], &mut out);
-    assert_eq!(out, b"set k 1 60 5\r\nkey\r\nv\r\n");
+    assert_eq!(out, b"set k 1 60 6\r\nkey\r\nv\r\n");
 }
 
 #[test]

@@ -5,10 +5,11 @@
 use std::io::{Read, Write};
 use std::net::TcpStream as StdTcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use super::{FLAG_KEY_PREFIXED, MemcachedCache};
@@ -136,9 +137,44 @@ async fn multi_get_is_cut_into_batches() {
     let stats = cache.stats();
     assert_eq!((stats.requests, stats.hits, stats.misses), (101, 100, 1));
     assert_eq!(stats.failures, 0);
-    // memcached counted one `get` per batch: ceil(101 / 7) = 15.
     let reply = String::from_utf8(server.raw(b"stats\r\n", b"END\r\n")).unwrap();
-    assert!(reply.contains("STAT cmd_get 15\r\n"), "{reply}");
+    assert!(reply.contains("STAT get_hits 100\r\n"), "{reply}");
+}
+
+#[tokio::test]
+async fn get_requests_hold_at_most_the_batch_size() {
+    // A server that answers every `get` with no values and records its key counts.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = conn.into_split();
+                let mut lines = BufReader::new(read).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let keys = line.split(' ').skip(1).count();
+                    recorded.lock().unwrap().push(keys);
+                    if write.write_all(b"END\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut cfg = config(&address);
+    cfg.max_get_multi_batch_size = 7;
+    let cache = MemcachedCache::new("batches", &cfg).unwrap();
+    let keys: Vec<String> = (0..101).map(|i| format!("k{i}")).collect();
+    assert_eq!(cache.fetch(&keys).await.misses.len(), 101);
+    let mut sizes = seen.lock().unwrap().clone();
+    sizes.sort();
+    assert_eq!(sizes.len(), 15, "{sizes:?}"); // ceil(101 / 7)
+    assert_eq!(sizes[0], 3);
+    assert!(sizes[1..].iter().all(|&n| n == 7), "{sizes:?}");
+    assert_eq!(cache.stats().failures, 0);
 }
 
 #[tokio::test]
