@@ -122,7 +122,10 @@ mod tests {
                 moved += 1;
             }
         }
-        assert!(counts.iter().all(|&c| (2000..3000).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (2000..3000).contains(&c)),
+            "{counts:?}"
+        );
         assert!((1500..2500).contains(&moved), "{moved} keys moved");
     }
 }

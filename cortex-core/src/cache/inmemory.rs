@@ -58,7 +58,9 @@ impl InMemoryCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
         // A panic while holding the lock cannot leave the LRU half-updated in a way that
         // breaks memory safety; keep serving.
-        self.lru.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.lru
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -98,7 +100,8 @@ impl Cache for InMemoryCache {
                 }
             }
         }
-        self.counters.fetched(keys.len(), keys.len() - fetched.misses.len());
+        self.counters
+            .fetched(keys.len(), keys.len() - fetched.misses.len());
         Box::pin(std::future::ready(fetched))
     }
 

@@ -68,9 +68,18 @@ async fn store_and_fetch(cache: &dyn Cache) {
     let items: Vec<(String, Bytes)> = vec![
         ("conf-plain".into(), Bytes::from_static(b"value")),
         ("conf-empty-value".into(), Bytes::new()),
-        (format!("conf-long-{}", "x".repeat(400)), Bytes::from_static(b"long")),
-        ("conf key with spaces\r\n".into(), Bytes::from_static(b"spaces")),
-        ("conf-binary".into(), Bytes::from_static(b"\0\r\nEND\r\n\xff")),
+        (
+            format!("conf-long-{}", "x".repeat(400)),
+            Bytes::from_static(b"long"),
+        ),
+        (
+            "conf key with spaces\r\n".into(),
+            Bytes::from_static(b"spaces"),
+        ),
+        (
+            "conf-binary".into(),
+            Bytes::from_static(b"\0\r\nEND\r\n\xff"),
+        ),
     ];
     let mut keys: Vec<String> = items.iter().map(|(k, _)| k.clone()).collect();
     let before = cache.stats();
@@ -92,7 +101,12 @@ async fn store_and_fetch(cache: &dyn Cache) {
 
 async fn many_keys(cache: &dyn Cache) {
     let items: Vec<(String, Bytes)> = (0..300)
-        .map(|i| (format!("conf-many-{i}"), Bytes::from(format!("v{i}").repeat(i % 7 + 1))))
+        .map(|i| {
+            (
+                format!("conf-many-{i}"),
+                Bytes::from(format!("v{i}").repeat(i % 7 + 1)),
+            )
+        })
         .collect();
     let keys: Vec<String> = items.iter().map(|(k, _)| k.clone()).collect();
     cache.store(items.clone(), Duration::from_secs(3600));
@@ -102,9 +116,18 @@ async fn many_keys(cache: &dyn Cache) {
 
 async fn overwrite(cache: &dyn Cache) {
     let keys = vec!["conf-overwrite".to_string()];
-    cache.store(vec![(keys[0].clone(), Bytes::from_static(b"old"))], Duration::ZERO);
-    fetch_until(cache, &keys, "first value", |f| f.hits.contains_key(&keys[0])).await;
-    cache.store(vec![(keys[0].clone(), Bytes::from_static(b"new"))], Duration::ZERO);
+    cache.store(
+        vec![(keys[0].clone(), Bytes::from_static(b"old"))],
+        Duration::ZERO,
+    );
+    fetch_until(cache, &keys, "first value", |f| {
+        f.hits.contains_key(&keys[0])
+    })
+    .await;
+    cache.store(
+        vec![(keys[0].clone(), Bytes::from_static(b"new"))],
+        Duration::ZERO,
+    );
     fetch_until(cache, &keys, "second value", |f| {
         f.hits.get(&keys[0]).is_some_and(|v| v.as_ref() == b"new")
     })
@@ -115,9 +138,18 @@ async fn ttl_expiry(cache: &dyn Cache) {
     let one = "conf-ttl-1s".to_string();
     let two = "conf-ttl-2s".to_string();
     let forever = "conf-ttl-none".to_string();
-    cache.store(vec![(one.clone(), Bytes::from_static(b"1"))], Duration::from_secs(1));
-    cache.store(vec![(two.clone(), Bytes::from_static(b"2"))], Duration::from_secs(2));
-    cache.store(vec![(forever.clone(), Bytes::from_static(b"f"))], Duration::ZERO);
+    cache.store(
+        vec![(one.clone(), Bytes::from_static(b"1"))],
+        Duration::from_secs(1),
+    );
+    cache.store(
+        vec![(two.clone(), Bytes::from_static(b"2"))],
+        Duration::from_secs(2),
+    );
+    cache.store(
+        vec![(forever.clone(), Bytes::from_static(b"f"))],
+        Duration::ZERO,
+    );
     // A 2s item lives at least a second even on a server with a one-second clock.
     let keys = vec![two.clone(), forever.clone()];
     fetch_until(cache, &keys, "2s item visible", |f| f.hits.len() == 2).await;

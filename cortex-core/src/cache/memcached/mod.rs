@@ -121,7 +121,11 @@ impl MemcachedCache {
 
     /// The servers' addresses, in the order keys are spread over them.
     pub fn addresses(&self) -> Vec<&str> {
-        self.shared.servers.iter().map(ServerPool::address).collect()
+        self.shared
+            .servers
+            .iter()
+            .map(ServerPool::address)
+            .collect()
     }
 
     /// Waits until every store queued so far has been sent (or has failed).

@@ -11,7 +11,9 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::protocol::{GetReplyParser, StoreReply, Value, encode_get, encode_set, parse_store_reply};
+use super::protocol::{
+    GetReplyParser, StoreReply, Value, encode_get, encode_set, parse_store_reply,
+};
 use crate::cache::error::CacheError;
 
 /// One open connection and its read buffer.
@@ -124,7 +126,8 @@ impl ServerPool {
     ) -> Result<Vec<Value>, CacheError> {
         self.with_timeout("get", async {
             let mut conn = self.connect().await?;
-            let mut request = Vec::with_capacity(keys.iter().map(|k| k.len() + 1).sum::<usize>() + 6);
+            let mut request =
+                Vec::with_capacity(keys.iter().map(|k| k.len() + 1).sum::<usize>() + 6);
             encode_get(keys.iter().copied(), &mut request);
             conn.stream
                 .write_all(&request)

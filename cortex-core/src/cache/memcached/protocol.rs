@@ -94,9 +94,8 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, CacheError> {
 
 /// The error a protocol error line stands for, if `line` is one.
 fn error_line(line: &[u8]) -> Option<CacheError> {
-    let is_error = line == b"ERROR"
-        || line.starts_with(b"CLIENT_ERROR")
-        || line.starts_with(b"SERVER_ERROR");
+    let is_error =
+        line == b"ERROR" || line.starts_with(b"CLIENT_ERROR") || line.starts_with(b"SERVER_ERROR");
     is_error.then(|| CacheError::ServerError {
         line: String::from_utf8_lossy(line).into_owned(),
     })

@@ -23,7 +23,10 @@ fn parse_all(expected: &[&str], max: u64, reply: &[u8]) -> Result<Option<Vec<Val
 fn malformed(expected: &[&str], reply: &[u8]) -> String {
     match parse_all(expected, 1 << 20, reply) {
         Err(CacheError::MalformedReply { reason }) => reason,
-        other => panic!("{:?}: expected a malformed reply, got {other:?}", String::from_utf8_lossy(reply)),
+        other => panic!(
+            "{:?}: expected a malformed reply, got {other:?}",
+            String::from_utf8_lossy(reply)
+        ),
     }
 }
 
@@ -42,8 +45,14 @@ fn exptime_rounds_up_and_switches_to_unix_time_after_30_days() {
     assert_eq!(exptime(Duration::ZERO), 0);
     assert_eq!(exptime(Duration::from_millis(1)), 1);
     assert_eq!(exptime(Duration::from_millis(1500)), 2);
-    assert_eq!(exptime(Duration::from_secs(MAX_RELATIVE_EXPTIME)), MAX_RELATIVE_EXPTIME as u32);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(
+        exptime(Duration::from_secs(MAX_RELATIVE_EXPTIME)),
+        MAX_RELATIVE_EXPTIME as u32
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let abs = u64::from(exptime(Duration::from_secs(MAX_RELATIVE_EXPTIME + 1)));
     assert!(abs >= now + MAX_RELATIVE_EXPTIME && abs <= now + MAX_RELATIVE_EXPTIME + 10);
 }
@@ -56,13 +65,27 @@ fn parses_empty_reply() {
 #[test]
 fn parses_values_with_and_without_cas() {
     let reply = b"VALUE a 0 3\r\nabc\r\nVALUE b 42 5 9876\r\nx\r\ny\n\r\nVALUE e 4294967295 0\r\n\r\nEND\r\n";
-    let values = parse_all(&["a", "b", "e", "missing"], 10, reply).unwrap().unwrap();
+    let values = parse_all(&["a", "b", "e", "missing"], 10, reply)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         values,
         vec![
-            Value { key: "a".into(), flags: 0, data: Bytes::from_static(b"abc") },
-            Value { key: "b".into(), flags: 42, data: Bytes::from_static(b"x\r\ny\n") },
-            Value { key: "e".into(), flags: u32::MAX, data: Bytes::new() },
+            Value {
+                key: "a".into(),
+                flags: 0,
+                data: Bytes::from_static(b"abc")
+            },
+            Value {
+                key: "b".into(),
+                flags: 42,
+                data: Bytes::from_static(b"x\r\ny\n")
+            },
+            Value {
+                key: "e".into(),
+                flags: u32::MAX,
+                data: Bytes::new()
+            },
         ]
     );
 }
@@ -87,7 +110,11 @@ fn parses_a_reply_fed_one_byte_at_a_time() {
 fn truncated_replies_need_more_bytes() {
     let reply = b"VALUE a 0 3\r\nabc\r\nEND\r\n";
     for cut in 0..reply.len() {
-        assert_eq!(parse_all(&["a"], 10, &reply[..cut]).unwrap(), None, "cut at {cut}");
+        assert_eq!(
+            parse_all(&["a"], 10, &reply[..cut]).unwrap(),
+            None,
+            "cut at {cut}"
+        );
     }
 }
 
@@ -103,8 +130,14 @@ fn bytes_after_end_stay_in_the_buffer() {
 fn error_lines_are_server_errors() {
     for (reply, line) in [
         (&b"ERROR\r\n"[..], "ERROR"),
-        (b"CLIENT_ERROR bad command line format\r\n", "CLIENT_ERROR bad command line format"),
-        (b"VALUE a 0 1\r\nx\r\nSERVER_ERROR out of memory\r\n", "SERVER_ERROR out of memory"),
+        (
+            b"CLIENT_ERROR bad command line format\r\n",
+            "CLIENT_ERROR bad command line format",
+        ),
+        (
+            b"VALUE a 0 1\r\nx\r\nSERVER_ERROR out of memory\r\n",
+            "SERVER_ERROR out of memory",
+        ),
     ] {
         match parse_all(&["a"], 10, reply) {
             Err(CacheError::ServerError { line: got }) => assert_eq!(got, line),
@@ -161,10 +194,24 @@ fn over_long_lines_are_refused() {
 
 #[test]
 fn parses_store_replies() {
-    let mut buf = BytesMut::from(&b"STORED\r\nNOT_STORED\r\nSERVER_ERROR object too large for cache\r\nEXISTS\r\nSTO"[..]);
-    assert_eq!(parse_store_reply(&mut buf).unwrap(), Some(StoreReply::Stored));
-    assert_eq!(parse_store_reply(&mut buf).unwrap(), Some(StoreReply::NotStored));
-    assert!(matches!(parse_store_reply(&mut buf), Err(CacheError::ServerError { .. })));
-    assert!(matches!(parse_store_reply(&mut buf), Err(CacheError::MalformedReply { .. })));
+    let mut buf = BytesMut::from(
+        &b"STORED\r\nNOT_STORED\r\nSERVER_ERROR object too large for cache\r\nEXISTS\r\nSTO"[..],
+    );
+    assert_eq!(
+        parse_store_reply(&mut buf).unwrap(),
+        Some(StoreReply::Stored)
+    );
+    assert_eq!(
+        parse_store_reply(&mut buf).unwrap(),
+        Some(StoreReply::NotStored)
+    );
+    assert!(matches!(
+        parse_store_reply(&mut buf),
+        Err(CacheError::ServerError { .. })
+    ));
+    assert!(matches!(
+        parse_store_reply(&mut buf),
+        Err(CacheError::MalformedReply { .. })
+    ));
     assert_eq!(parse_store_reply(&mut buf).unwrap(), None);
 }

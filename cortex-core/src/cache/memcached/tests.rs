@@ -36,7 +36,18 @@ impl Memcached {
             .to_string();
         // `-u` only matters when running as root, which memcached refuses without it.
         let spawned = Command::new("memcached")
-            .args(["-u", "nobody", "-l", "127.0.0.1", "-p", &port, "-U", "0", "-m", "64"])
+            .args([
+                "-u",
+                "nobody",
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "0",
+                "-m",
+                "64",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
@@ -111,7 +122,9 @@ fn keys_of(items: &[(String, Bytes)]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
-    let Some(server) = Memcached::start() else { return };
+    let Some(server) = Memcached::start() else {
+        return;
+    };
     let cache = MemcachedCache::new("conformance", &config(&server.address)).unwrap();
     run_conformance(&cache).await;
     assert_eq!(cache.stats().failures, 0);
@@ -119,7 +132,9 @@ async fn conformance() {
 
 #[tokio::test]
 async fn multi_get_is_cut_into_batches() {
-    let Some(server) = Memcached::start() else { return };
+    let Some(server) = Memcached::start() else {
+        return;
+    };
     let mut cfg = config(&server.address);
     cfg.max_get_multi_batch_size = 7;
     cfg.max_get_multi_concurrency = 2;
@@ -179,8 +194,11 @@ async fn get_requests_hold_at_most_the_batch_size() {
 
 #[tokio::test]
 async fn keys_are_spread_over_two_servers() {
-    let (Some(a), Some(b)) = (Memcached::start(), Memcached::start()) else { return };
-    let both = MemcachedCache::new("both", &config(&format!("{},{}", b.address, a.address))).unwrap();
+    let (Some(a), Some(b)) = (Memcached::start(), Memcached::start()) else {
+        return;
+    };
+    let both =
+        MemcachedCache::new("both", &config(&format!("{},{}", b.address, a.address))).unwrap();
     let mut addresses = [a.address.as_str(), b.address.as_str()];
     addresses.sort();
     assert_eq!(both.addresses(), addresses);
@@ -194,23 +212,36 @@ async fn keys_are_spread_over_two_servers() {
     let only_b = MemcachedCache::new("b", &config(&b.address)).unwrap();
     let on_a = only_a.fetch(&keys).await.hits;
     let on_b = only_b.fetch(&keys).await.hits;
-    assert!(on_a.len() > 50 && on_b.len() > 50, "{} / {}", on_a.len(), on_b.len());
+    assert!(
+        on_a.len() > 50 && on_b.len() > 50,
+        "{} / {}",
+        on_a.len(),
+        on_b.len()
+    );
     assert_eq!(on_a.len() + on_b.len(), 200);
     assert!(on_a.keys().all(|k| !on_b.contains_key(k)));
 }
 
 #[tokio::test]
 async fn long_keys_are_hashed_and_checked() {
-    let Some(server) = Memcached::start() else { return };
+    let Some(server) = Memcached::start() else {
+        return;
+    };
     let cache = MemcachedCache::new("long", &config(&server.address)).unwrap();
     let long = format!("long-{}", "k".repeat(300));
-    cache.store(vec![(long.clone(), Bytes::from_static(b"v"))], Duration::ZERO);
+    cache.store(
+        vec![(long.clone(), Bytes::from_static(b"v"))],
+        Duration::ZERO,
+    );
     cache.flush().await;
     let mkey = memcached_key(&long).into_owned();
     assert_eq!(mkey.len(), 32);
     // Stored under the hash, with the original key in front of the value.
     let reply = server.raw(format!("get {mkey}\r\n").as_bytes(), b"END\r\n");
-    let want = format!("VALUE {mkey} {FLAG_KEY_PREFIXED} {}\r\n{long}v\r\nEND\r\n", long.len() + 1);
+    let want = format!(
+        "VALUE {mkey} {FLAG_KEY_PREFIXED} {}\r\n{long}v\r\nEND\r\n",
+        long.len() + 1
+    );
     assert_eq!(String::from_utf8(reply).unwrap(), want);
     let keys = vec![long.clone()];
     assert_eq!(cache.fetch(&keys).await.hits[&long].as_ref(), b"v");
@@ -224,7 +255,9 @@ async fn long_keys_are_hashed_and_checked() {
 
 #[tokio::test]
 async fn items_over_max_item_size_are_skipped() {
-    let Some(server) = Memcached::start() else { return };
+    let Some(server) = Memcached::start() else {
+        return;
+    };
     let mut cfg = config(&server.address);
     cfg.max_item_size = 100;
     let cache = MemcachedCache::new("size", &cfg).unwrap();
@@ -238,15 +271,22 @@ async fn items_over_max_item_size_are_skipped() {
         Duration::ZERO,
     );
     cache.flush().await;
-    let got = cache.fetch(&["small".into(), "big".into(), long.clone()]).await;
+    let got = cache
+        .fetch(&["small".into(), "big".into(), long.clone()])
+        .await;
     assert_eq!(got.misses, vec!["big".to_string(), long]);
     let stats = cache.stats();
-    assert_eq!((stats.stored, stats.skipped_too_large, stats.failures), (1, 2, 0));
+    assert_eq!(
+        (stats.stored, stats.skipped_too_large, stats.failures),
+        (1, 2, 0)
+    );
 }
 
 #[tokio::test]
 async fn a_killed_server_gives_misses() {
-    let Some(mut server) = Memcached::start() else { return };
+    let Some(mut server) = Memcached::start() else {
+        return;
+    };
     let mut cfg = config(&server.address);
     cfg.timeout = GoDuration(Duration::from_millis(500));
     let cache = MemcachedCache::new("killed", &cfg).unwrap();
@@ -297,7 +337,11 @@ async fn misses_from(reply: &'static [u8]) -> CacheStats {
     let cache = MemcachedCache::new("fake", &cfg).unwrap();
     let keys = vec!["a".to_string(), "b".to_string()];
     let got = cache.fetch(&keys).await;
-    assert!(got.hits.is_empty(), "{:?}: {got:?}", String::from_utf8_lossy(reply));
+    assert!(
+        got.hits.is_empty(),
+        "{:?}: {got:?}",
+        String::from_utf8_lossy(reply)
+    );
     assert_eq!(got.misses, keys);
     cache.stats()
 }
@@ -334,7 +378,10 @@ async fn a_full_store_queue_drops_and_counts() {
     let cache = MemcachedCache::new("full", &cfg).unwrap();
     let started = Instant::now();
     cache.store(items("full-", 10), Duration::ZERO);
-    assert!(started.elapsed() < Duration::from_millis(100), "store waited");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "store waited"
+    );
     let stats = cache.stats();
     assert!(stats.dropped_queue_full >= 8, "{stats:?}");
     assert_eq!(stats.stored + stats.dropped_queue_full, 10);
