@@ -12,7 +12,7 @@
 //! - Any failure (unreachable server, timeout, a reply that is not the protocol) is
 //!   counted in [`CacheStats::failures`] and its keys are misses.
 //!
-//! The wire format is in [`protocol`]; connections in [`pool`].
+//! The wire format is in [`protocol`]; connections in `pool`.
 
 pub(crate) mod pool;
 pub mod protocol;

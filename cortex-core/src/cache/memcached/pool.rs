@@ -3,6 +3,7 @@
 //! cache runs on a connection, a multi-key `get` and a `set`, each bounded by the
 //! operation `timeout` (dialling included). A connection that failed in any way is
 //! dropped, never reused: after an error nobody knows where the reply stream stands.
+//! An idle connection found closed by the server is replaced once, transparently.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -62,10 +63,7 @@ impl ServerPool {
         }
     }
 
-    async fn connect(&self) -> Result<Conn, CacheError> {
-        if let Some(conn) = self.take_idle() {
-            return Ok(conn);
-        }
+    async fn dial(&self) -> Result<Conn, CacheError> {
         let stream = TcpStream::connect(&self.address)
             .await
             .map_err(|source| self.io("connect", source))?;
@@ -117,6 +115,67 @@ impl ServerPool {
         Ok(())
     }
 
+    /// Sends `request` on `conn` and reads until `parse` returns the reply; sets
+    /// `got_bytes` once any reply bytes arrived.
+    async fn exchange<T>(
+        &self,
+        conn: &mut Conn,
+        request: &[u8],
+        parse: &mut (impl FnMut(&mut BytesMut) -> Result<Option<T>, CacheError> + Send),
+        got_bytes: &mut bool,
+    ) -> Result<T, CacheError> {
+        conn.stream
+            .write_all(request)
+            .await
+            .map_err(|source| self.io("write", source))?;
+        loop {
+            if let Some(reply) = parse(&mut conn.buf)? {
+                if !conn.buf.is_empty() {
+                    return Err(CacheError::malformed("bytes after the end of a reply"));
+                }
+                return Ok(reply);
+            }
+            self.read_more(conn).await?;
+            *got_bytes = true;
+        }
+    }
+
+    /// Runs one request/reply exchange within the timeout, on an idle connection if
+    /// there is one. An idle connection the server has closed meanwhile (a restart, an
+    /// idle timeout) fails before any reply byte; the request then goes once more over
+    /// a new connection.
+    async fn request<T>(
+        &self,
+        op: &'static str,
+        request: &[u8],
+        mut parse: impl FnMut(&mut BytesMut) -> Result<Option<T>, CacheError> + Send,
+    ) -> Result<T, CacheError> {
+        self.with_timeout(op, async {
+            if let Some(mut conn) = self.take_idle() {
+                let mut got_bytes = false;
+                match self
+                    .exchange(&mut conn, request, &mut parse, &mut got_bytes)
+                    .await
+                {
+                    Ok(reply) => {
+                        self.put_idle(conn);
+                        return Ok(reply);
+                    }
+                    Err(CacheError::Closed { .. } | CacheError::Io { .. }) if !got_bytes => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let mut conn = self.dial().await?;
+            let mut got_bytes = false;
+            let reply = self
+                .exchange(&mut conn, request, &mut parse, &mut got_bytes)
+                .await?;
+            self.put_idle(conn);
+            Ok(reply)
+        })
+        .await
+    }
+
     /// `get` of `keys` (valid memcached keys), refusing values longer than
     /// `max_value_len`.
     pub(crate) async fn get_multi(
@@ -124,26 +183,12 @@ impl ServerPool {
         keys: &[&str],
         max_value_len: u64,
     ) -> Result<Vec<Value>, CacheError> {
-        self.with_timeout("get", async {
-            let mut conn = self.connect().await?;
-            let mut request =
-                Vec::with_capacity(keys.iter().map(|k| k.len() + 1).sum::<usize>() + 6);
-            encode_get(keys.iter().copied(), &mut request);
-            conn.stream
-                .write_all(&request)
-                .await
-                .map_err(|source| self.io("write", source))?;
-            let mut parser = GetReplyParser::new(keys, max_value_len);
-            while !parser.parse(&mut conn.buf)? {
-                self.read_more(&mut conn).await?;
-            }
-            if !conn.buf.is_empty() {
-                return Err(CacheError::malformed("bytes after the end of a reply"));
-            }
-            self.put_idle(conn);
-            Ok(parser.into_values())
-        })
-        .await
+        let mut request = Vec::with_capacity(keys.iter().map(|k| k.len() + 1).sum::<usize>() + 6);
+        encode_get(keys.iter().copied(), &mut request);
+        let mut parser = GetReplyParser::new(keys, max_value_len);
+        self.request("get", &request, |buf| Ok(parser.parse(buf)?.then_some(())))
+            .await?;
+        Ok(parser.into_values())
     }
 
     /// `set` of `key` (a valid memcached key) to the concatenation of `data`.
@@ -154,26 +199,8 @@ impl ServerPool {
         exptime: u32,
         data: &[&[u8]],
     ) -> Result<StoreReply, CacheError> {
-        self.with_timeout("set", async {
-            let mut conn = self.connect().await?;
-            let mut request = Vec::with_capacity(data.iter().map(|d| d.len()).sum::<usize>() + 64);
-            encode_set(key, flags, exptime, data, &mut request);
-            conn.stream
-                .write_all(&request)
-                .await
-                .map_err(|source| self.io("write", source))?;
-            let reply = loop {
-                if let Some(reply) = parse_store_reply(&mut conn.buf)? {
-                    break reply;
-                }
-                self.read_more(&mut conn).await?;
-            };
-            if !conn.buf.is_empty() {
-                return Err(CacheError::malformed("bytes after the end of a reply"));
-            }
-            self.put_idle(conn);
-            Ok(reply)
-        })
-        .await
+        let mut request = Vec::with_capacity(data.iter().map(|d| d.len()).sum::<usize>() + 64);
+        encode_set(key, flags, exptime, data, &mut request);
+        self.request("set", &request, parse_store_reply).await
     }
 }

@@ -32,8 +32,13 @@ impl Memcached {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
-            .port()
-            .to_string();
+            .port();
+        Memcached::start_on(port)
+    }
+
+    /// Like [`Memcached::start`], on `port`.
+    fn start_on(port: u16) -> Option<Memcached> {
+        let port = port.to_string();
         // `-u` only matters when running as root, which memcached refuses without it.
         let spawned = Command::new("memcached")
             .args([
@@ -309,6 +314,29 @@ async fn a_killed_server_gives_misses() {
     let after = cache.stats();
     assert!(after.failures >= before.failures + 4, "{after:?}");
     assert_eq!(after.misses - before.misses, 10);
+}
+
+#[tokio::test]
+async fn idle_connections_to_a_restarted_server_are_replaced() {
+    let Some(mut server) = Memcached::start() else {
+        return;
+    };
+    let cache = MemcachedCache::new("restart", &config(&server.address)).unwrap();
+    let keys = vec!["restart".to_string()];
+    assert_eq!(cache.fetch(&keys).await.misses, keys); // leaves an idle connection
+    let port: u16 = server.address.rsplit_once(':').unwrap().1.parse().unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let Some(_restarted) = Memcached::start_on(port) else {
+        return;
+    };
+    cache.store(
+        vec![(keys[0].clone(), Bytes::from_static(b"v"))],
+        Duration::ZERO,
+    );
+    cache.flush().await;
+    assert_eq!(cache.fetch(&keys).await.hits[&keys[0]].as_ref(), b"v");
+    assert_eq!(cache.stats().failures, 0);
 }
 
 /// A fake server on loopback that answers every read with `reply` (or nothing, for an
