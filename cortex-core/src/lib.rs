@@ -12,11 +12,13 @@
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through; an in-memory store, a
 //!   tenant's ingester TSDB merged with its bucket blocks, and tenant federation.
+//! - [`cache`]: the index, chunks and metadata caches: in-process LRU or memcached.
 //! - [`api`]: Prometheus' HTTP query API: parameters, JSON bodies, errors.
 //! - [`remote_read`]: remote-read requests answered from a `Querier`, sampled or streamed.
 //! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
 
 pub mod api;
+pub mod cache;
 pub mod distributor;
 pub mod ingester;
 pub mod limits;
