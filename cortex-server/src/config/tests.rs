@@ -83,10 +83,14 @@ fn bad_config_names_the_key() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("target"), "{e}");
-    let e = Config::load(&args(&["-blocks-storage.backend=s3"]))
+    let e = Config::load(&args(&["-blocks-storage.backend=gcs"]))
         .unwrap_err()
         .to_string();
     assert!(e.contains("blocks_storage.backend"), "{e}");
+    let e = Config::load(&args(&["-blocks-storage.backend=s3"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("blocks_storage.s3.bucket_name"), "{e}");
     let e = Config::load(&args(&["-distributor.ingestion-rate-limit=-1"]))
         .unwrap_err()
         .to_string();
