@@ -223,7 +223,9 @@ impl Fetcher {
         object: &Arc<str>,
         ranges: &[Range<u64>],
     ) -> Result<Vec<Bytes>, GatewayError> {
-        let (keys, mut hits) = self.cached(kind, object, ranges.iter().map(|r| r.start)).await;
+        let (keys, mut hits) = self
+            .cached(kind, object, ranges.iter().map(|r| r.start))
+            .await;
         let mut out: Vec<Option<Bytes>> = keys
             .iter()
             .zip(ranges)
@@ -263,7 +265,9 @@ impl Fetcher {
             _ => Framing::Series,
         };
         let name = Path::new(&**object);
-        let (keys, mut hits) = self.cached(kind, object, windows.iter().map(|r| r.start)).await;
+        let (keys, mut hits) = self
+            .cached(kind, object, windows.iter().map(|r| r.start))
+            .await;
         let mut out: Vec<Option<Bytes>> = Vec::with_capacity(windows.len());
         for (k, w) in keys.iter().zip(windows) {
             let hit = hits.remove(k).filter(|b| {
@@ -343,10 +347,7 @@ mod tests {
     fn ranges_closer_than_the_gap_share_a_request() {
         let r = [0..10, 15..20, 100..110, 105..130, 200..210];
         let p = partition(&r, 5);
-        assert_eq!(
-            p,
-            vec![(0..20, 0..2), (100..130, 2..4), (200..210, 4..5)]
-        );
+        assert_eq!(p, vec![(0..20, 0..2), (100..130, 2..4), (200..210, 4..5)]);
         // Gap of zero merges only touching or overlapping ranges.
         assert_eq!(partition(&[0..10, 10..12, 13..14], 0).len(), 2);
         assert!(partition(&[], 10).is_empty());

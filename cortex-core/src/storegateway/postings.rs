@@ -44,7 +44,8 @@ impl PostingsPlan {
     /// The plan for `matchers` over the block whose index-header is `h`. No matchers
     /// select every series.
     pub fn new(h: &IndexHeaderReader, matchers: &[Matcher]) -> cortex_tsdb::Result<PostingsPlan> {
-        let all = || -> cortex_tsdb::Result<Union> { Ok(h.all_postings_range()?.into_iter().collect()) };
+        let all =
+            || -> cortex_tsdb::Result<Union> { Ok(h.all_postings_range()?.into_iter().collect()) };
         let empty = || PostingsPlan {
             empty: true,
             ..Default::default()

@@ -198,7 +198,10 @@ impl<'a> ChunkSamples<'a> {
             if t <= self.last_t {
                 return Err(Self::corrupt(
                     c,
-                    format!("sample at {t} does not follow the previous one at {}", self.last_t),
+                    format!(
+                        "sample at {t} does not follow the previous one at {}",
+                        self.last_t
+                    ),
                 ));
             }
             self.last_t = t;
