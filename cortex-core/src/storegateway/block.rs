@@ -130,7 +130,7 @@ impl BucketBlock {
         let name = format!("{tenant}/{ulid}");
         let bucket_err = |source| GatewayError::Bucket {
             block: name.clone(),
-            source,
+            source: Box::new(source),
         };
         let meta_object = meta_path(tenant, ulid);
         let raw = store.get(&meta_object).await.map_err(bucket_err)?;

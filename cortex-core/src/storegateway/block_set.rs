@@ -120,7 +120,7 @@ impl BlockSet {
             .await
             .map_err(|source| GatewayError::Bucket {
                 block: self.tenant.clone(),
-                source,
+                source: Box::new(source),
             })?;
         let gone: Vec<Ulid> = {
             let mut blocks = lock(&self.blocks);

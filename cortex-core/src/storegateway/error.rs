@@ -16,7 +16,7 @@ pub enum GatewayError {
         block: String,
         /// The store's error.
         #[source]
-        source: StorageError,
+        source: Box<StorageError>,
     },
     /// Bytes fetched from the bucket are damaged: a checksum mismatch, a truncated
     /// object, an impossible length.

@@ -180,7 +180,7 @@ impl Fetcher {
             })?;
             let b = res.map_err(|source| GatewayError::Bucket {
                 block: self.block.clone(),
-                source,
+                source: Box::new(source),
             })?;
             self.counters.record(t, b.len() as u64);
             fetched[gi] = Some(b);

@@ -16,7 +16,7 @@
 //! - [`cache`]: the hook a postings/series/chunks cache implements.
 //! - [`block_set`]: a tenant's blocks: sync from the bucket index, lazy open, idle unload.
 //! - [`querier`]: the `Querier` adapter and the sample iterator over fetched chunks.
-//! - [`error`]: [`GatewayError`].
+//! - [`error`]: the error type, [`GatewayError`], naming block, object and offset.
 
 pub mod block;
 pub mod block_set;

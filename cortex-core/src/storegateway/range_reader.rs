@@ -95,7 +95,7 @@ pub(crate) async fn build_in_background(
         .await
         .map_err(|source| GatewayError::Bucket {
             block: block.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let reader = BucketRangeReader::new(store, object, info.size, Handle::current(), counters);
     let target = path.to_path_buf();
