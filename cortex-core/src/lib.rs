@@ -12,7 +12,11 @@
 //! - [`promql`]: the PromQL parser and engine.
 //! - [`querier`]: the `Querier` trait the engine reads through; an in-memory store, a
 //!   tenant's ingester TSDB merged with its bucket blocks, and tenant federation.
+//! - [`storage`]: the blocks bucket (`BlockStore` over object_store: filesystem, memory,
+//!   S3), Cortex's layout and markers, and the per-tenant bucket index.
 //! - [`cache`]: the index, chunks and metadata caches: in-process LRU or memcached.
+//! - [`storegateway`]: bucket blocks served by byte range (index-header, postings, series,
+//!   chunks) without downloading them, per-tenant block sets and their `Querier`.
 //! - [`api`]: Prometheus' HTTP query API: parameters, JSON bodies, errors.
 //! - [`remote_read`]: remote-read requests answered from a `Querier`, sampled or streamed.
 //! - [`remote_write`]: remote-write requests: decoded types, 1.0 and 2.0 codecs, bodies.
@@ -28,5 +32,6 @@ pub mod remote_read;
 pub mod remote_write;
 pub mod ring;
 pub mod storage;
+pub mod storegateway;
 pub mod tenant;
 pub mod validation;

@@ -12,7 +12,7 @@ mod matchers;
 pub mod postings;
 pub(crate) mod postings_table;
 pub(crate) mod reader;
-mod series;
+pub(crate) mod series;
 pub(crate) mod symbols;
 pub(crate) mod toc;
 mod verify;

@@ -7,7 +7,8 @@
 //! reads the index through a [`RangeReader`] and never reads all of it), memory-maps that
 //! file ([`IndexHeaderReader`]) and fetches everything else of the index — postings lists,
 //! series — by byte range: [`IndexHeaderReader::postings_range`] says which bytes hold the
-//! postings list of a label pair, [`decode_postings`] checks and decodes them.
+//! postings list of a label pair, [`decode_postings`] checks and decodes them; series entries
+//! and chunks fetched by range are decoded by [`decode_series`] and [`decode_chunk`].
 //!
 //! # Format
 //!
@@ -60,11 +61,13 @@ mod builder;
 mod postings_range;
 mod range_reader;
 mod reader;
+mod series_entry;
 
 pub use builder::{build_index_header, build_index_header_bytes};
 pub use postings_range::{PostingsRange, decode_postings};
 pub use range_reader::{FileRangeReader, RangeReader};
 pub use reader::IndexHeaderReader;
+pub use series_entry::{FetchedSeries, Framing, decode_chunk, decode_series, framed_len};
 
 /// The first four bytes of every index-header file.
 pub const MAGIC: u32 = 0xBAAA_D792;

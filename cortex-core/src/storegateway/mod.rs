@@ -1,0 +1,37 @@
+//! The store-gateway's view of the bucket: blocks served where they are, without
+//! downloading them.
+//!
+//! A [`BucketBlock`] keeps one block's index-header on local disk (built once from the
+//! bucket's `index` object) and fetches everything else — postings lists, series entries,
+//! chunks — by byte range, merging nearby ranges into one request and checking every
+//! checksum. A [`BlockSet`] holds one tenant's blocks as the bucket index lists them,
+//! opening a block on first use and closing blocks left idle. [`GatewayQuerier`] answers
+//! the [`crate::querier::Querier`] trait from a [`BlockSet`], merging the same series
+//! across blocks, so a querier reads store-gateway results like any other source.
+//!
+//! - [`block`]: one block — opening, `series`, label names and values.
+//! - [`postings`]: matchers to postings lists (Prometheus semantics) and their algebra.
+//! - [`fetch`]: ranged reads with gap merging, the fetch counters, framed-entry reads.
+//! - [`range_reader`]: the index-header builder's synchronous reads over the async bucket.
+//! - [`cache`]: the hook a postings/series/chunks cache implements.
+//! - [`block_set`]: a tenant's blocks: sync from the bucket index, lazy open, idle unload.
+//! - [`querier`]: the `Querier` adapter and the sample iterator over fetched chunks.
+//! - [`error`]: the error type, [`GatewayError`], naming block, object and offset.
+
+pub mod block;
+pub mod block_set;
+pub mod cache;
+pub mod error;
+pub mod fetch;
+pub mod postings;
+pub mod querier;
+pub mod range_reader;
+#[cfg(test)]
+mod tests;
+
+pub use block::{BucketBlock, BucketBlockConfig, BucketChunk, BucketSeries};
+pub use block_set::{BlockSet, BlockSetConfig};
+pub use cache::{NoRangeCache, RangeCache, RangeKey, RangeKind};
+pub use error::GatewayError;
+pub use fetch::FetchStats;
+pub use querier::GatewayQuerier;
