@@ -51,6 +51,17 @@ pub enum GatewayError {
         /// What failed.
         reason: String,
     },
+    /// A store-gateway could not be reached or failed a call (seen by its clients).
+    #[error("store-gateway {gateway}: {reason}")]
+    Unavailable {
+        /// The store-gateway's address.
+        gateway: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The store-gateway ring has no healthy instance for a block.
+    #[error("store-gateway ring: {0}")]
+    Ring(String),
     /// The tokio runtime the bucket is read on went away or a blocking task panicked.
     #[error("{block}: {reason}")]
     Runtime {

@@ -9,6 +9,7 @@
 //! the [`crate::querier::Querier`] trait from a [`BlockSet`], merging the same series
 //! across blocks, so a querier reads store-gateway results like any other source.
 //!
+//! - [`api`]: the calls a querier makes of a store-gateway, and where blocks are served.
 //! - [`block`]: one block — opening, `series`, label names and values.
 //! - [`postings`]: matchers to postings lists (Prometheus semantics) and their algebra.
 //! - [`fetch`]: ranged reads with gap merging, the fetch counters, framed-entry reads.
@@ -18,6 +19,7 @@
 //! - [`querier`]: the `Querier` adapter and the sample iterator over fetched chunks.
 //! - [`error`]: the error type, [`GatewayError`], naming block, object and offset.
 
+pub mod api;
 pub mod block;
 pub mod block_set;
 pub mod cache;
@@ -29,9 +31,13 @@ pub mod range_reader;
 #[cfg(test)]
 mod tests;
 
+pub use api::{
+    BlockSeries, GatewayFuture, GatewayReplicas, LabelsRequest, LabelsResponse, SeriesRequest,
+    SeriesResponse, StoreGatewayApi,
+};
 pub use block::{BucketBlock, BucketBlockConfig, BucketChunk, BucketSeries};
 pub use block_set::{BlockSet, BlockSetConfig};
 pub use cache::{NoRangeCache, RangeCache, RangeKey, RangeKind};
 pub use error::GatewayError;
 pub use fetch::FetchStats;
-pub use querier::GatewayQuerier;
+pub use querier::{GatewayQuerier, GatewaySeries};

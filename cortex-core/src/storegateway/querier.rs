@@ -104,12 +104,31 @@ impl Querier for GatewayQuerier {
     }
 }
 
-/// One series: its chunks from each block that has it.
-struct GatewaySeries {
+/// One series: its chunks from each block that has it, read as one series whose
+/// samples are merged by timestamp (equal timestamps kept once).
+pub struct GatewaySeries {
     labels: Labels,
     parts: Vec<Vec<BucketChunk>>,
     mint: i64,
     maxt: i64,
+}
+
+impl GatewaySeries {
+    /// The series `labels` whose chunks from each block are `parts` (each in time
+    /// order), giving samples in `[mint, maxt]`.
+    pub fn new(
+        labels: Labels,
+        parts: Vec<Vec<BucketChunk>>,
+        mint: i64,
+        maxt: i64,
+    ) -> GatewaySeries {
+        GatewaySeries {
+            labels,
+            parts,
+            mint,
+            maxt,
+        }
+    }
 }
 
 impl Series for GatewaySeries {
