@@ -113,3 +113,20 @@ pub trait GatewayReplicas: Send + Sync {
     /// The client of the store-gateway at `addr`.
     fn client(&self, addr: &str) -> Arc<dyn StoreGatewayApi>;
 }
+
+/// Which blocks a store-gateway loads: with sharding, the blocks the ring gives it
+/// (its tenant's shuffle shard, RF copies); without, all of them ([`OwnsAll`]).
+pub trait BlockOwnership: Send + Sync {
+    /// True when this store-gateway should load and serve `block` of `tenant`.
+    fn owns(&self, tenant: &str, block: Ulid) -> bool;
+}
+
+/// Every block belongs to this store-gateway (sharding off, or the single binary).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnsAll;
+
+impl BlockOwnership for OwnsAll {
+    fn owns(&self, _tenant: &str, _block: Ulid) -> bool {
+        true
+    }
+}

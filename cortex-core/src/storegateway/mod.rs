@@ -32,8 +32,8 @@ pub mod range_reader;
 mod tests;
 
 pub use api::{
-    BlockSeries, GatewayFuture, GatewayReplicas, LabelsRequest, LabelsResponse, SeriesRequest,
-    SeriesResponse, StoreGatewayApi,
+    BlockOwnership, BlockSeries, GatewayFuture, GatewayReplicas, LabelsRequest, LabelsResponse,
+    OwnsAll, SeriesRequest, SeriesResponse, StoreGatewayApi,
 };
 pub use block::{BucketBlock, BucketBlockConfig, BucketChunk, BucketSeries};
 pub use block_set::{BlockSet, BlockSetConfig};
