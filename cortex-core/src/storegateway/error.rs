@@ -59,6 +59,15 @@ pub enum GatewayError {
         /// What failed.
         reason: String,
     },
+    /// A remote store-gateway found damaged bytes in a block (its message names the
+    /// block, object and offset).
+    #[error("store-gateway {gateway}: {detail}")]
+    RemoteCorrupted {
+        /// The store-gateway's address.
+        gateway: String,
+        /// The store-gateway's error.
+        detail: String,
+    },
     /// The store-gateway ring has no healthy instance for a block.
     #[error("store-gateway ring: {0}")]
     Ring(String),
@@ -98,8 +107,12 @@ impl GatewayError {
         }
     }
 
-    /// True for [`GatewayError::Corrupted`].
+    /// True for damaged data ([`GatewayError::Corrupted`], here or in a remote
+    /// store-gateway): retrying elsewhere would not help.
     pub fn is_corrupted(&self) -> bool {
-        matches!(self, GatewayError::Corrupted { .. })
+        matches!(
+            self,
+            GatewayError::Corrupted { .. } | GatewayError::RemoteCorrupted { .. }
+        )
     }
 }
