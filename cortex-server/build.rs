@@ -3,7 +3,7 @@
 //! generates the messages and the gRPC service and client code into `OUT_DIR`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/ingester.proto"];
+    let files = ["proto/ingester.proto", "proto/storegateway.proto"];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

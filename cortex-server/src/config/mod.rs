@@ -7,6 +7,7 @@
 
 mod expand;
 mod flags;
+mod store_gateway;
 
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use expand::expand_env;
 pub use flags::{ParsedArgs, parse_args, usage};
+pub use store_gateway::{StoreGatewayConfig, StoreGatewayRingConfig};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,8 @@ pub struct Config {
     pub blocks_storage: BlocksStorageConfig,
     /// The read path: PromQL engine settings.
     pub querier: QuerierConfig,
+    /// `store_gateway:` sharding of blocks over the store-gateways.
+    pub store_gateway: StoreGatewayConfig,
     /// Queries over several tenants at once (`X-Scope-OrgID: a|b`).
     pub tenant_federation: TenantFederationConfig,
     /// Per-tenant limits (defaults; `runtime_config` overrides them per tenant).
@@ -114,6 +118,7 @@ impl Default for Config {
             ingester,
             blocks_storage: BlocksStorageConfig::default(),
             querier: QuerierConfig::default(),
+            store_gateway: StoreGatewayConfig::default(),
             tenant_federation: TenantFederationConfig::default(),
             limits: Limits::default(),
             runtime_config: RuntimeConfig::default(),
@@ -310,8 +315,40 @@ pub struct BlocksStorageConfig {
 pub struct BucketStoreConfig {
     /// How often a tenant's block list is read from the bucket again.
     pub sync_interval: Duration,
-    /// Where blocks of a remote bucket are downloaded for queries.
+    /// Where blocks of a remote bucket are downloaded for queries, and where
+    /// store-gateways keep their index-headers.
     pub sync_dir: PathBuf,
+    /// A block's bucket-index entry younger than this may not be loaded by the
+    /// store-gateways yet: the querier's consistency check leaves it out (plus 3 sync
+    /// intervals, as Cortex's).
+    pub consistency_delay: Duration,
+    /// Blocks marked for deletion longer ago than this are no longer loaded.
+    pub ignore_deletion_mark_delay: Duration,
+    /// A store-gateway closes a block's index-header unused this long.
+    pub index_header_lazy_loading_idle_timeout: Duration,
+    /// The cache of postings lists and series entries.
+    pub index_cache: cortex_core::cache::CacheConfig,
+    /// The cache of chunks.
+    pub chunks_cache: cortex_core::cache::CacheConfig,
+    /// How queriers and store-gateways read the tenants' bucket indexes.
+    pub bucket_index: BucketIndexOptions,
+}
+
+/// `blocks_storage.bucket_store.bucket_index:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BucketIndexOptions {
+    /// An index last updated longer ago than this fails queries instead of silently
+    /// missing blocks.
+    pub max_stale_period: Duration,
+}
+
+impl Default for BucketIndexOptions {
+    fn default() -> Self {
+        BucketIndexOptions {
+            max_stale_period: Duration::from_secs(60 * 60),
+        }
+    }
 }
 
 impl Default for BucketStoreConfig {
@@ -319,6 +356,15 @@ impl Default for BucketStoreConfig {
         BucketStoreConfig {
             sync_interval: Duration::from_secs(15 * 60),
             sync_dir: PathBuf::from("./data/tsdb-sync"),
+            consistency_delay: Duration::ZERO,
+            ignore_deletion_mark_delay: Duration::from_secs(6 * 60 * 60),
+            index_header_lazy_loading_idle_timeout: Duration::from_secs(20 * 60),
+            index_cache: cortex_core::cache::CacheConfig {
+                backend: cortex_core::cache::CacheBackend::InMemory,
+                ..Default::default()
+            },
+            chunks_cache: cortex_core::cache::CacheConfig::default(),
+            bucket_index: BucketIndexOptions::default(),
         }
     }
 }
@@ -352,7 +398,7 @@ impl Default for FilesystemConfig {
 }
 
 /// The components this build can run, as `-target` names them.
-pub const TARGETS: &[&str] = &["all", "distributor", "ingester", "querier"];
+pub const TARGETS: &[&str] = &["all", "distributor", "ingester", "querier", "store-gateway"];
 
 impl Config {
     /// Loads the configuration from the command-line arguments (without the program
@@ -421,7 +467,7 @@ impl Config {
             }
         }
         if self.runs_locally()
-            && !["distributor", "ingester", "querier"]
+            && !["distributor", "ingester", "querier", "store-gateway"]
                 .iter()
                 .all(|c| self.runs(c))
         {
@@ -509,6 +555,21 @@ impl Config {
                 "blocks_storage.s3.bucket_name",
                 "the s3 backend needs a bucket name".into(),
             ));
+        }
+        self.store_gateway
+            .validate()
+            .map_err(|(key, reason)| invalid(&key, reason))?;
+        for (key, cache) in [
+            (
+                "blocks_storage.bucket_store.index_cache",
+                &self.blocks_storage.bucket_store.index_cache,
+            ),
+            (
+                "blocks_storage.bucket_store.chunks_cache",
+                &self.blocks_storage.bucket_store.chunks_cache,
+            ),
+        ] {
+            cache.validate().map_err(|e| invalid(key, e.to_string()))?;
         }
         self.ingester
             .validate()

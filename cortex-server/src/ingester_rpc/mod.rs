@@ -11,7 +11,7 @@
 //! The tenant of every call travels as `x-scope-orgid` request metadata, as in Cortex.
 
 pub mod client;
-mod convert;
+pub(crate) mod convert;
 pub mod pool;
 pub mod service;
 pub mod status;

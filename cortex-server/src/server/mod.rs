@@ -75,6 +75,8 @@ pub(crate) struct AppState {
     pub distributor: Option<Distributor>,
     /// The querier, when this process runs one.
     pub query: Option<api::QueryBackend>,
+    /// The store-gateway, when this process runs one in a cluster.
+    pub store_gateway: Option<components::StoreGatewayParts>,
     pub ready: AtomicBool,
     pub stopping: AtomicBool,
     pub http: http::HttpMetrics,
@@ -92,6 +94,11 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// The store-gateway as its gRPC service answers from it.
+    fn store_gateway_api(&self) -> Option<Arc<dyn cortex_core::storegateway::StoreGatewayApi>> {
+        self.store_gateway.as_ref().map(|g| g.api())
+    }
+
     /// The querier, or a 404 for a process that does not run one.
     #[allow(clippy::result_large_err)]
     pub(crate) fn query(&self) -> Result<&api::QueryBackend, axum::response::Response> {
@@ -249,6 +256,7 @@ impl Server {
             ingester,
             distributor,
             query,
+            store_gateway,
             ready: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             http,
@@ -299,7 +307,7 @@ impl Server {
                     .ingester
                     .clone()
                     .map(|i| i as Arc<dyn cortex_core::ingester::api::IngesterApi>);
-                let (tx, task) = grpc::serve(l, state.log, ingester);
+                let (tx, task) = grpc::serve(l, state.log, ingester, state.store_gateway_api());
                 (Some(tx), Some(task))
             }
             None => (None, None),
