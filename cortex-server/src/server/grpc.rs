@@ -37,9 +37,7 @@ pub(crate) fn serve(
         let served = tonic::transport::Server::builder()
             .add_service(health)
             .add_optional_service(ingester.map(|i| IngesterService::new(i).into_server()))
-            .add_optional_service(
-                store_gateway.map(|g| StoreGatewayService::new(g).into_server()),
-            )
+            .add_optional_service(store_gateway.map(|g| StoreGatewayService::new(g).into_server()))
             .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop)
             .await;
         if let Err(e) = served {
