@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use expand::expand_env;
 pub use flags::{ParsedArgs, parse_args, usage};
-pub use store_gateway::{StoreGatewayConfig, StoreGatewayRingConfig};
+pub use store_gateway::{MetadataCacheOptions, StoreGatewayConfig, StoreGatewayRingConfig};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -330,6 +330,8 @@ pub struct BucketStoreConfig {
     pub index_cache: cortex_core::cache::CacheConfig,
     /// The cache of chunks.
     pub chunks_cache: cortex_core::cache::CacheConfig,
+    /// The cache of bucket listings, `meta.json` files and bucket indexes.
+    pub metadata_cache: MetadataCacheOptions,
     /// How queriers and store-gateways read the tenants' bucket indexes.
     pub bucket_index: BucketIndexOptions,
 }
@@ -364,6 +366,7 @@ impl Default for BucketStoreConfig {
                 ..Default::default()
             },
             chunks_cache: cortex_core::cache::CacheConfig::default(),
+            metadata_cache: MetadataCacheOptions::default(),
             bucket_index: BucketIndexOptions::default(),
         }
     }

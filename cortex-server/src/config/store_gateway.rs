@@ -3,6 +3,8 @@
 //! ingester ring, under its own key).
 
 use cortex_core::limits::Duration;
+use cortex_core::ingester::duration::GoDuration;
+use cortex_core::storage::metadata_cache::MetadataCacheConfig;
 use serde::{Deserialize, Serialize};
 
 /// `store_gateway:`.
@@ -99,5 +101,87 @@ impl StoreGatewayConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// `blocks_storage.bucket_store.metadata_cache:` the cache of bucket listings,
+/// `meta.json` files and bucket indexes: a cache backend and how long each kind of
+/// item is kept (Cortex's option names and defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetadataCacheOptions {
+    /// `backend`: `""` (none, default), `inmemory` or `memcached`.
+    pub backend: cortex_core::cache::CacheBackend,
+    /// `inmemory`: the in-process cache.
+    pub inmemory: cortex_core::cache::InMemoryConfig,
+    /// `memcached`: the memcached client.
+    pub memcached: cortex_core::cache::MemcachedConfig,
+    /// `tenants_list_ttl`.
+    pub tenants_list_ttl: Duration,
+    /// `tenant_blocks_list_ttl`.
+    pub tenant_blocks_list_ttl: Duration,
+    /// `chunks_list_ttl`.
+    pub chunks_list_ttl: Duration,
+    /// `metafile_exists_ttl`.
+    pub metafile_exists_ttl: Duration,
+    /// `metafile_doesnt_exist_ttl`.
+    pub metafile_doesnt_exist_ttl: Duration,
+    /// `metafile_content_ttl`.
+    pub metafile_content_ttl: Duration,
+    /// `metafile_max_size_bytes`.
+    pub metafile_max_size_bytes: u64,
+    /// `block_index_attributes_ttl`.
+    pub block_index_attributes_ttl: Duration,
+    /// `bucket_index_content_ttl`.
+    pub bucket_index_content_ttl: Duration,
+    /// `bucket_index_max_size_bytes`.
+    pub bucket_index_max_size_bytes: u64,
+}
+
+impl Default for MetadataCacheOptions {
+    fn default() -> Self {
+        let t = MetadataCacheConfig::default();
+        MetadataCacheOptions {
+            backend: Default::default(),
+            inmemory: Default::default(),
+            memcached: Default::default(),
+            tenants_list_ttl: Duration::from(t.tenants_list_ttl.0),
+            tenant_blocks_list_ttl: Duration::from(t.tenant_blocks_list_ttl.0),
+            chunks_list_ttl: Duration::from(t.chunks_list_ttl.0),
+            metafile_exists_ttl: Duration::from(t.metafile_exists_ttl.0),
+            metafile_doesnt_exist_ttl: Duration::from(t.metafile_doesnt_exist_ttl.0),
+            metafile_content_ttl: Duration::from(t.metafile_content_ttl.0),
+            metafile_max_size_bytes: t.metafile_max_size_bytes,
+            block_index_attributes_ttl: Duration::from(t.block_index_attributes_ttl.0),
+            bucket_index_content_ttl: Duration::from(t.bucket_index_content_ttl.0),
+            bucket_index_max_size_bytes: t.bucket_index_max_size_bytes,
+        }
+    }
+}
+
+impl MetadataCacheOptions {
+    /// The cache backend part.
+    pub fn cache_config(&self) -> cortex_core::cache::CacheConfig {
+        cortex_core::cache::CacheConfig {
+            backend: self.backend,
+            inmemory: self.inmemory.clone(),
+            memcached: self.memcached.clone(),
+        }
+    }
+
+    /// The time-to-live part.
+    pub fn ttls(&self) -> MetadataCacheConfig {
+        MetadataCacheConfig {
+            tenants_list_ttl: GoDuration(self.tenants_list_ttl.to_std()),
+            tenant_blocks_list_ttl: GoDuration(self.tenant_blocks_list_ttl.to_std()),
+            chunks_list_ttl: GoDuration(self.chunks_list_ttl.to_std()),
+            metafile_exists_ttl: GoDuration(self.metafile_exists_ttl.to_std()),
+            metafile_doesnt_exist_ttl: GoDuration(self.metafile_doesnt_exist_ttl.to_std()),
+            metafile_content_ttl: GoDuration(self.metafile_content_ttl.to_std()),
+            metafile_max_size_bytes: self.metafile_max_size_bytes,
+            block_index_attributes_ttl: GoDuration(self.block_index_attributes_ttl.to_std()),
+            bucket_index_content_ttl: GoDuration(self.bucket_index_content_ttl.to_std()),
+            bucket_index_max_size_bytes: self.bucket_index_max_size_bytes,
+        }
     }
 }

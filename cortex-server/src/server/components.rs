@@ -16,7 +16,9 @@ use cortex_core::ingester::{Bucket, Ingester};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::EngineOpts;
 use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
-use cortex_core::storage::{Backend as StorageBackend, BucketConfig, open_block_store};
+use cortex_core::storage::{
+    Backend as StorageBackend, BucketConfig, BucketIndexReader, open_block_store,
+};
 use cortex_ring::ha::{
     DEFAULT_SYNC_INTERVAL, HA_TRACKER_PREFIX, KvReplicaStore, spawn_maintenance, store_from_config,
 };
@@ -27,8 +29,8 @@ use cortex_ring::{
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 
-use super::api::{QueryBackend, Recent};
-use super::{ServerError, blocking};
+use super::api::{QueryBackend, Recent, Store};
+use super::{ServerError, blocking, store_gateway};
 use crate::config::Config;
 use crate::ingester_rpc::IngesterPool;
 
@@ -250,26 +252,42 @@ fn distributor_lifecycler_config(config: &Config, grpc_addr: SocketAddr) -> Life
 }
 
 /// The querier's backend: the local ingester when `ingester` is given, else the
-/// ring's ingesters through `pool`; the bucket beside either.
+/// ring's ingesters through `pool`; beside either the bucket, read by this process in
+/// the single binary or through the store-gateways of `gateways` (the store-gateway
+/// ring) in a cluster.
 pub(crate) fn query_backend(
     config: &Config,
     overrides: &Arc<Overrides>,
     ingester: Option<&Arc<Ingester>>,
     ring: &Arc<RingClient>,
     pool: &Arc<IngesterPool>,
+    gateways: Option<&Arc<RingClient>>,
 ) -> Result<QueryBackend, ServerError> {
-    let bucket = match ingester {
-        Some(i) => i.bucket().clone(),
-        None => open_bucket(config)?,
-    };
-    let bucket_reader = Arc::new(BucketReader::new(
-        bucket,
-        BucketBlocksConfig {
-            sync_interval: config.blocks_storage.bucket_store.sync_interval.to_std(),
-            sync_dir: config.blocks_storage.bucket_store.sync_dir.clone(),
+    let store = match gateways {
+        Some(gw_ring) => Store::Gateways {
+            replicas: store_gateway::gateway_replicas(config, overrides, gw_ring),
+            index: BucketIndexReader::new(
+                store_gateway::reading_bucket(config)?,
+                store_gateway::bucket_index_config(config),
+            ),
+            cfg: store_gateway::blocks_store_config(config),
+            runtime: Handle::current(),
         },
-        Handle::current(),
-    ));
+        None => {
+            let bucket = match ingester {
+                Some(i) => i.bucket().clone(),
+                None => open_bucket(config)?,
+            };
+            Store::Local(Arc::new(BucketReader::new(
+                bucket,
+                BucketBlocksConfig {
+                    sync_interval: config.blocks_storage.bucket_store.sync_interval.to_std(),
+                    sync_dir: config.blocks_storage.bucket_store.sync_dir.clone(),
+                },
+                Handle::current(),
+            )))
+        }
+    };
     let q = &config.querier;
     let recent = match ingester {
         Some(i) => Recent::Local(i.clone()),
@@ -286,7 +304,7 @@ pub(crate) fn query_backend(
     };
     Ok(QueryBackend::new(
         recent,
-        bucket_reader,
+        store,
         overrides.clone(),
         EngineOpts {
             max_samples: q.max_samples,

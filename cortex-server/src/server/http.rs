@@ -67,6 +67,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 get(ring_pages::distributor_ring).post(ring_pages::distributor_ring),
             );
     }
+    if state.store_gateway_ring.is_some() {
+        router = router.route(
+            "/store-gateway/ring",
+            get(ring_pages::store_gateway_ring).post(ring_pages::store_gateway_ring),
+        );
+    }
     if state.ingester.is_some() {
         router = router.route("/ingester/flush", get(ops::flush).post(ops::flush));
     }

@@ -11,6 +11,7 @@ pub mod log;
 mod ops;
 mod push;
 mod ring_pages;
+mod store_gateway;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,6 +83,9 @@ pub(crate) struct AppState {
     pub http: http::HttpMetrics,
     /// The ingester ring, as every component sees it.
     pub ring: Arc<RingClient>,
+    /// The store-gateway ring, when this process runs a store-gateway or a querier of
+    /// a cluster.
+    pub store_gateway_ring: Option<Arc<RingClient>>,
     /// The distributor ring, when this process runs a distributor.
     pub distributor_ring: Option<Arc<RingClient>>,
     pub kv: Arc<dyn cortex_ring::Kv>,
@@ -218,6 +222,27 @@ impl Server {
         } else {
             (None, None, None)
         };
+        // A cluster's store-gateways and queriers share the store-gateway ring; the
+        // single binary reads the bucket itself.
+        let store_gateway_ring = if !local && (config.runs("store-gateway") || config.runs("querier"))
+        {
+            Some(store_gateway::ring_client(&config, &store.kv).await?)
+        } else {
+            None
+        };
+        let store_gateway = match &store_gateway_ring {
+            Some(gw_ring) if config.runs("store-gateway") => Some(
+                store_gateway::start_store_gateway(
+                    &config,
+                    &overrides,
+                    &store.kv,
+                    gw_ring,
+                    grpc_addr.port(),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         let query = if config.runs("querier") {
             let local_ingester = ingester.as_ref().filter(|_| local);
             Some(components::query_backend(
@@ -226,6 +251,7 @@ impl Server {
                 local_ingester,
                 &ring,
                 &read_pool,
+                store_gateway_ring.as_ref(),
             )?)
         } else {
             None
@@ -262,6 +288,7 @@ impl Server {
             http,
             ring,
             distributor_ring,
+            store_gateway_ring,
             kv: store.kv,
             gossip: store.gossip,
             lifecycler: std::sync::Mutex::new(lifecycler),
@@ -395,6 +422,15 @@ impl Server {
                         .log
                         .warn("leaving the ring failed", &[("ring", &ring), ("err", &e)]),
                 }
+            }
+        }
+        if let Some(g) = &state.store_gateway {
+            match g.stop().await {
+                Ok(()) => state.log.info("left the ring", &[("ring", &"store-gateway")]),
+                Err(e) => state.log.warn(
+                    "leaving the ring failed",
+                    &[("ring", &"store-gateway"), ("err", &e)],
+                ),
             }
         }
         if let Some(stop) = self.ha_stop.take() {

@@ -1,4 +1,5 @@
-//! The ring status pages: `/ingester/ring` and `/distributor/ring` (an HTML table of
+//! The ring status pages: `/ingester/ring`, `/distributor/ring` and
+//! `/store-gateway/ring` (an HTML table of
 //! the instances with a forget button, or the descriptor as JSON with
 //! `?format=json` or `Accept: application/json`), and `/memberlist`, the gossip
 //! membership of this process.
@@ -9,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cortex_ring::{DISTRIBUTOR_RING_KEY, INGESTER_RING_KEY, RingClient};
+use cortex_ring::{DISTRIBUTOR_RING_KEY, INGESTER_RING_KEY, RingClient, STORE_GATEWAY_RING_KEY};
 
 use super::AppState;
 use super::api::Form;
@@ -55,6 +56,32 @@ pub(crate) async fn distributor_ring(
         title: "Distributor ring",
         path: "/distributor/ring",
         heartbeat_timeout: state.config.distributor.ring.heartbeat_timeout.to_std(),
+    };
+    page.render(&state, &ring, &method, &headers, query.as_deref(), &body)
+        .await
+}
+
+/// `GET|POST /store-gateway/ring`.
+pub(crate) async fn store_gateway_ring(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let Some(ring) = state.store_gateway_ring.clone() else {
+        return super::not_running("store-gateway");
+    };
+    let page = Page {
+        key: STORE_GATEWAY_RING_KEY,
+        title: "Store-gateway ring",
+        path: "/store-gateway/ring",
+        heartbeat_timeout: state
+            .config
+            .store_gateway
+            .sharding_ring
+            .heartbeat_timeout
+            .to_std(),
     };
     page.render(&state, &ring, &method, &headers, query.as_deref(), &body)
         .await

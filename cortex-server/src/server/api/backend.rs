@@ -7,7 +7,10 @@
 //! single binary the ingester is in this process ([`Recent::Local`]); a querier of a
 //! cluster reads the ingesters that hold the tenant's replicas through the ring and
 //! merges the copies ([`Recent::Ring`]), and the bucket beside them, each for the part
-//! of the range `query_ingesters_within` / `query_store_after` give it.
+//! of the range `query_ingesters_within` / `query_store_after` give it. The single
+//! binary reads the bucket's blocks itself ([`Store::Local`]); a cluster's querier
+//! reads them through the store-gateways and fails a query rather than miss a block
+//! ([`Store::Gateways`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,6 +21,7 @@ use cortex_core::api::ApiError;
 use cortex_core::ingester::{Ingester, MetadataEntry, MetadataQuery};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::{CancelToken, EngineOpts};
+use cortex_core::querier::blocks_store::{BlocksStoreConfig, BlocksStoreQuerier};
 use cortex_core::querier::bucket::BucketReader;
 use cortex_core::querier::federated::FederatedQuerier;
 use cortex_core::querier::ingesters::IngestersQuerier;
@@ -25,6 +29,8 @@ use cortex_core::querier::replicas::{IngesterClients, IngesterRing};
 use cortex_core::querier::tenant::TenantQuerier;
 use cortex_core::querier::time_split::TimeSplitQuerier;
 use cortex_core::querier::{Querier, QuerierError, QueryLimits as FetchLimits};
+use cortex_core::storage::BucketIndexReader;
+use cortex_core::storegateway::GatewayReplicas;
 use cortex_core::tenant::{FAKE_TENANT, ORG_ID_HEADER, TenantError, tenant_ids};
 use cortex_tsdb::exemplar::ExemplarSeries;
 use cortex_tsdb::labels::Matcher;
@@ -50,10 +56,28 @@ pub(crate) enum Recent {
     },
 }
 
+/// Where a tenant's long-term data (its blocks in the bucket) is read.
+pub(crate) enum Store {
+    /// The single binary reads the bucket's blocks itself.
+    Local(Arc<BucketReader>),
+    /// A querier of a cluster reads them through the store-gateways, checking that
+    /// every block the bucket index lists was queried.
+    Gateways {
+        /// Which store-gateways serve a block, and their clients.
+        replicas: Arc<dyn GatewayReplicas>,
+        /// Reads the tenants' bucket indexes.
+        index: BucketIndexReader,
+        /// The consistency check's settings.
+        cfg: BlocksStoreConfig,
+        /// Where the store-gateway calls run.
+        runtime: Handle,
+    },
+}
+
 /// The read side of the server.
 pub(crate) struct QueryBackend {
     recent: Recent,
-    bucket: Arc<BucketReader>,
+    store: Store,
     overrides: Arc<Overrides>,
     engine: EngineOpts,
     auth_enabled: bool,
@@ -88,11 +112,10 @@ impl Drop for CancelOnDrop {
 }
 
 impl QueryBackend {
-    /// A backend reading `ingester`'s tenants and the blocks they shipped to the
-    /// bucket (through `bucket`).
+    /// A backend reading recent data from `recent` and blocks from `store`.
     pub(crate) fn new(
         recent: Recent,
-        bucket: Arc<BucketReader>,
+        store: Store,
         overrides: Arc<Overrides>,
         engine: EngineOpts,
         auth_enabled: bool,
@@ -101,7 +124,7 @@ impl QueryBackend {
     ) -> QueryBackend {
         QueryBackend {
             recent,
-            bucket,
+            store,
             overrides,
             engine,
             auth_enabled,
@@ -233,13 +256,46 @@ impl QueryBackend {
     /// ring's ingesters and its bucket blocks, split in time.
     fn tenant_querier(&self, tenant: &str) -> Box<dyn Querier> {
         let limits = self.fetch_limits(tenant);
-        let bucket = Some(self.bucket.tenant(tenant));
-        match &self.recent {
-            Recent::Local(ingester) => Box::new(TenantQuerier::new(
+        let store: Box<dyn Querier> = match &self.store {
+            Store::Local(bucket) => match &self.recent {
+                // The local TSDB and the bucket in one querier, which skips bucket
+                // blocks the TSDB still has.
+                Recent::Local(ingester) => {
+                    return Box::new(TenantQuerier::new(
+                        tenant,
+                        ingester.db(tenant),
+                        Some(bucket.tenant(tenant)),
+                        limits,
+                    ));
+                }
+                Recent::Ring { .. } => Box::new(TenantQuerier::new(
+                    tenant,
+                    None,
+                    Some(bucket.tenant(tenant)),
+                    limits,
+                )),
+            },
+            Store::Gateways {
+                replicas,
+                index,
+                cfg,
+                runtime,
+            } => Box::new(BlocksStoreQuerier::new(
                 tenant,
-                ingester.db(tenant),
-                bucket,
+                index.clone(),
+                replicas.clone(),
+                runtime.clone(),
+                *cfg,
                 limits,
+            )),
+        };
+        match &self.recent {
+            Recent::Local(ingester) => Box::new(TimeSplitQuerier::new(
+                Box::new(TenantQuerier::new(tenant, ingester.db(tenant), None, limits)),
+                store,
+                Duration::ZERO,
+                Duration::ZERO,
+                now_ms(),
             )),
             Recent::Ring {
                 ring,
@@ -249,7 +305,7 @@ impl QueryBackend {
                 query_store_after,
             } => Box::new(TimeSplitQuerier::new(
                 Box::new(self.ingesters_querier(tenant, ring, clients, runtime)),
-                Box::new(TenantQuerier::new(tenant, None, bucket, limits)),
+                store,
                 *query_ingesters_within,
                 *query_store_after,
                 now_ms(),
