@@ -8,7 +8,8 @@
 //! [`RingClient::get`] with a series' token to find its replicas. cortex-core's
 //! distributor places writes through [`ring_source`] (its `WriteRing` on [`Ring`]), the
 //! querier reads through [`QuerierRing`]. The HA tracker's elected replicas live in
-//! a KV store too ([`ha`]).
+//! a KV store too ([`ha`]). Store-gateways register under [`STORE_GATEWAY_RING_KEY`];
+//! [`store_gateway`] says which of them load and serve each block.
 
 pub mod client;
 /// The ring's configuration (defined in `cortex-core`, where components' configs live).
@@ -27,6 +28,7 @@ pub mod replication;
 pub mod ring;
 pub mod shuffle;
 mod spread;
+pub mod store_gateway;
 pub mod tokens;
 pub mod write;
 
@@ -43,8 +45,9 @@ pub use kv::prefixed::PrefixedKv;
 pub use kv::{CasError, Kv, KvError, OpenedStore, StopSignal, from_config, open_store};
 pub use lifecycler::{Lifecycler, LifecyclerError};
 pub use read::QuerierRing;
-pub use replication::{ReplicationSet, RingInstance};
+pub use replication::{ReplicationSet, ReplicationStrategy, RingInstance};
 pub use ring::{GetBuffers, Ring, RingError};
+pub use store_gateway::{StoreGatewayReplicas, StoreGatewayRing, hash_block_id};
 pub use tokens::TokenGenerator;
 pub use write::{ring_source, sharded_ring_source};
 
@@ -55,3 +58,6 @@ pub const INGESTER_RING_KEY: &str = "ring";
 /// The key of the distributors' ring, below the KV prefix (Cortex's): distributors
 /// register there so each knows how many share a tenant's global ingestion rate.
 pub const DISTRIBUTOR_RING_KEY: &str = "distributor";
+
+/// The key of the store-gateways' ring, below the KV prefix (Cortex's).
+pub const STORE_GATEWAY_RING_KEY: &str = "store-gateway";

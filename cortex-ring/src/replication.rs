@@ -2,8 +2,10 @@
 //! to, and how many of them may fail before the operation fails — quorum is RF/2+1.
 //!
 //! [`filter_healthy`] is Cortex's default replication strategy: drop unhealthy
-//! instances, then require a quorum of the (possibly extended) set. Choosing the
-//! candidate instances is the ring's job (`ring.rs`).
+//! instances, then require a quorum of the (possibly extended) set.
+//! [`filter_ignore_unhealthy`] is its "ignore unhealthy instances" strategy, used by
+//! the store-gateway ring: keep the healthy ones, any one of which will do. Choosing
+//! the candidate instances is the ring's job (`ring.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -95,6 +97,38 @@ pub fn filter_healthy(
     Ok(instances.len() - min_success)
 }
 
+/// How a key's candidate instances become its replication set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplicationStrategy {
+    /// [`filter_healthy`]: a quorum of the healthy instances is required.
+    #[default]
+    Quorum,
+    /// [`filter_ignore_unhealthy`]: every healthy instance holds the data alone.
+    IgnoreUnhealthy,
+}
+
+/// Cortex's "ignore unhealthy instances" strategy: removes from `instances` those
+/// unhealthy for `op` and requires one healthy instance; all but one may fail.
+pub fn filter_ignore_unhealthy(
+    instances: &mut Vec<Arc<RingInstance>>,
+    op: Operation,
+    heartbeat_timeout: Duration,
+    now: SystemTime,
+) -> Result<usize, RingError> {
+    let mut unhealthy = Vec::new();
+    instances.retain(|i| {
+        let ok = i.desc.is_healthy(op, heartbeat_timeout, now);
+        if !ok {
+            unhealthy.push(i.desc.addr.clone());
+        }
+        ok
+    });
+    if instances.is_empty() {
+        return Err(RingError::NoHealthyReplica { unhealthy });
+    }
+    Ok(instances.len() - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +215,38 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn ignoring_unhealthy_instances_needs_one_healthy_replica() {
+        let mut instances = set(1, 2);
+        let got = filter_ignore_unhealthy(
+            &mut instances,
+            Operation::READ,
+            Duration::from_secs(100),
+            SystemTime::now(),
+        );
+        assert_eq!(got, Ok(0));
+        assert_eq!(instances.len(), 1);
+        let mut instances = set(3, 0);
+        let got = filter_ignore_unhealthy(
+            &mut instances,
+            Operation::READ,
+            Duration::from_secs(100),
+            SystemTime::now(),
+        );
+        assert_eq!(got, Ok(2));
+        let mut instances = set(0, 2);
+        let err = filter_ignore_unhealthy(
+            &mut instances,
+            Operation::READ,
+            Duration::from_secs(100),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "at least 1 healthy replica required, could only find 0 - unhealthy instances: dead1,dead2"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::{ConfigError, RingConfig};
 use crate::desc::{Desc, Operation};
-use crate::replication::{ReplicationSet, RingInstance, filter_healthy};
+use crate::replication::{
+    ReplicationSet, ReplicationStrategy, RingInstance, filter_healthy, filter_ignore_unhealthy,
+};
 use crate::shuffle::ShardCache;
 
 /// Room for RF 3 plus a JOINING and a LEAVING instance (Cortex's `GetBufferSize`).
@@ -43,6 +45,15 @@ pub enum RingError {
         found: usize,
         /// Whether zone awareness is on (changes the message).
         zone_aware: bool,
+        /// Addresses of the replicas skipped as unhealthy.
+        unhealthy: Vec<String>,
+    },
+    /// No healthy instance for a key (the "ignore unhealthy instances" strategy).
+    #[error(
+        "at least 1 healthy replica required, could only find 0{}",
+        if unhealthy.is_empty() { String::new() } else { format!(" - unhealthy instances: {}", unhealthy.join(",")) }
+    )]
+    NoHealthyReplica {
         /// Addresses of the replicas skipped as unhealthy.
         unhealthy: Vec<String>,
     },
@@ -199,6 +210,19 @@ impl Ring {
         op: Operation,
         buf: &mut GetBuffers,
     ) -> Result<ReplicationSet, RingError> {
+        self.get_with_strategy(key, op, ReplicationStrategy::Quorum, buf)
+    }
+
+    /// Like [`Ring::get`], with the candidates filtered by `strategy`: the quorum rule
+    /// of [`Ring::get`], or (store-gateways) every healthy candidate, an error only
+    /// when there is none.
+    pub fn get_with_strategy(
+        &self,
+        key: u32,
+        op: Operation,
+        strategy: ReplicationStrategy,
+        buf: &mut GetBuffers,
+    ) -> Result<ReplicationSet, RingError> {
         if self.tokens.is_empty() {
             return Err(RingError::EmptyRing);
         }
@@ -246,14 +270,20 @@ impl Ring {
             instances.push(Arc::clone(inst));
         }
 
-        let max_errors = filter_healthy(
-            &mut instances,
-            op,
-            self.replication_factor,
-            self.heartbeat_timeout,
-            self.zone_awareness,
-            SystemTime::now(),
-        )?;
+        let now = SystemTime::now();
+        let max_errors = match strategy {
+            ReplicationStrategy::Quorum => filter_healthy(
+                &mut instances,
+                op,
+                self.replication_factor,
+                self.heartbeat_timeout,
+                self.zone_awareness,
+                now,
+            )?,
+            ReplicationStrategy::IgnoreUnhealthy => {
+                filter_ignore_unhealthy(&mut instances, op, self.heartbeat_timeout, now)?
+            }
+        };
         Ok(ReplicationSet {
             instances,
             max_errors,

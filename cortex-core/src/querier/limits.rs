@@ -42,9 +42,13 @@ impl QueryLimiter {
     /// Adds the series of one select; an error once a limit is exceeded.
     pub fn add(&self, selected: &[Series]) -> Result<(), QuerierError> {
         self.add_series(selected.iter().map(|s| &s.labels))?;
+        self.add_chunks(selected.iter().map(Series::num_chunks).sum())
+    }
+
+    /// Adds `n` fetched chunks; an error once the chunks limit is exceeded.
+    pub fn add_chunks(&self, n: usize) -> Result<(), QuerierError> {
         let max_chunks = self.limits.max_fetched_chunks_per_query;
         if max_chunks > 0 {
-            let n: usize = selected.iter().map(Series::num_chunks).sum();
             let total = self
                 .chunks
                 .fetch_add(n, Ordering::Relaxed)

@@ -10,8 +10,10 @@
 //! tenants at once with a `__tenant_id__` label; [`ingesters::IngestersQuerier`], the
 //! recent data held by replicated ingesters reached through the ring, which
 //! [`time_split::TimeSplitQuerier`] combines with an older-data querier by time range.
-//! Remote queriers over store-gateways implement the same trait.
+//! [`blocks_store::BlocksStoreQuerier`] reads a tenant's bucket blocks through the
+//! store-gateways that serve them, checking that every block was queried.
 
+pub mod blocks_store;
 pub mod bucket;
 mod bucket_sync;
 pub mod federated;

@@ -1,6 +1,7 @@
 //! Tests of the queriers over a tenant's data (ingester TSDB and bucket blocks) and of
 //! tenant federation, with helpers that write blocks and put them in buckets.
 
+mod blocks_store;
 mod bucket;
 mod federated;
 mod tenant;
