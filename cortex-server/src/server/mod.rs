@@ -77,7 +77,7 @@ pub(crate) struct AppState {
     /// The querier, when this process runs one.
     pub query: Option<api::QueryBackend>,
     /// The store-gateway, when this process runs one in a cluster.
-    pub store_gateway: Option<components::StoreGatewayParts>,
+    pub store_gateway: Option<store_gateway::StoreGatewayParts>,
     pub ready: AtomicBool,
     pub stopping: AtomicBool,
     pub http: http::HttpMetrics,

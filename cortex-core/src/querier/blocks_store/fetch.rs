@@ -62,7 +62,9 @@ async fn join_all<'a, T>(mut futs: Vec<GatewayFuture<'a, T>>) -> Vec<Result<T, G
 fn is_damaged(e: &GatewayError) -> bool {
     matches!(
         e,
-        GatewayError::Corrupted { .. } | GatewayError::Meta { .. }
+        GatewayError::Corrupted { .. }
+            | GatewayError::Meta { .. }
+            | GatewayError::RemoteCorrupted { .. }
     )
 }
 
@@ -72,6 +74,12 @@ fn damaged(tenant: &str, addr: &str, e: &GatewayError) -> QuerierError {
         GatewayError::Corrupted { block, .. } | GatewayError::Meta { block, .. } => {
             block.rsplit('/').next().unwrap_or(block).to_string()
         }
+        // A remote store-gateway's message starts with `block <tenant>/<ULID>: `.
+        GatewayError::RemoteCorrupted { detail, .. } => detail
+            .strip_prefix("block ")
+            .and_then(|d| d.split(':').next())
+            .map(|b| b.rsplit('/').next().unwrap_or(b).to_string())
+            .unwrap_or_default(),
         _ => String::new(),
     };
     QuerierError::Block {

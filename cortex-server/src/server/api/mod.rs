@@ -24,7 +24,7 @@ use cortex_core::api::{ApiError, ErrorType, encode};
 
 use super::AppState;
 
-pub(crate) use backend::{QueryBackend, Recent};
+pub(crate) use backend::{QueryBackend, Recent, Store};
 pub(crate) use form::Form;
 
 /// Largest form body accepted, as Go's `ParseForm` allows.
