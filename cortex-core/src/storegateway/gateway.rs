@@ -189,6 +189,7 @@ impl StoreGateway {
             }
             keep
         });
+        report.errors.sort();
         report.dropped_tenants = dropped.len();
         for t in dropped {
             // Best effort: a leftover directory only costs disk.
