@@ -31,8 +31,10 @@ fn bucket_blocks(bucket_dir: &std::path::Path, tenant: &str) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(bucket_dir.join(tenant)) else {
         return Vec::new();
     };
+    // Block directories only: the tenant's bucket index sits next to them.
     let mut v: Vec<String> = rd
         .flatten()
+        .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     v.sort();

@@ -49,6 +49,11 @@ pub struct IngesterMetrics {
     pub shipper_dir_syncs: Counter,
     /// `cortex_ingester_shipper_dir_sync_failures_total`.
     pub shipper_dir_sync_failures: Counter,
+    /// `cortex_ingester_bucket_index_updates_total`: tenant bucket indexes written
+    /// after shipping.
+    pub bucket_index_updates: Counter,
+    /// `cortex_ingester_bucket_index_update_failures_total`.
+    pub bucket_index_update_failures: Counter,
     /// `cortex_ingester_tsdb_compactions_triggered_total`.
     pub compactions_triggered: Counter,
     /// `cortex_ingester_tsdb_compactions_failed_total`.
@@ -160,6 +165,16 @@ impl IngesterMetrics {
             "cortex_ingester_shipper_dir_sync_failures",
             "Total number of failed TSDB dir syncs",
             m.shipper_dir_sync_failures.clone(),
+        );
+        r.register(
+            "cortex_ingester_bucket_index_updates",
+            "Total number of tenant bucket indexes updated after shipping",
+            m.bucket_index_updates.clone(),
+        );
+        r.register(
+            "cortex_ingester_bucket_index_update_failures",
+            "Total number of failed tenant bucket index updates",
+            m.bucket_index_update_failures.clone(),
         );
         r.register(
             "cortex_ingester_tsdb_compactions_triggered",

@@ -19,6 +19,7 @@
 mod active_series;
 pub mod api;
 pub mod bucket;
+pub mod bucket_index;
 pub mod config;
 pub mod duration;
 pub mod error;

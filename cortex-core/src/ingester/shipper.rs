@@ -5,7 +5,8 @@
 //! `meta.json` in the bucket is an unfinished upload and is uploaded again whole. A
 //! block whose `meta.json` is already there counts as uploaded. The record of uploaded
 //! blocks that still exist locally is then written to `thanos.shipper.json`. A failed
-//! block does not stop the others; it is retried on the next ship.
+//! block does not stop the others; it is retried on the next ship. The tenant's bucket
+//! index is updated after the uploads when due (see `bucket_index.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +16,7 @@ use cortex_tsdb::block::{BlockMeta, CHUNKS_DIRNAME, INDEX_FILENAME, META_FILENAM
 use object_store::path::Path as ObjectPath;
 
 use super::bucket::Bucket;
+use super::bucket_index::{IndexUpdate, maybe_update};
 use super::error::IngesterError;
 use super::metrics::IngesterMetrics;
 use super::shipper_meta::ShipperMeta;
@@ -31,6 +33,13 @@ pub struct ShipStats {
     pub failed: usize,
     /// The first failure, if any.
     pub first_error: Option<String>,
+    /// Tenant bucket indexes written.
+    pub index_updates: usize,
+    /// Tenant bucket index updates that failed (tried again on the next ship; they
+    /// never fail the ship).
+    pub index_update_failures: usize,
+    /// The first index update failure, if any.
+    pub index_error: Option<String>,
 }
 
 impl ShipStats {
@@ -40,6 +49,11 @@ impl ShipStats {
         self.failed += o.failed;
         if self.first_error.is_none() {
             self.first_error = o.first_error;
+        }
+        self.index_updates += o.index_updates;
+        self.index_update_failures += o.index_update_failures;
+        if self.index_error.is_none() {
+            self.index_error = o.index_error;
         }
     }
 }
@@ -89,6 +103,25 @@ pub(crate) async fn ship_tenant(
                 metrics.shipper_upload_failures.inc();
                 stats.first_error.get_or_insert_with(|| e.to_string());
             }
+        }
+    }
+    match maybe_update(
+        t,
+        &**bucket.block_store(),
+        stats.uploaded,
+        !record.is_empty(),
+    )
+    .await
+    {
+        IndexUpdate::Skipped => {}
+        IndexUpdate::Updated => {
+            stats.index_updates += 1;
+            metrics.bucket_index_updates.inc();
+        }
+        IndexUpdate::Failed(e) => {
+            stats.index_update_failures += 1;
+            metrics.bucket_index_update_failures.inc();
+            stats.index_error.get_or_insert(e);
         }
     }
     let dir = t.dir_buf();

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use cortex_tsdb::db::{Db, DbOptions};
 use cortex_tsdb::head::HeadOptions;
@@ -41,6 +41,9 @@ pub struct TenantDb {
     shipped: Mutex<BTreeSet<Ulid>>,
     /// Held while the tenant's blocks are shipped (closing waits for it).
     pub(crate) ship_lock: tokio::sync::Mutex<()>,
+    /// When this process last wrote (or found no need to write) the tenant's bucket
+    /// index.
+    index_updated: Mutex<Option<Instant>>,
     active: ActiveSeries,
     rates: IngestionRates,
     /// Head counters already reported as metrics.
@@ -102,6 +105,7 @@ impl TenantDb {
             last_update_ms: AtomicI64::new(last),
             shipped: Mutex::new(shipped.into_iter().collect()),
             ship_lock: tokio::sync::Mutex::new(()),
+            index_updated: Mutex::new(None),
             active: ActiveSeries::default(),
             rates: IngestionRates::default(),
             reported_created: AtomicU64::new(created),
@@ -161,6 +165,17 @@ impl TenantDb {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// When this process last wrote the tenant's bucket index, or found it needed none
+    /// (`None`: not yet).
+    pub(crate) fn index_updated(&self) -> Option<Instant> {
+        *self.index_updated.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that the tenant's bucket index was written (or looked at) at `at`.
+    pub(crate) fn set_index_updated(&self, at: Instant) {
+        *self.index_updated.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
     }
 
     /// Replaces the record of uploaded blocks (after the shipper wrote it to disk).

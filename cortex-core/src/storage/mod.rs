@@ -7,6 +7,8 @@
 //! - [`layout`]: object paths of blocks and markers; walking tenants and blocks.
 //! - [`markers`]: Thanos' deletion and no-compact marks, with Cortex's global copies.
 //! - [`bucketindex`]: the per-tenant bucket index — format, updater, reader.
+//! - [`metadata_cache`]: [`MetadataCachingStore`], a store caching metadata reads
+//!   (meta files, bucket indexes, tenant and block listings) in a cache.
 //! - `testing` (feature `testing`): the conformance suite every store runs.
 
 pub mod bucketindex;
@@ -14,6 +16,9 @@ pub mod config;
 pub mod error;
 pub mod layout;
 pub mod markers;
+pub mod metadata_cache;
+#[cfg(test)]
+mod metadata_cache_tests;
 pub mod s3;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -27,4 +32,5 @@ pub use config::{
     S3HttpConfig, open_block_store,
 };
 pub use error::StorageError;
+pub use metadata_cache::{MetadataCacheConfig, MetadataCachingStore};
 pub use store::{BlockStore, Listing, ObjectBlockStore, ObjectInfo, StoreFuture};

@@ -196,6 +196,17 @@ impl BucketBlock {
         self.header.path()
     }
 
+    /// Size of the index-header file, which is memory-mapped while the block is open.
+    pub fn index_header_size(&self) -> u64 {
+        self.header.size()
+    }
+
+    /// Heap bytes the index-header reader keeps besides the mapped file (its symbol
+    /// and postings-offset tables).
+    pub fn index_header_memory(&self) -> usize {
+        self.header.memory()
+    }
+
     fn corrupt(&self, object: &str, section: &str, offset: u64, detail: String) -> GatewayError {
         GatewayError::Corrupted {
             block: self.name.clone(),
@@ -288,6 +299,18 @@ impl BucketBlock {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<BucketSeries>, GatewayError> {
+        self.series_with(matchers, mint, maxt, false).await
+    }
+
+    /// Like [`BucketBlock::series`]; with `skip_chunks` no chunk is fetched and every
+    /// series comes back with an empty chunk list (the same series are selected).
+    pub async fn series_with(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        skip_chunks: bool,
+    ) -> Result<Vec<BucketSeries>, GatewayError> {
         if mint > maxt || self.meta.max_time <= mint || maxt < self.meta.min_time {
             return Ok(Vec::new());
         }
@@ -323,6 +346,15 @@ impl BucketBlock {
             if !chunks.is_empty() {
                 selected.push((self.labels_of(e)?, chunks));
             }
+        }
+        if skip_chunks {
+            return Ok(selected
+                .into_iter()
+                .map(|(labels, _)| BucketSeries {
+                    labels,
+                    chunks: Vec::new(),
+                })
+                .collect());
         }
         let fetched = self.fetch_chunks(&wanted).await?;
         let mut out = Vec::with_capacity(selected.len());

@@ -6,7 +6,9 @@
 //! cheap. Blocks that leave the list lose their local directory.
 //!
 //! When to sync and when to unload is the owner's decision (a store-gateway runs both on
-//! timers); the first query syncs if nothing has been synced yet.
+//! timers); the first query by time range syncs if nothing has been synced yet. A
+//! store-gateway keeps only the blocks it owns ([`BlockSet::sync_with`]) and serves
+//! blocks named by ID ([`BlockSet::open_listed`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +23,40 @@ use super::block::{BucketBlock, BucketBlockConfig, BucketSeries};
 use super::cache::RangeCache;
 use super::error::GatewayError;
 use super::fetch::FetchStats;
+use crate::storage::bucketindex::IndexBlock;
 use crate::storage::{BlockStore, BucketIndexConfig, BucketIndexReader};
+
+/// Which blocks of the bucket index a sync keeps: called with each indexed block and
+/// the time of its deletion mark (Unix seconds), if it has one.
+pub type BlockFilter<'a> = &'a (dyn Fn(&IndexBlock, Option<i64>) -> bool + Sync);
+
+/// The index-headers of open blocks: how many, their mapped file bytes and the heap
+/// their readers keep.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexHeaderUsage {
+    /// Open blocks.
+    pub blocks: usize,
+    /// Bytes of their index-header files (memory-mapped; resident only as used).
+    pub file_bytes: u64,
+    /// Heap bytes of their index-header readers.
+    pub heap_bytes: u64,
+}
+
+impl IndexHeaderUsage {
+    /// Adds `o`'s numbers to these.
+    pub fn merge(&mut self, o: &IndexHeaderUsage) {
+        self.blocks += o.blocks;
+        self.file_bytes += o.file_bytes;
+        self.heap_bytes += o.heap_bytes;
+    }
+
+    /// Mapped and heap bytes per open block (0 without open blocks).
+    pub fn bytes_per_block(&self) -> u64 {
+        (self.file_bytes + self.heap_bytes)
+            .checked_div(self.blocks as u64)
+            .unwrap_or(0)
+    }
+}
 
 /// How a tenant's blocks are held (Cortex's `blocks_storage.bucket_store` options).
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +149,19 @@ impl BlockSet {
     /// makes its blocks without a deletion mark the listed ones. Blocks already listed
     /// stay open; blocks no longer listed are dropped with their local directory.
     pub async fn sync(&self, now_secs: i64) -> Result<(), GatewayError> {
+        self.sync_with(now_secs, &|_, mark| mark.is_none())
+            .await
+            .map(|_| ())
+    }
+
+    /// Like [`BlockSet::sync`], keeping the indexed blocks `keep` accepts (deletion
+    /// marked or not: `keep` decides); returns how many are listed now. When the index
+    /// cannot be read the list stays as it was.
+    pub async fn sync_with(
+        &self,
+        now_secs: i64,
+        keep: BlockFilter<'_>,
+    ) -> Result<usize, GatewayError> {
         let idx = self
             .index
             .load(&self.tenant, now_secs)
@@ -122,11 +170,16 @@ impl BlockSet {
                 block: self.tenant.clone(),
                 source: Box::new(source),
             })?;
-        let gone: Vec<Ulid> = {
+        let marks: BTreeMap<Ulid, i64> = idx
+            .block_deletion_marks
+            .iter()
+            .map(|m| (m.block_id, m.deletion_time))
+            .collect();
+        let (gone, listed): (Vec<Ulid>, usize) = {
             let mut blocks = lock(&self.blocks);
             let mut next = BTreeMap::new();
             for b in &idx.blocks {
-                if idx.is_marked_for_deletion(b.block_id) {
+                if !keep(b, marks.get(&b.block_id).copied()) {
                     continue;
                 }
                 let e = blocks.remove(&b.block_id).unwrap_or_else(|| {
@@ -142,7 +195,7 @@ impl BlockSet {
             }
             let gone = blocks.keys().copied().collect();
             *blocks = next;
-            gone
+            (gone, blocks.len())
         };
         for ulid in gone {
             let dir = self.cfg.sync_dir.join(&self.tenant).join(ulid.to_string());
@@ -150,7 +203,7 @@ impl BlockSet {
             let _ = tokio::fs::remove_dir_all(dir).await;
         }
         self.synced.store(true, Ordering::Release);
-        Ok(())
+        Ok(listed)
     }
 
     /// The ULIDs of the listed blocks, in order.
@@ -186,27 +239,57 @@ impl BlockSet {
         out
     }
 
+    /// True when `ulid` is listed.
+    pub fn is_listed(&self, ulid: Ulid) -> bool {
+        lock(&self.blocks).contains_key(&ulid)
+    }
+
+    /// The blocks open now (those being opened or used are skipped).
+    fn open_blocks(&self) -> Vec<Arc<BucketBlock>> {
+        let entries: Vec<Arc<Entry>> = lock(&self.blocks).values().cloned().collect();
+        entries
+            .iter()
+            .filter_map(|e| e.open.try_lock().ok().and_then(|slot| slot.clone()))
+            .collect()
+    }
+
     /// Fetch counts summed over the blocks open now.
     pub fn stats(&self) -> FetchStats {
-        let entries: Vec<Arc<Entry>> = lock(&self.blocks).values().cloned().collect();
         let mut s = FetchStats::default();
-        for e in entries {
-            if let Ok(slot) = e.open.try_lock()
-                && let Some(b) = slot.as_ref()
-            {
-                let b = b.stats();
-                s.header_requests += b.header_requests;
-                s.header_bytes += b.header_bytes;
-                s.postings_requests += b.postings_requests;
-                s.postings_bytes += b.postings_bytes;
-                s.series_requests += b.series_requests;
-                s.series_bytes += b.series_bytes;
-                s.chunk_requests += b.chunk_requests;
-                s.chunk_bytes += b.chunk_bytes;
-                s.cache_hits += b.cache_hits;
-            }
+        for b in self.open_blocks() {
+            s.merge(&b.stats());
         }
         s
+    }
+
+    /// The index-headers of the blocks open now.
+    pub fn index_header_usage(&self) -> IndexHeaderUsage {
+        let mut u = IndexHeaderUsage::default();
+        for b in self.open_blocks() {
+            u.blocks += 1;
+            u.file_bytes += b.index_header_size();
+            u.heap_bytes += b.index_header_memory() as u64;
+        }
+        u
+    }
+
+    /// Those of the blocks `ids` that are listed, opened, in the order of `ids`
+    /// (duplicates once); IDs not listed are skipped. Never syncs: a block set that was
+    /// never synced lists nothing. A listed block that fails to open is an error.
+    pub async fn open_listed(&self, ids: &[Ulid]) -> Result<Vec<Arc<BucketBlock>>, GatewayError> {
+        let mut seen = std::collections::BTreeSet::new();
+        let wanted: Vec<Arc<Entry>> = {
+            let blocks = lock(&self.blocks);
+            ids.iter()
+                .filter(|id| seen.insert(**id))
+                .filter_map(|id| blocks.get(id).cloned())
+                .collect()
+        };
+        let mut out = Vec::with_capacity(wanted.len());
+        for e in wanted {
+            out.push(self.open(&e).await?);
+        }
+        Ok(out)
     }
 
     /// The listed blocks overlapping `[mint, maxt]`, opened (syncing first if this set

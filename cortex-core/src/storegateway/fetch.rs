@@ -64,6 +64,19 @@ impl FetchStats {
     pub fn query_bytes(&self) -> u64 {
         self.postings_bytes + self.series_bytes + self.chunk_bytes
     }
+
+    /// Adds `o`'s counts to these.
+    pub fn merge(&mut self, o: &FetchStats) {
+        self.header_requests += o.header_requests;
+        self.header_bytes += o.header_bytes;
+        self.postings_requests += o.postings_requests;
+        self.postings_bytes += o.postings_bytes;
+        self.series_requests += o.series_requests;
+        self.series_bytes += o.series_bytes;
+        self.chunk_requests += o.chunk_requests;
+        self.chunk_bytes += o.chunk_bytes;
+        self.cache_hits += o.cache_hits;
+    }
 }
 
 /// What a request fetches, for the counters.

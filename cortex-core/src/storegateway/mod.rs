@@ -15,7 +15,10 @@
 //! - [`fetch`]: ranged reads with gap merging, the fetch counters, framed-entry reads.
 //! - [`range_reader`]: the index-header builder's synchronous reads over the async bucket.
 //! - [`cache`]: the hook a postings/series/chunks cache implements.
+//! - [`caching_range`]: that hook over the index and chunks [`crate::cache::Cache`]s.
 //! - [`block_set`]: a tenant's blocks: sync from the bucket index, lazy open, idle unload.
+//! - [`gateway`]: [`StoreGateway`], every tenant's block set of one store-gateway,
+//!   synced with ownership and deletion-mark rules; `gateway_api.rs` answers queriers.
 //! - [`querier`]: the `Querier` adapter and the sample iterator over fetched chunks.
 //! - [`error`]: the error type, [`GatewayError`], naming block, object and offset.
 
@@ -23,8 +26,11 @@ pub mod api;
 pub mod block;
 pub mod block_set;
 pub mod cache;
+pub mod caching_range;
 pub mod error;
 pub mod fetch;
+pub mod gateway;
+mod gateway_api;
 pub mod postings;
 pub mod querier;
 pub mod range_reader;
@@ -36,8 +42,10 @@ pub use api::{
     OwnsAll, SeriesRequest, SeriesResponse, StoreGatewayApi,
 };
 pub use block::{BucketBlock, BucketBlockConfig, BucketChunk, BucketSeries};
-pub use block_set::{BlockSet, BlockSetConfig};
+pub use block_set::{BlockFilter, BlockSet, BlockSetConfig, IndexHeaderUsage};
 pub use cache::{NoRangeCache, RangeCache, RangeKey, RangeKind};
+pub use caching_range::{CachingRange, CachingRangeConfig, HitsMisses, RangeCacheStats};
 pub use error::GatewayError;
 pub use fetch::FetchStats;
+pub use gateway::{GatewayLoops, StoreGateway, StoreGatewayConfig, SyncReport};
 pub use querier::{GatewayQuerier, GatewaySeries};

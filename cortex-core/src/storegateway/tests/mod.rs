@@ -1,7 +1,11 @@
 //! Tests of the store-gateway's bucket blocks: blocks written with cortex-tsdb, put into
 //! an in-memory or local bucket, queried by range and compared with what cortex-tsdb's
-//! own block reader returns from the same files.
+//! own block reader returns from the same files; and of the store-gateway over many
+//! tenants' blocks (sync, ownership, the querier API, caches).
 
+mod caching;
+mod gateway;
+mod gateway_sync;
 mod lifecycle;
 mod series;
 
@@ -103,6 +107,12 @@ fn files_of(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
 /// Puts the block in `dir` into `store` at `<TENANT>/<ULID>/`; returns its ULID and
 /// total size in bytes.
 async fn upload(store: &dyn BlockStore, dir: &Path) -> (Ulid, u64) {
+    upload_to(store, TENANT, dir).await
+}
+
+/// Puts the block in `dir` into `store` at `<tenant>/<ULID>/`; returns its ULID and
+/// total size in bytes.
+async fn upload_to(store: &dyn BlockStore, tenant: &str, dir: &Path) -> (Ulid, u64) {
     let ulid = BlockMeta::read(dir).unwrap().ulid;
     let mut files = Vec::new();
     files_of(dir, Path::new(""), &mut files);
@@ -110,7 +120,7 @@ async fn upload(store: &dyn BlockStore, dir: &Path) -> (Ulid, u64) {
     for rel in files {
         let b = std::fs::read(dir.join(&rel)).unwrap();
         size += b.len() as u64;
-        let key = format!("{TENANT}/{ulid}/{}", rel.display());
+        let key = format!("{tenant}/{ulid}/{}", rel.display());
         store.put(&key, Bytes::from(b)).await.unwrap();
     }
     (ulid, size)
@@ -118,11 +128,22 @@ async fn upload(store: &dyn BlockStore, dir: &Path) -> (Ulid, u64) {
 
 /// Writes the tenant's bucket index as of now.
 async fn write_index(store: &dyn BlockStore) {
-    let now = std::time::SystemTime::now()
+    write_index_of(store, TENANT).await;
+}
+
+/// Writes `tenant`'s bucket index as of now.
+async fn write_index_of(store: &dyn BlockStore, tenant: &str) {
+    update_and_write_index(store, tenant, now_secs())
+        .await
+        .unwrap();
+}
+
+/// Unix seconds now.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64;
-    update_and_write_index(store, TENANT, now).await.unwrap();
+        .as_secs() as i64
 }
 
 /// The two bucket kinds every test runs against: in memory and a local directory.
