@@ -118,7 +118,10 @@ fn write_block(scratch: &Path, series: usize, from: i64) -> PathBuf {
 }
 
 fn files_of(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(root.join(rel)).expect("read block dir").flatten() {
+    for e in std::fs::read_dir(root.join(rel))
+        .expect("read block dir")
+        .flatten()
+    {
         let r = rel.join(e.file_name());
         if e.file_type().expect("file type").is_dir() {
             files_of(root, &r, out);
@@ -148,7 +151,11 @@ fn now_secs() -> i64 {
 
 /// Builds `n` blocks in a local bucket under `root`; returns the store, the ULIDs and
 /// the time range covered.
-async fn build_bucket(root: &Path, n: usize, series: usize) -> (Arc<dyn BlockStore>, Vec<Ulid>, i64, i64) {
+async fn build_bucket(
+    root: &Path,
+    n: usize,
+    series: usize,
+) -> (Arc<dyn BlockStore>, Vec<Ulid>, i64, i64) {
     let store: Arc<dyn BlockStore> =
         Arc::new(ObjectBlockStore::local(&root.join("bucket")).expect("local bucket"));
     let start = (now_secs() * 1000 - (n as i64 + 1) * BLOCK_MS) / BLOCK_MS * BLOCK_MS;
@@ -205,7 +212,11 @@ async fn run_pass(gw: &StoreGateway, ulids: &[Ulid], mint: i64, maxt: i64) -> (D
             skip_chunks: false,
         };
         let resp = gw.series(TENANT, &req).await.expect("series");
-        assert_eq!(resp.queried_blocks.len(), ulids.len(), "every block queried");
+        assert_eq!(
+            resp.queried_blocks.len(),
+            ulids.len(),
+            "every block queried"
+        );
         series += resp.blocks.iter().map(|b| b.series.len()).sum::<usize>();
     }
     (t.elapsed(), series)
@@ -274,14 +285,22 @@ async fn cache_mode(backend: Backend, memcached: &str, blocks: usize, series: us
         warm_times.push(run_pass(&gw, &ulids, mint, maxt).await.0);
     }
     let s2 = (cache.stats().total(), gw.stats().requests());
-    let ratio = |h: u64, mi: u64| if h + mi == 0 { 0.0 } else { h as f64 / (h + mi) as f64 };
+    let ratio = |h: u64, mi: u64| {
+        if h + mi == 0 {
+            0.0
+        } else {
+            h as f64 / (h + mi) as f64
+        }
+    };
     let warm_med = median(warm_times);
     let name = match backend {
         Backend::Inmemory => "inmemory",
         Backend::Memcached => "memcached",
         Backend::None => "none",
     };
-    println!("| backend | blocks | series/pass | cold | warm (median of {warm}) | cold/warm | cold hit ratio | warm hit ratio | bucket requests cold | bucket requests warm/pass |");
+    println!(
+        "| backend | blocks | series/pass | cold | warm (median of {warm}) | cold/warm | cold hit ratio | warm hit ratio | bucket requests cold | bucket requests warm/pass |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     println!(
         "| {name} | {blocks} | {n} | {:.1} ms | {:.1} ms | {:.2}x | {:.3} | {:.3} | {} | {:.1} |",
@@ -338,13 +357,20 @@ async fn memory_mode(blocks: usize, series: usize) {
     let after = rss_bytes();
     let usage = gw.index_header_usage();
     let per = |b: u64| b as f64 / blocks as f64;
-    println!("| blocks | series/block | RSS growth/block | index-header heap/block | index-header file/block | index size/block |");
+    println!(
+        "| blocks | series/block | RSS growth/block | index-header heap/block | index-header file/block | index size/block |"
+    );
     println!("|---|---|---|---|---|---|");
     let index_bytes: u64 = ulids
         .iter()
         .map(|u| {
-            std::fs::metadata(root.join("bucket").join(TENANT).join(u.to_string()).join("index"))
-                .map_or(0, |m| m.len())
+            std::fs::metadata(
+                root.join("bucket")
+                    .join(TENANT)
+                    .join(u.to_string())
+                    .join("index"),
+            )
+            .map_or(0, |m| m.len())
         })
         .sum();
     println!(

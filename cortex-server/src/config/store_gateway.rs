@@ -2,8 +2,8 @@
 //! and the store-gateway ring they register in (kept in the same KV store as the
 //! ingester ring, under its own key).
 
-use cortex_core::limits::Duration;
 use cortex_core::ingester::duration::GoDuration;
+use cortex_core::limits::Duration;
 use cortex_core::storage::metadata_cache::MetadataCacheConfig;
 use serde::{Deserialize, Serialize};
 

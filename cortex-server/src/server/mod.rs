@@ -224,12 +224,12 @@ impl Server {
         };
         // A cluster's store-gateways and queriers share the store-gateway ring; the
         // single binary reads the bucket itself.
-        let store_gateway_ring = if !local && (config.runs("store-gateway") || config.runs("querier"))
-        {
-            Some(store_gateway::ring_client(&config, &store.kv).await?)
-        } else {
-            None
-        };
+        let store_gateway_ring =
+            if !local && (config.runs("store-gateway") || config.runs("querier")) {
+                Some(store_gateway::ring_client(&config, &store.kv).await?)
+            } else {
+                None
+            };
         let store_gateway = match &store_gateway_ring {
             Some(gw_ring) if config.runs("store-gateway") => Some(
                 store_gateway::start_store_gateway(
@@ -243,6 +243,9 @@ impl Server {
             ),
             _ => None,
         };
+        if let Some(g) = &store_gateway {
+            store_gateway::register_metrics(g, &mut registry);
+        }
         let query = if config.runs("querier") {
             let local_ingester = ingester.as_ref().filter(|_| local);
             Some(components::query_backend(
@@ -426,7 +429,9 @@ impl Server {
         }
         if let Some(g) = &state.store_gateway {
             match g.stop().await {
-                Ok(()) => state.log.info("left the ring", &[("ring", &"store-gateway")]),
+                Ok(()) => state
+                    .log
+                    .info("left the ring", &[("ring", &"store-gateway")]),
                 Err(e) => state.log.warn(
                     "leaving the ring failed",
                     &[("ring", &"store-gateway"), ("err", &e)],

@@ -13,6 +13,7 @@ use cortex_core::querier::blocks_store::BlocksStoreConfig;
 use cortex_core::ring::config::{LifecyclerConfig, RingConfig};
 use cortex_core::storage::metadata_cache::MetadataCachingStore;
 use cortex_core::storage::{BlockStore, BucketIndexConfig};
+use cortex_core::storegateway::caching_range::HitsMisses;
 use cortex_core::storegateway::caching_range::{CachingRange, CachingRangeConfig};
 use cortex_core::storegateway::gateway::{GatewayLoops, StoreGateway, StoreGatewayConfig};
 use cortex_core::storegateway::{
@@ -20,6 +21,11 @@ use cortex_core::storegateway::{
 };
 use cortex_ring::store_gateway::{ShardSizeFn, StoreGatewayReplicas, StoreGatewayRing};
 use cortex_ring::{InstanceState, Kv, Lifecycler, RingClient, STORE_GATEWAY_RING_KEY};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
@@ -75,10 +81,12 @@ impl StoreGatewayParts {
 pub(crate) fn reading_bucket(config: &Config) -> Result<Arc<dyn BlockStore>, ServerError> {
     let store = open_bucket(config)?.block_store().clone();
     let meta = &config.blocks_storage.bucket_store.metadata_cache;
-    Ok(match open_cache(&meta.cache_config(), "metadata-cache").map_err(cache_error)? {
-        Some(cache) => Arc::new(MetadataCachingStore::new(store, cache, meta.ttls())),
-        None => store,
-    })
+    Ok(
+        match open_cache(&meta.cache_config(), "metadata-cache").map_err(cache_error)? {
+            Some(cache) => Arc::new(MetadataCachingStore::new(store, cache, meta.ttls())),
+            None => store,
+        },
+    )
 }
 
 fn cache_error(e: cortex_core::cache::CacheError) -> ServerError {
@@ -237,16 +245,17 @@ pub(crate) async fn start_store_gateway(
         cache.clone(),
     ));
     let loops = gateway.spawn_loops(&Handle::current());
-    let ring_watch = config
-        .store_gateway
-        .sharding_enabled
-        .then(|| {
-            spawn_ring_watch(
-                gateway.clone(),
-                ring.clone(),
-                config.store_gateway.sharding_ring.heartbeat_timeout.to_std(),
-            )
-        });
+    let ring_watch = config.store_gateway.sharding_enabled.then(|| {
+        spawn_ring_watch(
+            gateway.clone(),
+            ring.clone(),
+            config
+                .store_gateway
+                .sharding_ring
+                .heartbeat_timeout
+                .to_std(),
+        )
+    });
     Ok(StoreGatewayParts {
         gateway,
         cache,
@@ -309,4 +318,98 @@ pub(crate) fn gateway_replicas(
         shard_size(config, overrides, ring),
         pool.factory(),
     ))
+}
+
+/// The store-gateway's metrics, read from the gateway and its cache when scraped.
+struct StoreGatewayCollector {
+    gateway: std::sync::Weak<StoreGateway>,
+    cache: Arc<CachingRange>,
+}
+
+impl std::fmt::Debug for StoreGatewayCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreGatewayCollector")
+    }
+}
+
+impl Collector for StoreGatewayCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.cache.stats();
+        for (name, help, pick) in [
+            (
+                "cortex_bucket_store_cache_requests",
+                "Lookups in the store-gateway's index and chunks caches, by item type.",
+                (|h: &HitsMisses| h.hits + h.misses) as fn(&HitsMisses) -> u64,
+            ),
+            (
+                "cortex_bucket_store_cache_hits",
+                "Lookups in the store-gateway's index and chunks caches that hit, by item type.",
+                |h: &HitsMisses| h.hits,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for (item, hm) in [
+                ("Postings", &stats.postings),
+                ("Series", &stats.series),
+                ("Chunks", &stats.chunks),
+            ] {
+                let c = ConstCounter::new(pick(hm));
+                c.encode(family.encode_family(&[("item_type", item)])?)?;
+            }
+        }
+        let Some(gw) = self.gateway.upgrade() else {
+            return Ok(());
+        };
+        let usage = gw.index_header_usage();
+        let fetch = gw.stats();
+        for (name, help, v) in [
+            (
+                "cortex_bucket_store_blocks_loaded",
+                "Blocks whose index-header is open.",
+                gw.loaded_blocks() as f64,
+            ),
+            (
+                "cortex_bucket_store_blocks_listed",
+                "Blocks this store-gateway serves, over all tenants.",
+                gw.listed_blocks().values().map(Vec::len).sum::<usize>() as f64,
+            ),
+            (
+                "cortex_bucket_stores_tenants_synced",
+                "Tenants this store-gateway serves.",
+                gw.tenants().len() as f64,
+            ),
+            (
+                "cortex_bucket_store_index_header_bytes",
+                "Bytes of the open index-header files.",
+                usage.file_bytes as f64,
+            ),
+            (
+                "cortex_bucket_store_index_header_heap_bytes",
+                "Heap bytes held for the open index-headers.",
+                usage.heap_bytes as f64,
+            ),
+            (
+                "cortex_bucket_store_bucket_requests",
+                "Ranged bucket reads of the open blocks so far.",
+                fetch.requests() as f64,
+            ),
+        ] {
+            let g = ConstGauge::new(v);
+            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Registers the store-gateway's metrics.
+pub(crate) fn register_metrics(parts: &StoreGatewayParts, registry: &mut Registry) {
+    registry.register_collector(Box::new(StoreGatewayCollector {
+        gateway: Arc::downgrade(&parts.gateway),
+        cache: parts.cache.clone(),
+    }));
 }

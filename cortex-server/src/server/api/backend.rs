@@ -291,7 +291,12 @@ impl QueryBackend {
         };
         match &self.recent {
             Recent::Local(ingester) => Box::new(TimeSplitQuerier::new(
-                Box::new(TenantQuerier::new(tenant, ingester.db(tenant), None, limits)),
+                Box::new(TenantQuerier::new(
+                    tenant,
+                    ingester.db(tenant),
+                    None,
+                    limits,
+                )),
                 store,
                 Duration::ZERO,
                 Duration::ZERO,
