@@ -25,6 +25,9 @@ const TENANT: &str = "archive";
 const SERIES: usize = 40;
 const STEP_MS: i64 = 30_000;
 
+/// Samples by series name.
+type BySeries = BTreeMap<String, Vec<(i64, f64)>>;
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -100,11 +103,7 @@ fn push_history(
 
 /// The raw samples of every series in `(at - range, at]`, by series name, or the
 /// error answer (status, body).
-fn raw_samples(
-    querier: &ServerProcess,
-    range_ms: i64,
-    at: i64,
-) -> Result<BTreeMap<String, Vec<(i64, f64)>>, (u16, String)> {
+fn raw_samples(querier: &ServerProcess, range_ms: i64, at: i64) -> Result<BySeries, (u16, String)> {
     let q = format!("archived_total[{}s]", range_ms / 1000);
     let path = format!(
         "/prometheus/api/v1/query?query={}&time={}",

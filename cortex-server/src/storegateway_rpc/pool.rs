@@ -49,9 +49,7 @@ impl StoreGatewayPool {
     }
 
     /// The pool as a client factory.
-    pub fn factory(
-        self: &Arc<Self>,
-    ) -> Arc<dyn Fn(&str) -> Arc<dyn StoreGatewayApi> + Send + Sync> {
+    pub fn factory(self: &Arc<Self>) -> cortex_ring::store_gateway::ClientFactory {
         let pool = self.clone();
         Arc::new(move |addr: &str| pool.get(addr))
     }
