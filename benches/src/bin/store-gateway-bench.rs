@@ -234,6 +234,9 @@ fn cache_of(backend: Backend, memcached: &str, name: &str) -> Option<Arc<dyn Cac
             memcached: MemcachedConfig {
                 addresses: memcached.to_string(),
                 max_item_size: 16 << 20,
+                // A cold pass stores ~80k chunks at once; the default queue (10k) would
+                // drop most of them.
+                max_async_buffer_size: 200_000,
                 ..Default::default()
             },
             ..Default::default()
@@ -245,9 +248,11 @@ fn cache_of(backend: Backend, memcached: &str, name: &str) -> Option<Arc<dyn Cac
 async fn cache_mode(backend: Backend, memcached: &str, blocks: usize, series: usize, warm: usize) {
     let root = tempfile_dir();
     let (store, ulids, mint, maxt) = build_bucket(&root, blocks, series).await;
+    let index_cache = cache_of(backend, memcached, "index-cache");
+    let chunks_cache = cache_of(backend, memcached, "chunks-cache");
     let cache = Arc::new(CachingRange::new(
-        cache_of(backend, memcached, "index-cache"),
-        cache_of(backend, memcached, "chunks-cache"),
+        index_cache.clone(),
+        chunks_cache.clone(),
         CachingRangeConfig::default(),
     ));
     let gw = StoreGateway::new(
@@ -278,7 +283,7 @@ async fn cache_mode(backend: Backend, memcached: &str, blocks: usize, series: us
     let s0 = (cache.stats().total(), gw.stats().requests());
     let (cold, n) = run_pass(&gw, &ulids, mint, maxt).await;
     // Stores to memcached are asynchronous: let them land before the warm passes.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let s1 = (cache.stats().total(), gw.stats().requests());
     let mut warm_times = Vec::new();
     for _ in 0..warm {
@@ -311,6 +316,25 @@ async fn cache_mode(backend: Backend, memcached: &str, blocks: usize, series: us
         ratio(s2.0.hits - s1.0.hits, s2.0.misses - s1.0.misses),
         s1.1 - s0.1,
         (s2.1 - s1.1) as f64 / warm.max(1) as f64,
+    );
+    for c in [index_cache, chunks_cache].into_iter().flatten() {
+        let st = c.stats();
+        eprintln!(
+            "{}: stored {} skipped_too_large {} dropped_queue_full {} failures {} evictions {}",
+            c.name(),
+            st.stored,
+            st.skipped_too_large,
+            st.dropped_queue_full,
+            st.failures,
+            st.evictions
+        );
+    }
+    let st = cache.stats();
+    eprintln!(
+        "hit ratios over the run: postings {:.3} series {:.3} chunks {:.3}",
+        st.postings.hit_ratio(),
+        st.series.hit_ratio(),
+        st.chunks.hit_ratio()
     );
     let _ = std::fs::remove_dir_all(&root);
 }
