@@ -65,6 +65,24 @@ impl ReplicationSet {
     }
 }
 
+/// Removes from `instances` those unhealthy for `op`; returns their addresses.
+fn retain_healthy(
+    instances: &mut Vec<Arc<RingInstance>>,
+    op: Operation,
+    heartbeat_timeout: Duration,
+    now: SystemTime,
+) -> Vec<String> {
+    let mut unhealthy = Vec::new();
+    instances.retain(|i| {
+        let ok = i.desc.is_healthy(op, heartbeat_timeout, now);
+        if !ok {
+            unhealthy.push(i.desc.addr.clone());
+        }
+        ok
+    });
+    unhealthy
+}
+
 /// Cortex's default replication strategy: removes from `instances` those unhealthy for
 /// `op`, then requires `max(RF, len)/2 + 1` of the rest and returns how many may fail.
 pub fn filter_healthy(
@@ -75,14 +93,7 @@ pub fn filter_healthy(
     zone_awareness: bool,
     now: SystemTime,
 ) -> Result<usize, RingError> {
-    let mut unhealthy = Vec::new();
-    instances.retain(|i| {
-        let ok = i.desc.is_healthy(op, heartbeat_timeout, now);
-        if !ok {
-            unhealthy.push(i.desc.addr.clone());
-        }
-        ok
-    });
+    let unhealthy = retain_healthy(instances, op, heartbeat_timeout, now);
     // A joining/leaving instance extends the set beyond RF; the quorum follows it.
     let rf = replication_factor.max(instances.len());
     let min_success = rf / 2 + 1;
@@ -115,14 +126,7 @@ pub fn filter_ignore_unhealthy(
     heartbeat_timeout: Duration,
     now: SystemTime,
 ) -> Result<usize, RingError> {
-    let mut unhealthy = Vec::new();
-    instances.retain(|i| {
-        let ok = i.desc.is_healthy(op, heartbeat_timeout, now);
-        if !ok {
-            unhealthy.push(i.desc.addr.clone());
-        }
-        ok
-    });
+    let unhealthy = retain_healthy(instances, op, heartbeat_timeout, now);
     if instances.is_empty() {
         return Err(RingError::NoHealthyReplica { unhealthy });
     }
