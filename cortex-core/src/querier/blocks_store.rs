@@ -163,12 +163,14 @@ impl BlocksStoreQuerier {
         })
     }
 
-    /// The blocks to query for `[mint, maxt]`, loading the index on first use.
+    /// The blocks to query for `[mint, maxt]` except those in `exclude`, loading the
+    /// index on first use.
     async fn known_blocks(
         &self,
         mint: i64,
         maxt: i64,
         now_secs: i64,
+        exclude: &BTreeSet<Ulid>,
     ) -> Result<Vec<KnownBlock>, QuerierError> {
         let mut cached = self.index.lock().await;
         let idx = match &*cached {
@@ -176,7 +178,7 @@ impl BlocksStoreQuerier {
             None => {
                 let idx = self
                     .index_reader
-                    .load(&self.tenant, now_secs)
+                    .load_shared(&self.tenant, now_secs)
                     .await
                     .map_err(|e| {
                         QuerierError::Storage(format!(
@@ -184,23 +186,29 @@ impl BlocksStoreQuerier {
                             self.tenant
                         ))
                     })?;
-                Arc::clone(cached.insert(Arc::new(idx)))
+                Arc::clone(cached.insert(idx))
             }
         };
-        Ok(blocks_to_query(&idx, mint, maxt, &self.cfg, now_secs))
+        let mut blocks = blocks_to_query(&idx, mint, maxt, &self.cfg, now_secs);
+        if !exclude.is_empty() {
+            blocks.retain(|b| !exclude.contains(&b.id));
+        }
+        Ok(blocks)
     }
 
-    /// Runs one query call over the blocks of `[mint, maxt]` (see [`Fetch::run`]).
+    /// Runs one query call over the blocks of `[mint, maxt]` not in `exclude` (see
+    /// [`Fetch::run`]).
     fn query<'c, R: Queried>(
         &'c self,
         mint: i64,
         maxt: i64,
+        exclude: &BTreeSet<Ulid>,
         call: impl Fn(Arc<dyn StoreGatewayApi>, Vec<Ulid>) -> GatewayFuture<'c, R>,
         accept: impl FnMut(R, &[Ulid]) -> Result<(), QuerierError>,
     ) -> Result<(), QuerierError> {
         let now_secs = self.now_secs();
         let result = self.runtime.block_on(async {
-            let blocks = self.known_blocks(mint, maxt, now_secs).await?;
+            let blocks = self.known_blocks(mint, maxt, now_secs, exclude).await?;
             let fetch = Fetch {
                 tenant: &self.tenant,
                 replicas: &*self.replicas,
@@ -241,19 +249,22 @@ impl BlocksStoreQuerier {
         Ok(())
     }
 
-    /// Label names (`name` = `None`) or values of `name`, unioned over the blocks.
+    /// Label names (`name` = `None`) or values of `name`, unioned over the blocks not
+    /// in `exclude`.
     fn labels(
         &self,
         name: Option<&str>,
         start: i64,
         end: i64,
         matchers: &[Matcher],
+        exclude: &BTreeSet<Ulid>,
     ) -> Result<Vec<String>, QuerierError> {
         let tenant = self.tenant.as_str();
         let mut values = BTreeSet::new();
         self.query(
             start,
             end,
+            exclude,
             |client, block_ids| {
                 let req = LabelsRequest {
                     min_time: start,
@@ -280,11 +291,15 @@ impl BlocksStoreQuerier {
     }
 }
 
-impl Querier for BlocksStoreQuerier {
-    fn select(
+impl BlocksStoreQuerier {
+    /// [`Querier::select`] over the blocks not in `exclude` (those a local TSDB still
+    /// holds, read there instead); excluded blocks are neither asked for nor required
+    /// by the consistency check.
+    pub fn select_excluding(
         &self,
         hints: &SelectHints,
         matchers: &[Matcher],
+        exclude: &BTreeSet<Ulid>,
     ) -> Result<Vec<Arc<dyn Series>>, QuerierError> {
         let (mint, maxt) = (hints.start, hints.end);
         // The series API needs labels only (Cortex skips chunks for it too).
@@ -294,6 +309,7 @@ impl Querier for BlocksStoreQuerier {
         self.query(
             mint,
             maxt,
+            exclude,
             |client, block_ids| {
                 let req = SeriesRequest {
                     min_time: mint,
@@ -314,13 +330,46 @@ impl Querier for BlocksStoreQuerier {
             .collect())
     }
 
+    /// [`Querier::label_names`] over the blocks not in `exclude`.
+    pub fn label_names_excluding(
+        &self,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+        exclude: &BTreeSet<Ulid>,
+    ) -> Result<Vec<String>, QuerierError> {
+        self.labels(None, start, end, matchers, exclude)
+    }
+
+    /// [`Querier::label_values`] over the blocks not in `exclude`.
+    pub fn label_values_excluding(
+        &self,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+        exclude: &BTreeSet<Ulid>,
+    ) -> Result<Vec<String>, QuerierError> {
+        self.labels(Some(name), start, end, matchers, exclude)
+    }
+}
+
+impl Querier for BlocksStoreQuerier {
+    fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Arc<dyn Series>>, QuerierError> {
+        self.select_excluding(hints, matchers, &BTreeSet::new())
+    }
+
     fn label_names(
         &self,
         start: i64,
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, QuerierError> {
-        self.labels(None, start, end, matchers)
+        self.labels(None, start, end, matchers, &BTreeSet::new())
     }
 
     fn label_values(
@@ -330,6 +379,6 @@ impl Querier for BlocksStoreQuerier {
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, QuerierError> {
-        self.labels(Some(name), start, end, matchers)
+        self.labels(Some(name), start, end, matchers, &BTreeSet::new())
     }
 }

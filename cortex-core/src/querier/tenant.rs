@@ -8,6 +8,11 @@
 //! once and asks the bucket only for the other blocks. Older data, whose local blocks
 //! were deleted after `blocks_storage.tsdb.retention_period`, comes from the bucket.
 //!
+//! The bucket side is either blocks this process downloads and reads itself
+//! ([`BucketBlocks`]) or the store-gateways ([`BlocksStoreQuerier`], the single binary's
+//! in-process one), which are asked for every block the tenant's bucket index lists
+//! for the range except those the TSDB holds, under the consistency check.
+//!
 //! One `TenantQuerier` serves one query: the per-query limits ([`QueryLimits`]) count
 //! across all of its selects.
 
@@ -21,8 +26,10 @@ use cortex_tsdb::labels::Matcher;
 use cortex_tsdb::querier::{merge_series, select_block};
 use cortex_tsdb::ulid::Ulid;
 
+use super::blocks_store::BlocksStoreQuerier;
 use super::bucket::{BucketBlocks, block_label_names, block_label_values};
 use super::limits::{QueryLimiter, QueryLimits};
+use super::time_split::merge_series as merge_sides;
 use super::tsdb::{storage, wrap};
 use super::{Querier, QuerierError, SelectHints, Series};
 
@@ -31,6 +38,7 @@ pub struct TenantQuerier {
     tenant: String,
     db: Option<Arc<Db>>,
     bucket: Option<Arc<BucketBlocks>>,
+    gateways: Option<BlocksStoreQuerier>,
     limiter: QueryLimiter,
 }
 
@@ -56,6 +64,25 @@ impl TenantQuerier {
             tenant: tenant.to_string(),
             db,
             bucket,
+            gateways: None,
+            limiter: QueryLimiter::new(limits),
+        }
+    }
+
+    /// The querier of `tenant` over its ingester TSDB `db` (`None` when the ingester
+    /// has none open) and its bucket blocks read through `gateways`, enforcing `limits`
+    /// on what the TSDB gives (`gateways` enforces its own).
+    pub fn with_gateways(
+        tenant: &str,
+        db: Option<Arc<Db>>,
+        gateways: BlocksStoreQuerier,
+        limits: QueryLimits,
+    ) -> TenantQuerier {
+        TenantQuerier {
+            tenant: tenant.to_string(),
+            db,
+            bucket: None,
+            gateways: Some(gateways),
             limiter: QueryLimiter::new(limits),
         }
     }
@@ -98,10 +125,23 @@ impl Querier for TenantQuerier {
             let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
             lists.push(bucket.select(matchers, mint, maxt, exclude)?);
         }
-        drop(local);
         let merged = merge_series(lists);
         self.limiter.add(&merged)?;
-        Ok(merged.into_iter().map(wrap).collect())
+        let merged: Vec<Arc<dyn Series>> = merged.into_iter().map(wrap).collect();
+        match &self.gateways {
+            Some(g) => {
+                let none = BTreeSet::new();
+                let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
+                let old = g.select_excluding(hints, matchers, exclude)?;
+                drop(local);
+                if old.is_empty() {
+                    Ok(merged)
+                } else {
+                    merge_sides(merged, old)
+                }
+            }
+            None => Ok(merged),
+        }
     }
 
     fn label_names(
@@ -122,6 +162,11 @@ impl Querier for TenantQuerier {
             let none = BTreeSet::new();
             let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
             names.extend(bucket.label_names(start, end, matchers, exclude)?);
+        }
+        if let Some(g) = &self.gateways {
+            let none = BTreeSet::new();
+            let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
+            names.extend(g.label_names_excluding(start, end, matchers, exclude)?);
         }
         Ok(names.into_iter().collect())
     }
@@ -145,6 +190,11 @@ impl Querier for TenantQuerier {
             let none = BTreeSet::new();
             let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
             values.extend(bucket.label_values(name, start, end, matchers, exclude)?);
+        }
+        if let Some(g) = &self.gateways {
+            let none = BTreeSet::new();
+            let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
+            values.extend(g.label_values_excluding(name, start, end, matchers, exclude)?);
         }
         Ok(values.into_iter().collect())
     }

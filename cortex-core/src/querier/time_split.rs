@@ -102,7 +102,7 @@ fn read_all(s: &dyn Series) -> Result<Vec<Sample>, QuerierError> {
 }
 
 /// Merges two selects' series by labels, sorted by labels; `first` wins ties.
-fn merge_series(
+pub(crate) fn merge_series(
     mut first: Vec<Arc<dyn Series>>,
     mut second: Vec<Arc<dyn Series>>,
 ) -> Result<Vec<Arc<dyn Series>>, QuerierError> {

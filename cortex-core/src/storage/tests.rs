@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use cortex_tsdb::ulid::Ulid;
@@ -157,6 +158,40 @@ async fn corrupted_index_is_an_error_not_empty() {
         .unwrap();
     let r = reader(store, GoDuration::hours(1)).load("t", 0).await;
     assert!(matches!(r, Err(StorageError::Corrupted { .. })), "{r:?}");
+}
+
+#[tokio::test]
+async fn cached_reader_reads_the_bucket_once_per_refresh_and_still_checks_age() {
+    let store: Arc<dyn BlockStore> = Arc::new(ObjectBlockStore::in_memory());
+    let cfg = BucketIndexConfig {
+        max_stale_period: GoDuration::hours(1),
+    };
+    // No index yet: empty, and not cached, so the first index written is seen at once.
+    let r = BucketIndexReader::cached(store.clone(), cfg.clone(), Duration::from_secs(3600));
+    assert_eq!(r.load("t", 5).await.unwrap(), BucketIndex::empty(5));
+    write_index(&*store, "t", &BucketIndex::empty(10_000))
+        .await
+        .unwrap();
+    assert_eq!(r.load("t", 10_000).await.unwrap().updated_at, 10_000);
+    // A newer index in the bucket is not read before the refresh interval...
+    write_index(&*store, "t", &BucketIndex::empty(20_000))
+        .await
+        .unwrap();
+    let clone = r.clone();
+    assert_eq!(clone.load("t", 10_100).await.unwrap().updated_at, 10_000);
+    // ...but the cached one is refused once too old,
+    let err = r.load("t", 10_000 + 3601).await.unwrap_err();
+    assert!(matches!(err, StorageError::IndexTooOld { .. }), "{err:?}");
+    // and an invalidated tenant is read again.
+    r.invalidate("t");
+    assert_eq!(r.load("t", 20_000).await.unwrap().updated_at, 20_000);
+    // With a zero refresh interval every load reads the bucket.
+    let uncached = BucketIndexReader::cached(store.clone(), cfg, Duration::ZERO);
+    assert_eq!(uncached.load("t", 20_000).await.unwrap().updated_at, 20_000);
+    write_index(&*store, "t", &BucketIndex::empty(30_000))
+        .await
+        .unwrap();
+    assert_eq!(uncached.load("t", 30_000).await.unwrap().updated_at, 30_000);
 }
 
 #[tokio::test]

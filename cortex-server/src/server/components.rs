@@ -1,7 +1,8 @@
 //! Building the components `-target` names: the ingester (its TSDBs and its ring
 //! registration), the distributor (writing to the local ingester in the single binary,
 //! through the ring's replicas otherwise, and registered in the distributor ring), the
-//! querier (reading the local ingester or the ring's ingesters, and the bucket), and
+//! querier (reading the local ingester or the ring's ingesters, and the bucket through
+//! the store-gateways: the ring's, or the single binary's in-process one), and
 //! the counts of healthy ingesters and distributors that turn global limits into
 //! local shares.
 
@@ -15,10 +16,11 @@ use cortex_core::distributor::{Distributor, DistributorMetrics, OverridesLimits,
 use cortex_core::ingester::{Bucket, Ingester};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::EngineOpts;
-use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
 use cortex_core::storage::{
     Backend as StorageBackend, BucketConfig, BucketIndexReader, open_block_store,
 };
+use cortex_core::storegateway::GatewayReplicas;
+use cortex_core::storegateway::gateway::StoreGateway;
 use cortex_ring::ha::{
     DEFAULT_SYNC_INTERVAL, HA_TRACKER_PREFIX, KvReplicaStore, spawn_maintenance, store_from_config,
 };
@@ -251,42 +253,87 @@ fn distributor_lifecycler_config(config: &Config, grpc_addr: SocketAddr) -> Life
     }
 }
 
+/// Where the querier reads bucket blocks: the store-gateways of a ring, or the single
+/// binary's in-process store-gateway.
+pub(crate) enum Blocks {
+    /// The store-gateway ring's members, over gRPC.
+    Ring(Arc<RingClient>),
+    /// This process's store-gateway.
+    InProcess {
+        /// It, as the querier calls it.
+        replicas: Arc<dyn GatewayReplicas>,
+        /// The querier's reader of bucket indexes (shared with the ship watch, which
+        /// invalidates it).
+        index: BucketIndexReader,
+    },
+}
+
+/// How often the single binary looks for bucket index updates of its ingester.
+const SHIP_WATCH_PERIOD: Duration = Duration::from_secs(1);
+
+/// The querier's reader of tenants' bucket indexes: through the metadata cache when
+/// configured, each index kept in memory for `bucket_store.sync_interval` (as
+/// Cortex's queriers do).
+pub(crate) fn querier_index_reader(config: &Config) -> Result<BucketIndexReader, ServerError> {
+    Ok(BucketIndexReader::cached(
+        store_gateway::reading_bucket(config)?,
+        store_gateway::bucket_index_config(config),
+        config.blocks_storage.bucket_store.sync_interval.to_std(),
+    ))
+}
+
+/// The single binary's watch for its ingester's bucket index updates: when one was
+/// written, the store-gateway syncs and the querier reads indexes afresh, so a
+/// shipped block is served from the bucket at once (e.g. once the tenant's TSDB is
+/// closed for idleness).
+pub(crate) fn ship_watch(
+    ingester: Arc<Ingester>,
+    index: BucketIndexReader,
+) -> impl FnOnce(Arc<StoreGateway>) -> Option<tokio::task::JoinHandle<()>> {
+    move |gateway| {
+        let weak = Arc::downgrade(&gateway);
+        drop(gateway);
+        Some(tokio::spawn(async move {
+            let mut seen = ingester.metrics().bucket_index_updates.get();
+            let mut tick = tokio::time::interval(SHIP_WATCH_PERIOD);
+            loop {
+                tick.tick().await;
+                let now = ingester.metrics().bucket_index_updates.get();
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                let Some(gw) = weak.upgrade() else { break };
+                index.invalidate_all();
+                gw.resync();
+            }
+        }))
+    }
+}
+
 /// The querier's backend: the local ingester when `ingester` is given, else the
-/// ring's ingesters through `pool`; beside either the bucket, read by this process in
-/// the single binary or through the store-gateways of `gateways` (the store-gateway
-/// ring) in a cluster.
+/// ring's ingesters through `pool`; beside either the bucket's blocks, read through
+/// the store-gateways `blocks` names.
 pub(crate) fn query_backend(
     config: &Config,
     overrides: &Arc<Overrides>,
     ingester: Option<&Arc<Ingester>>,
     ring: &Arc<RingClient>,
     pool: &Arc<IngesterPool>,
-    gateways: Option<&Arc<RingClient>>,
+    blocks: Blocks,
 ) -> Result<QueryBackend, ServerError> {
-    let store = match gateways {
-        Some(gw_ring) => Store::Gateways {
-            replicas: store_gateway::gateway_replicas(config, overrides, gw_ring),
-            index: BucketIndexReader::new(
-                store_gateway::reading_bucket(config)?,
-                store_gateway::bucket_index_config(config),
-            ),
-            cfg: store_gateway::blocks_store_config(config),
-            runtime: Handle::current(),
-        },
-        None => {
-            let bucket = match ingester {
-                Some(i) => i.bucket().clone(),
-                None => open_bucket(config)?,
-            };
-            Store::Local(Arc::new(BucketReader::new(
-                bucket,
-                BucketBlocksConfig {
-                    sync_interval: config.blocks_storage.bucket_store.sync_interval.to_std(),
-                    sync_dir: config.blocks_storage.bucket_store.sync_dir.clone(),
-                },
-                Handle::current(),
-            )))
-        }
+    let (replicas, index) = match blocks {
+        Blocks::Ring(gw_ring) => (
+            store_gateway::gateway_replicas(config, overrides, &gw_ring),
+            querier_index_reader(config)?,
+        ),
+        Blocks::InProcess { replicas, index } => (replicas, index),
+    };
+    let store = Store {
+        replicas,
+        index,
+        cfg: store_gateway::blocks_store_config(config),
+        runtime: Handle::current(),
     };
     let q = &config.querier;
     let recent = match ingester {

@@ -223,15 +223,16 @@ impl Server {
             (None, None, None)
         };
         // A cluster's store-gateways and queriers share the store-gateway ring; the
-        // single binary reads the bucket itself.
+        // single binary runs one store-gateway serving every block, in this process.
         let store_gateway_ring =
             if !local && (config.runs("store-gateway") || config.runs("querier")) {
                 Some(store_gateway::ring_client(&config, &store.kv).await?)
             } else {
                 None
             };
-        let store_gateway = match &store_gateway_ring {
-            Some(gw_ring) if config.runs("store-gateway") => Some(
+        let mut blocks = None;
+        let store_gateway = match (&store_gateway_ring, &ingester) {
+            (Some(gw_ring), _) if config.runs("store-gateway") => Some(
                 store_gateway::start_store_gateway(
                     &config,
                     &overrides,
@@ -241,6 +242,23 @@ impl Server {
                 )
                 .await?,
             ),
+            (None, Some(ing)) if local && config.runs("querier") => {
+                let index = components::querier_index_reader(&config)?;
+                let watch = components::ship_watch(ing.clone(), index.clone());
+                let (parts, errors) =
+                    store_gateway::start_local_store_gateway(&config, watch).await?;
+                for (tenant, e) in &errors {
+                    log.warn(
+                        "store-gateway: tenant's blocks not synced",
+                        &[("tenant", tenant), ("err", e)],
+                    );
+                }
+                blocks = Some(components::Blocks::InProcess {
+                    replicas: store_gateway::InProcessReplicas::of(&parts),
+                    index,
+                });
+                Some(parts)
+            }
             _ => None,
         };
         if let Some(g) = &store_gateway {
@@ -248,13 +266,22 @@ impl Server {
         }
         let query = if config.runs("querier") {
             let local_ingester = ingester.as_ref().filter(|_| local);
+            let blocks = match (blocks, &store_gateway_ring) {
+                (Some(b), _) => b,
+                (None, Some(r)) => components::Blocks::Ring(r.clone()),
+                (None, None) => {
+                    return Err(ServerError::Serve(std::io::Error::other(
+                        "a querier without store-gateways",
+                    )));
+                }
+            };
             Some(components::query_backend(
                 &config,
                 &overrides,
                 local_ingester,
                 &ring,
                 &read_pool,
-                store_gateway_ring.as_ref(),
+                blocks,
             )?)
         } else {
             None

@@ -2,7 +2,9 @@
 //! store-gateways: the bucket as both read it (behind the metadata cache when one is
 //! configured), the store-gateway ring (its own key in the ingester ring's KV store),
 //! the store-gateway's registration there, the blocks it owns, its caches, its sync
-//! and unload loops, and a watch that resyncs when the ring changes.
+//! and unload loops, and a watch that resyncs when the ring changes. Also the single
+//! binary's store-gateway, which serves every block in this process without a ring
+//! ([`start_local_store_gateway`], [`InProcessReplicas`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,7 +48,7 @@ pub(crate) struct StoreGatewayParts {
     pub cache: Arc<CachingRange>,
     loops: Mutex<Option<GatewayLoops>>,
     lifecycler: Mutex<Option<Lifecycler>>,
-    ring_watch: Option<JoinHandle<()>>,
+    watch: Option<JoinHandle<()>>,
 }
 
 impl StoreGatewayParts {
@@ -57,7 +59,7 @@ impl StoreGatewayParts {
 
     /// Stops the loops and leaves the ring.
     pub(crate) async fn stop(&self) -> Result<(), ServerError> {
-        if let Some(w) = &self.ring_watch {
+        if let Some(w) = &self.watch {
             w.abort();
         }
         let loops = self.loops.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -162,7 +164,7 @@ fn lifecycler_config(config: &Config, grpc_port: u16) -> LifecyclerConfig {
 }
 
 /// The `blocks_storage.bucket_store` settings a store-gateway holds blocks with.
-fn gateway_config(config: &Config) -> StoreGatewayConfig {
+pub(super) fn gateway_config(config: &Config) -> StoreGatewayConfig {
     let b = &config.blocks_storage.bucket_store;
     StoreGatewayConfig {
         block_set: BlockSetConfig {
@@ -208,6 +210,29 @@ fn open_optional_cache(
     open_cache(cfg, name).map_err(cache_error)
 }
 
+/// A store-gateway over the bucket (behind the metadata cache when configured) with
+/// its postings/series/chunks caches, serving the blocks `ownership` gives it. Its
+/// loops are not started.
+fn build_gateway(
+    config: &Config,
+    ownership: Arc<dyn BlockOwnership>,
+) -> Result<(Arc<StoreGateway>, Arc<CachingRange>), ServerError> {
+    let store = reading_bucket(config)?;
+    let b = &config.blocks_storage.bucket_store;
+    let cache = Arc::new(CachingRange::new(
+        open_optional_cache(&b.index_cache, "index-cache")?,
+        open_optional_cache(&b.chunks_cache, "chunks-cache")?,
+        CachingRangeConfig::default(),
+    ));
+    let gateway = Arc::new(StoreGateway::new(
+        store,
+        gateway_config(config),
+        ownership,
+        cache.clone(),
+    ));
+    Ok((gateway, cache))
+}
+
 /// Registers a store-gateway in the store-gateway ring, opens its caches and starts
 /// its loops: with sharding it loads the blocks the ring gives it, else every block.
 pub(crate) async fn start_store_gateway(
@@ -217,13 +242,6 @@ pub(crate) async fn start_store_gateway(
     ring: &Arc<RingClient>,
     grpc_port: u16,
 ) -> Result<StoreGatewayParts, ServerError> {
-    let store = reading_bucket(config)?;
-    let b = &config.blocks_storage.bucket_store;
-    let cache = Arc::new(CachingRange::new(
-        open_optional_cache(&b.index_cache, "index-cache")?,
-        open_optional_cache(&b.chunks_cache, "chunks-cache")?,
-        CachingRangeConfig::default(),
-    ));
     let lc_cfg = lifecycler_config(config, grpc_port);
     let id = lc_cfg.id.clone();
     let ownership: Arc<dyn BlockOwnership> = if config.store_gateway.sharding_enabled {
@@ -235,17 +253,12 @@ pub(crate) async fn start_store_gateway(
     } else {
         Arc::new(OwnsAll)
     };
+    let (gateway, cache) = build_gateway(config, ownership)?;
     let kv = kv.clone();
     let lifecycler =
         blocking(move || Ok(Lifecycler::start(lc_cfg, kv, STORE_GATEWAY_RING_KEY)?)).await?;
-    let gateway = Arc::new(StoreGateway::new(
-        store,
-        gateway_config(config),
-        ownership,
-        cache.clone(),
-    ));
     let loops = gateway.spawn_loops(&Handle::current());
-    let ring_watch = config.store_gateway.sharding_enabled.then(|| {
+    let watch = config.store_gateway.sharding_enabled.then(|| {
         spawn_ring_watch(
             gateway.clone(),
             ring.clone(),
@@ -261,8 +274,42 @@ pub(crate) async fn start_store_gateway(
         cache,
         loops: Mutex::new(Some(loops)),
         lifecycler: Mutex::new(Some(lifecycler)),
-        ring_watch,
+        watch,
     })
+}
+
+/// Starts the single binary's store-gateway: every block of every tenant, no ring.
+/// Its first sync is done before this returns, so queries find the bucket's blocks
+/// from the start; a bucket that cannot be listed fails the start, and the tenants
+/// whose index could not be read come back as `(tenant, error)` (they are tried
+/// again on every sync). `watch`, if given, runs beside it and stops with it.
+pub(crate) async fn start_local_store_gateway(
+    config: &Config,
+    watch: impl FnOnce(Arc<StoreGateway>) -> Option<JoinHandle<()>>,
+) -> Result<(StoreGatewayParts, Vec<(String, String)>), ServerError> {
+    let (gateway, cache) = build_gateway(config, Arc::new(OwnsAll))?;
+    let report = gateway.sync_all(now_secs()).await;
+    if let Some((_, e)) = report.errors.iter().find(|(t, _)| t.is_empty()) {
+        return Err(ServerError::Serve(std::io::Error::other(format!(
+            "store-gateway: cannot list the bucket: {e}"
+        ))));
+    }
+    let loops = gateway.spawn_loops(&Handle::current());
+    let watch = watch(gateway.clone());
+    let parts = StoreGatewayParts {
+        gateway,
+        cache,
+        loops: Mutex::new(Some(loops)),
+        lifecycler: Mutex::new(None),
+        watch,
+    };
+    Ok((parts, report.errors))
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Resyncs `gateway` whenever the ring's instances, states or health change.
@@ -318,6 +365,36 @@ pub(crate) fn gateway_replicas(
         shard_size(config, overrides, ring),
         pool.factory(),
     ))
+}
+
+/// The single binary's one store-gateway as the querier sees it: every block is
+/// served by it, called in this process.
+pub(crate) struct InProcessReplicas {
+    api: Arc<dyn StoreGatewayApi>,
+}
+
+/// The name the in-process store-gateway goes by in errors.
+const IN_PROCESS: &str = "in-process store-gateway";
+
+impl InProcessReplicas {
+    /// Replicas that are `parts`' store-gateway.
+    pub(crate) fn of(parts: &StoreGatewayParts) -> Arc<dyn GatewayReplicas> {
+        Arc::new(InProcessReplicas { api: parts.api() })
+    }
+}
+
+impl GatewayReplicas for InProcessReplicas {
+    fn replicas(
+        &self,
+        _tenant: &str,
+        _block: cortex_tsdb::ulid::Ulid,
+    ) -> Result<Vec<String>, cortex_core::storegateway::GatewayError> {
+        Ok(vec![IN_PROCESS.to_string()])
+    }
+
+    fn client(&self, _addr: &str) -> Arc<dyn StoreGatewayApi> {
+        self.api.clone()
+    }
 }
 
 /// The store-gateway's metrics, read from the gateway and its cache when scraped.

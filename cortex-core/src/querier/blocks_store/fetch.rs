@@ -1,8 +1,14 @@
 //! The retry loop of the blocks-store querier: ask store-gateways for blocks, retry
 //! the blocks they did not report as queried on other replicas, and fail the query
 //! when blocks the consistency check requires are still missing.
+//!
+//! The check exempts some blocks (recent uploads a store-gateway may not have loaded
+//! yet): for those, a store-gateway that answers without them is fine. A block that no
+//! store-gateway answered for at all — every call that named it failed, or no replica
+//! could be looked up — is retried like a required one and fails the query if still
+//! unanswered: an error is not "not loaded yet".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -121,6 +127,7 @@ impl Fetch<'_> {
         let mut served = Served::new();
         let mut tried: HashMap<Ulid, Vec<String>> = HashMap::new();
         let mut errors: Vec<String> = Vec::new();
+        let mut answered: HashSet<Ulid> = HashSet::new();
         let mut remaining: Vec<Ulid> = blocks.iter().map(|b| b.id).collect();
         for _ in 0..MAX_FETCH_ATTEMPTS {
             let groups = self.assign(&remaining, &tried, &mut errors);
@@ -140,6 +147,7 @@ impl Fetch<'_> {
                     Err(e) if is_damaged(&e) => return Err(damaged(self.tenant, &addr, &e)),
                     Err(e) => remember(&mut errors, format!("{addr}: {e}")),
                     Ok(answer) => {
+                        answered.extend(ids.iter().copied());
                         let mut new = Vec::new();
                         for b in answer.queried_blocks() {
                             if ids.contains(b) && !served.contains_key(b) {
@@ -151,16 +159,12 @@ impl Fetch<'_> {
                     }
                 }
             }
-            remaining = blocks
-                .iter()
-                .filter(|b| !served.contains_key(&b.id))
-                .filter(|b| must_be_queried(b, self.cfg, self.now_secs))
-                .map(|b| b.id)
-                .collect();
+            remaining = self.missing(blocks, &served, &answered);
             if remaining.is_empty() {
                 break;
             }
         }
+        remaining = self.missing(blocks, &served, &answered);
         if remaining.is_empty() {
             return Ok(served);
         }
@@ -173,6 +177,22 @@ impl Fetch<'_> {
             msg.push_str(&format!(" (store-gateway errors: {})", errors.join("; ")));
         }
         Err(QuerierError::Storage(msg))
+    }
+
+    /// The blocks not served that the check requires, or that no store-gateway
+    /// answered for.
+    fn missing(
+        &self,
+        blocks: &[KnownBlock],
+        served: &Served,
+        answered: &HashSet<Ulid>,
+    ) -> Vec<Ulid> {
+        blocks
+            .iter()
+            .filter(|b| !served.contains_key(&b.id))
+            .filter(|b| !answered.contains(&b.id) || must_be_queried(b, self.cfg, self.now_secs))
+            .map(|b| b.id)
+            .collect()
     }
 
     /// Groups `blocks` by the first replica of each not yet in `tried`, in the order

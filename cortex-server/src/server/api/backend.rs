@@ -7,10 +7,10 @@
 //! single binary the ingester is in this process ([`Recent::Local`]); a querier of a
 //! cluster reads the ingesters that hold the tenant's replicas through the ring and
 //! merges the copies ([`Recent::Ring`]), and the bucket beside them, each for the part
-//! of the range `query_ingesters_within` / `query_store_after` give it. The single
-//! binary reads the bucket's blocks itself ([`Store::Local`]); a cluster's querier
-//! reads them through the store-gateways and fails a query rather than miss a block
-//! ([`Store::Gateways`]).
+//! of the range `query_ingesters_within` / `query_store_after` give it. Bucket blocks
+//! are read through store-gateways ([`Store`]: the ring's, or the single
+//! binary's in-process one), and a query fails rather than miss a block. The single
+//! binary asks its store-gateway only for the blocks its TSDB no longer holds.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,7 +22,6 @@ use cortex_core::ingester::{Ingester, MetadataEntry, MetadataQuery};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::{CancelToken, EngineOpts};
 use cortex_core::querier::blocks_store::{BlocksStoreConfig, BlocksStoreQuerier};
-use cortex_core::querier::bucket::BucketReader;
 use cortex_core::querier::federated::FederatedQuerier;
 use cortex_core::querier::ingesters::IngestersQuerier;
 use cortex_core::querier::replicas::{IngesterClients, IngesterRing};
@@ -56,22 +55,17 @@ pub(crate) enum Recent {
     },
 }
 
-/// Where a tenant's long-term data (its blocks in the bucket) is read.
-pub(crate) enum Store {
-    /// The single binary reads the bucket's blocks itself.
-    Local(Arc<BucketReader>),
-    /// A querier of a cluster reads them through the store-gateways, checking that
-    /// every block the bucket index lists was queried.
-    Gateways {
-        /// Which store-gateways serve a block, and their clients.
-        replicas: Arc<dyn GatewayReplicas>,
-        /// Reads the tenants' bucket indexes.
-        index: BucketIndexReader,
-        /// The consistency check's settings.
-        cfg: BlocksStoreConfig,
-        /// Where the store-gateway calls run.
-        runtime: Handle,
-    },
+/// Where a tenant's long-term data (its blocks in the bucket) is read: through the
+/// store-gateways, checking that every block the bucket index lists was queried.
+pub(crate) struct Store {
+    /// Which store-gateways serve a block, and their clients.
+    pub replicas: Arc<dyn GatewayReplicas>,
+    /// Reads the tenants' bucket indexes.
+    pub index: BucketIndexReader,
+    /// The consistency check's settings.
+    pub cfg: BlocksStoreConfig,
+    /// Where the store-gateway calls run.
+    pub runtime: Handle,
 }
 
 /// The read side of the server.
@@ -256,51 +250,28 @@ impl QueryBackend {
     /// ring's ingesters and its bucket blocks, split in time.
     fn tenant_querier(&self, tenant: &str) -> Box<dyn Querier> {
         let limits = self.fetch_limits(tenant);
-        let store: Box<dyn Querier> = match &self.store {
-            Store::Local(bucket) => match &self.recent {
-                // The local TSDB and the bucket in one querier, which skips bucket
-                // blocks the TSDB still has.
-                Recent::Local(ingester) => {
-                    return Box::new(TenantQuerier::new(
-                        tenant,
-                        ingester.db(tenant),
-                        Some(bucket.tenant(tenant)),
-                        limits,
-                    ));
-                }
-                Recent::Ring { .. } => Box::new(TenantQuerier::new(
-                    tenant,
-                    None,
-                    Some(bucket.tenant(tenant)),
-                    limits,
-                )),
-            },
-            Store::Gateways {
-                replicas,
-                index,
-                cfg,
-                runtime,
-            } => Box::new(BlocksStoreQuerier::new(
-                tenant,
-                index.clone(),
-                replicas.clone(),
-                runtime.clone(),
-                *cfg,
-                limits,
-            )),
-        };
+        let Store {
+            replicas,
+            index,
+            cfg,
+            runtime,
+        } = &self.store;
+        let store = BlocksStoreQuerier::new(
+            tenant,
+            index.clone(),
+            replicas.clone(),
+            runtime.clone(),
+            *cfg,
+            limits,
+        );
         match &self.recent {
-            Recent::Local(ingester) => Box::new(TimeSplitQuerier::new(
-                Box::new(TenantQuerier::new(
-                    tenant,
-                    ingester.db(tenant),
-                    None,
-                    limits,
-                )),
+            // The local TSDB and the store-gateway in one querier, which asks the
+            // store-gateway only for the blocks the TSDB does not hold.
+            Recent::Local(ingester) => Box::new(TenantQuerier::with_gateways(
+                tenant,
+                ingester.db(tenant),
                 store,
-                Duration::ZERO,
-                Duration::ZERO,
-                now_ms(),
+                limits,
             )),
             Recent::Ring {
                 ring,
@@ -310,7 +281,7 @@ impl QueryBackend {
                 query_store_after,
             } => Box::new(TimeSplitQuerier::new(
                 Box::new(self.ingesters_querier(tenant, ring, clients, runtime)),
-                store,
+                Box::new(store),
                 *query_ingesters_within,
                 *query_store_after,
                 now_ms(),

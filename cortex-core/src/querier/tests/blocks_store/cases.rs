@@ -209,6 +209,35 @@ fn recently_uploaded_blocks_are_exempt_from_the_check() {
 }
 
 #[test]
+fn a_recent_block_no_store_gateway_answered_for_fails_the_query() {
+    let env = Env::new(
+        vec![entry(B1, 0, 100, OLD), entry(B2, 0, 100, NOW - 60)],
+        vec![],
+    );
+    let data = [(B1, vec![("a", vec![(1, 1.0)])])];
+    let g1 = FakeGateway::new("g1", Mode::Serve, &data);
+    let down = FakeGateway::new("g2", Mode::Down, &[]);
+    // B2's only replica fails: the recent upload is no excuse for an error.
+    let q = env.querier(
+        Replicas::new(&[&g1, &down], &[(B1, &["g1"]), (B2, &["g2"])]),
+        QueryLimits::default(),
+    );
+    let msg = select(&q, &range(0, 100)).unwrap_err().to_string();
+    assert!(msg.contains(&format!("not queried: {B2}")), "{msg}");
+    assert!(msg.contains("connection refused"), "{msg}");
+    // B2's first replica fails and the next answers without it (not loaded yet): fine.
+    let q = env.querier(
+        Replicas::new(&[&g1, &down], &[(B1, &["g1"]), (B2, &["g2", "g1"])]),
+        QueryLimits::default(),
+    );
+    assert_eq!(
+        select(&q, &range(0, 100)).unwrap(),
+        want(&[("a", &[(1, 1.0)])])
+    );
+    assert_eq!(down.calls(), vec![vec![B2], vec![B2]]);
+}
+
+#[test]
 fn deletion_marks_drop_old_blocks_and_exempt_half_delay_old_ones() {
     let b4 = Ulid(4);
     let blocks = vec![
