@@ -143,3 +143,61 @@ async fn a_failed_index_update_is_counted_and_retried_without_failing_the_ship()
     let id = ing.db("t").unwrap().blocks()[0].meta().ulid;
     assert_eq!(indexed(&store, "t").await, [id]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_indexes_of_tenants_nobody_ships_for_are_rewritten() {
+    use cortex_core::ingester::bucket_index::{STALE_INDEX_AGE, refresh_stale};
+    use cortex_core::storage::bucketindex::{BucketIndex, write_index};
+
+    // A block laid out as the shipper uploads it; `partial` leaves out meta.json.
+    async fn put_block(store: &ObjectBlockStore, tenant: &str, id: Ulid, partial: bool) {
+        let p = |f: &str| format!("{tenant}/{id}/{f}");
+        let chunk = bytes::Bytes::from_static(b"chunks");
+        store.put(&p("chunks/000001"), chunk).await.unwrap();
+        let index = bytes::Bytes::from_static(b"index");
+        store.put(&p("index"), index).await.unwrap();
+        if !partial {
+            let meta = cortex_tsdb::block::BlockMeta::new_level1(id, 0, 100);
+            let meta = bytes::Bytes::from(meta.to_json());
+            store.put(&p("meta.json"), meta).await.unwrap();
+        }
+    }
+
+    let store = ObjectBlockStore::in_memory();
+    let (a, b) = (
+        Ulid::from_parts(1_700_000_000_000, 1),
+        Ulid::from_parts(1_700_000_000_000, 2),
+    );
+    // `idle` has a block and an index that does not list it; `fresh` has one written
+    // just now; `unindexed` has a block and no index; `partial` has only a block still
+    // being uploaded, and no index.
+    put_block(&store, "idle", a, false).await;
+    write_index(&store, "idle", &BucketIndex::empty(1))
+        .await
+        .unwrap();
+    put_block(&store, "unindexed", b, false).await;
+    put_block(&store, "partial", b, true).await;
+    let now = cortex_core::ingester::tenant::now_ms();
+    write_index(&store, "fresh", &BucketIndex::empty(now / 1000))
+        .await
+        .unwrap();
+
+    // Right after the writes nothing is older than the limit: only the missing
+    // indexes of tenants with block directories are written (a partial block is not
+    // listed in it).
+    let r = refresh_stale(&store, now, STALE_INDEX_AGE).await;
+    assert_eq!((r.tenants, r.updated, r.failed.len()), (4, 2, 0), "{r:?}");
+    assert_eq!(indexed(&store, "unindexed").await, vec![b]);
+    assert!(indexed(&store, "partial").await.is_empty());
+    assert!(indexed(&store, "idle").await.is_empty());
+
+    // Later, every index is older than the limit and is rewritten from the bucket.
+    let later = now + STALE_INDEX_AGE.as_millis() as i64 + 1000;
+    let r = refresh_stale(&store, later, STALE_INDEX_AGE).await;
+    assert_eq!((r.tenants, r.updated, r.failed.len()), (4, 4, 0), "{r:?}");
+    assert_eq!(indexed(&store, "idle").await, vec![a]);
+    assert_eq!(
+        read_index(&store, "idle").await.unwrap().updated_at,
+        later / 1000
+    );
+}

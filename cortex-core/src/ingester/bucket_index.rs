@@ -82,3 +82,69 @@ async fn needs_index(store: &dyn BlockStore, tenant: &str) -> Result<bool, Stora
     }
     Ok(!list_blocks(store, tenant).await?.is_empty())
 }
+
+/// How often an ingester looks for tenants whose bucket index went stale without a
+/// ship.
+pub const STALE_INDEX_CHECK: Duration = Duration::from_secs(5 * 60);
+
+/// A bucket index last written longer ago than this is rewritten by
+/// [`refresh_stale`] (Cortex's compactor cleanup interval).
+pub const STALE_INDEX_AGE: Duration = Duration::from_secs(15 * 60);
+
+/// What [`refresh_stale`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaleRefresh {
+    /// Tenants looked at.
+    pub tenants: usize,
+    /// Indexes written.
+    pub updated: usize,
+    /// Failures, as `(tenant, error)`; the tenant is empty when the bucket could not
+    /// be listed.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Rewrites the bucket index of every tenant in `store` whose index was last written
+/// more than `max_age` before `now_ms` (or is missing while the tenant has blocks).
+///
+/// A tenant's index is otherwise kept current by the ingesters that ship its blocks;
+/// once none holds the tenant (its TSDB closed for idleness, or the ingester
+/// restarted) nothing would, and readers refuse an index older than their max stale
+/// period. Rewriting it keeps the tenant's old blocks queryable. Every ingester runs
+/// this; an index another one just rewrote is young and left alone, and the object's
+/// modification time is checked first, so a fresh index costs one `head`.
+pub async fn refresh_stale(store: &dyn BlockStore, now_ms: i64, max_age: Duration) -> StaleRefresh {
+    let mut out = StaleRefresh::default();
+    let tenants = match crate::storage::layout::list_tenants(store).await {
+        Ok(t) => t,
+        Err(e) => {
+            out.failed.push((String::new(), e.to_string()));
+            return out;
+        }
+    };
+    let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+    for tenant in tenants {
+        out.tenants += 1;
+        let due = match store.head(&index_path(&tenant)).await {
+            Ok(info) => now_ms.saturating_sub(info.last_modified_ms) > max_age_ms,
+            Err(StorageError::NotFound { .. }) => match list_blocks(store, &tenant).await {
+                Ok(blocks) => !blocks.is_empty(),
+                Err(e) => {
+                    out.failed.push((tenant, e.to_string()));
+                    continue;
+                }
+            },
+            Err(e) => {
+                out.failed.push((tenant, e.to_string()));
+                continue;
+            }
+        };
+        if !due {
+            continue;
+        }
+        match update_and_write_index(store, &tenant, now_ms.div_euclid(1000)).await {
+            Ok(_) => out.updated += 1,
+            Err(e) => out.failed.push((tenant, e.to_string())),
+        }
+    }
+    out
+}

@@ -1,7 +1,8 @@
 //! The ingester's background work as tokio tasks on a runtime the caller provides:
 //! head compaction and local retention every `head_compaction_interval` (on the
 //! blocking pool, since the TSDB does blocking I/O), shipping every `ship_interval`
-//! (object stores are async), idle-TSDB closing, ingestion-rate ticks, and housekeeping
+//! (object stores are async) and rewriting bucket indexes that went stale without a
+//! ship, idle-TSDB closing, ingestion-rate ticks, and housekeeping
 //! (metadata retention, active series, gauges) every
 //! `active_series_metrics_update_period`. Tasks hold a weak reference to the ingester
 //! and stop when told to or when it is gone.
@@ -46,6 +47,12 @@ impl Loops {
             tasks.push(every(handle, &stop, &weak, cfg.ship_interval.0, |ing| {
                 Box::pin(async move {
                     let _ = ing.ship().await;
+                })
+            }));
+            let period = super::bucket_index::STALE_INDEX_CHECK;
+            tasks.push(every(handle, &stop, &weak, period, |ing| {
+                Box::pin(async move {
+                    ing.refresh_stale_bucket_indexes().await;
                 })
             }));
         }

@@ -411,6 +411,24 @@ impl Ingester {
         }
     }
 
+    /// Rewrites the bucket index of every tenant in the bucket whose index is older
+    /// than [`bucket_index::STALE_INDEX_AGE`] (see [`bucket_index::refresh_stale`]),
+    /// counting writes and failures in the bucket index metrics. Runs every
+    /// [`bucket_index::STALE_INDEX_CHECK`] while shipping is enabled.
+    pub async fn refresh_stale_bucket_indexes(&self) -> bucket_index::StaleRefresh {
+        let r = bucket_index::refresh_stale(
+            &**self.bucket.block_store(),
+            tenant::now_ms(),
+            bucket_index::STALE_INDEX_AGE,
+        )
+        .await;
+        self.metrics.bucket_index_updates.inc_by(r.updated as u64);
+        self.metrics
+            .bucket_index_update_failures
+            .inc_by(r.failed.len() as u64);
+        r
+    }
+
     /// Uploads every tenant's new blocks, `ship_concurrency` tenants at a time. A
     /// failed block is counted and retried on the next ship; the error of a tenant
     /// whose shipper record could not be written is returned after all tenants ran.

@@ -12,7 +12,8 @@
 //! changed) and closes idle blocks. The answers to queriers are in `gateway_api.rs`.
 //!
 //! `block_set.sync_dir` must belong to this store-gateway alone: dropped tenants and
-//! blocks lose their directories there.
+//! blocks lose their directories there, and the first sync sweeps what an earlier run
+//! left that this one does not hold.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -195,7 +196,52 @@ impl StoreGateway {
             // Best effort: a leftover directory only costs disk.
             let _ = tokio::fs::remove_dir_all(self.cfg.block_set.sync_dir.join(&t)).await;
         }
+        if lock(&self.last_sync).is_none() {
+            let failed: BTreeSet<&str> = report.errors.iter().map(|(t, _)| t.as_str()).collect();
+            self.sweep_sync_dir(&next, &failed).await;
+        }
         self.finish(report, &next)
+    }
+
+    /// After the first sync, removes what an earlier run left under `sync_dir` that
+    /// this one does not hold: directories of tenants and blocks not listed now, and
+    /// files other than the index-header (and its temporary file) in block
+    /// directories. Tenants whose sync failed are left alone. Best effort.
+    async fn sweep_sync_dir(
+        &self,
+        held: &BTreeMap<String, Arc<BlockSet>>,
+        failed: &BTreeSet<&str>,
+    ) {
+        let root = &self.cfg.block_set.sync_dir;
+        for tenant_dir in dir_entries(root).await {
+            let Some(tenant) = tenant_dir.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if failed.contains(tenant) {
+                continue;
+            }
+            let Some(set) = held.get(tenant) else {
+                let _ = tokio::fs::remove_dir_all(&tenant_dir).await;
+                continue;
+            };
+            let listed: BTreeSet<String> = set.listed().iter().map(Ulid::to_string).collect();
+            for block_dir in dir_entries(&tenant_dir).await {
+                let name = block_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if !listed.contains(name) {
+                    let _ = remove_any(&block_dir).await;
+                    continue;
+                }
+                for f in dir_entries(&block_dir).await {
+                    let keep = f
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(cortex_tsdb::index_header::FILE_NAME));
+                    if !keep {
+                        let _ = remove_any(&f).await;
+                    }
+                }
+            }
+        }
     }
 
     /// Installs `next` as the tenants held and fills in the report's counts.
@@ -306,6 +352,27 @@ impl StoreGateway {
             }));
         }
         GatewayLoops { stop, tasks }
+    }
+}
+
+/// The paths in directory `dir` (none when it cannot be read).
+async fn dir_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(mut rd) = tokio::fs::read_dir(dir).await else {
+        return out;
+    };
+    while let Ok(Some(e)) = rd.next_entry().await {
+        out.push(e.path());
+    }
+    out
+}
+
+/// Removes `path`, a file or a directory tree.
+async fn remove_any(path: &std::path::Path) -> std::io::Result<()> {
+    if tokio::fs::symlink_metadata(path).await?.is_dir() {
+        tokio::fs::remove_dir_all(path).await
+    } else {
+        tokio::fs::remove_file(path).await
     }
 }
 

@@ -143,3 +143,37 @@ fn loops_sync_at_once_and_on_request_and_close_idle_blocks() {
     wait_for("idle blocks to close", || gw.loaded_blocks() == 0);
     fx.rt.block_on(loops.stop());
 }
+
+#[test]
+fn the_first_sync_sweeps_what_an_earlier_run_left_in_the_sync_dir() {
+    let fx = fixture(&[("team-a", 2)]);
+    let sync_dir = fx.dir.path().join("gw");
+    let ids = &fx.blocks["team-a"];
+    let put = |rel: &str| {
+        let p = sync_dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"x").unwrap();
+        p
+    };
+    // A tenant no longer in the bucket, a block no longer listed, and a listed block
+    // holding its index-header beside files of a whole downloaded block.
+    let gone_tenant = put("team-gone/01ARZ3NDEKTSV4RRFFQ69G5FAV/index-header");
+    let gone_block = put("team-a/01ARZ3NDEKTSV4RRFFQ69G5FAV/index-header");
+    let header = put(&format!("team-a/{}/index-header", ids[0]));
+    let chunks = put(&format!("team-a/{}/chunks/000001", ids[0]));
+    let index = put(&format!("team-a/{}/index", ids[0]));
+
+    let gw = fx.gateway("gw", Arc::new(OwnsAll), Arc::new(NoRangeCache));
+    let r = fx.rt.block_on(gw.sync_all(now_secs()));
+    assert_eq!((r.tenants, r.blocks), (1, 2));
+    assert!(!gone_tenant.parent().unwrap().parent().unwrap().exists());
+    assert!(!gone_block.parent().unwrap().exists());
+    assert!(!chunks.parent().unwrap().exists());
+    assert!(!index.exists());
+    assert!(header.is_file(), "a listed block's index-header is kept");
+
+    // Later syncs leave files alone.
+    let late = put(&format!("team-a/{}/index", ids[1]));
+    fx.rt.block_on(gw.sync_all(now_secs()));
+    assert!(late.is_file());
+}
