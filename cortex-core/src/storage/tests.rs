@@ -166,12 +166,17 @@ async fn cached_reader_reads_the_bucket_once_per_refresh_and_still_checks_age() 
     let cfg = BucketIndexConfig {
         max_stale_period: GoDuration::hours(1),
     };
-    // No index yet: empty, and not cached, so the first index written is seen at once.
+    // No index yet: empty, and remembered for a while (until invalidated).
     let r = BucketIndexReader::cached(store.clone(), cfg.clone(), Duration::from_secs(3600));
     assert_eq!(r.load("t", 5).await.unwrap(), BucketIndex::empty(5));
     write_index(&*store, "t", &BucketIndex::empty(10_000))
         .await
         .unwrap();
+    assert_eq!(
+        r.load("t", 10_000).await.unwrap(),
+        BucketIndex::empty(10_000)
+    );
+    r.invalidate("t");
     assert_eq!(r.load("t", 10_000).await.unwrap().updated_at, 10_000);
     // A newer index in the bucket is not read before the refresh interval...
     write_index(&*store, "t", &BucketIndex::empty(20_000))

@@ -8,9 +8,11 @@
 //! A querier reads the index of a tenant on every query; [`BucketIndexReader::cached`]
 //! keeps each tenant's last index in memory and reads the bucket again only once it was
 //! loaded longer ago than the refresh interval (Cortex's queriers refresh theirs every
-//! `bucket_store.sync_interval`). The staleness check runs on every load, cached or
-//! not, so a cached index is refused as soon as it gets too old. Failed loads are not
-//! cached.
+//! `bucket_store.sync_interval`). A missing index (a tenant without blocks yet) is
+//! remembered for at most [`MISSING_INDEX_RECHECK`], so a tenant that only has recent
+//! data does not cost a bucket request per query. The staleness check runs on every
+//! load, cached or not, so a cached index is refused as soon as it gets too old. Other
+//! failed loads are not cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,11 +24,22 @@ use crate::storage::config::BucketIndexConfig;
 use crate::storage::error::StorageError;
 use crate::storage::store::BlockStore;
 
+/// How long a cached reader remembers that a tenant has no index, at most (Cortex's
+/// loader checks again after a minute too).
+pub const MISSING_INDEX_RECHECK: Duration = Duration::from_secs(60);
+
+/// A cached tenant index, or the fact that it has none.
+#[derive(Debug)]
+enum Cached {
+    Index(Arc<BucketIndex>),
+    Missing,
+}
+
 /// Tenants' indexes kept in memory, each with when it was read from the bucket.
 #[derive(Debug)]
 struct IndexCache {
     refresh: Duration,
-    entries: Mutex<HashMap<String, (Arc<BucketIndex>, Instant)>>,
+    entries: Mutex<HashMap<String, (Cached, Instant)>>,
 }
 
 /// Loads tenants' bucket indexes from one bucket.
@@ -81,30 +94,42 @@ impl BucketIndexReader {
     ) -> Result<Arc<BucketIndex>, StorageError> {
         let cached = self.cache.as_ref().and_then(|c| {
             let entries = c.entries.lock().unwrap_or_else(|e| e.into_inner());
-            entries
-                .get(tenant)
-                .filter(|(_, at)| at.elapsed() < c.refresh)
-                .map(|(idx, _)| Arc::clone(idx))
+            match entries.get(tenant) {
+                Some((Cached::Index(idx), at)) if at.elapsed() < c.refresh => {
+                    Some(Some(Arc::clone(idx)))
+                }
+                Some((Cached::Missing, at))
+                    if at.elapsed() < c.refresh.min(MISSING_INDEX_RECHECK) =>
+                {
+                    Some(None)
+                }
+                _ => None,
+            }
         });
         let idx = match cached {
-            Some(idx) => idx,
+            Some(Some(idx)) => idx,
+            // No index yet: no blocks.
+            Some(None) => return Ok(Arc::new(BucketIndex::empty(now_secs))),
             None => {
-                let idx = match read_index(&*self.store, tenant).await {
-                    Ok(idx) => Arc::new(idx),
-                    // No index yet: no blocks. Not cached, so the first index written
-                    // is seen at once.
+                let read = read_index(&*self.store, tenant).await.map(Arc::new);
+                let entry = match &read {
+                    Ok(idx) => Some(Cached::Index(Arc::clone(idx))),
+                    Err(StorageError::NotFound { .. }) => Some(Cached::Missing),
+                    Err(_) => None,
+                };
+                if let (Some(c), Some(entry)) = (&self.cache, entry) {
+                    c.entries
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(tenant.to_string(), (entry, Instant::now()));
+                }
+                match read {
+                    Ok(idx) => idx,
                     Err(StorageError::NotFound { .. }) => {
                         return Ok(Arc::new(BucketIndex::empty(now_secs)));
                     }
                     Err(e) => return Err(e),
-                };
-                if let Some(c) = &self.cache {
-                    c.entries
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(tenant.to_string(), (Arc::clone(&idx), Instant::now()));
                 }
-                idx
             }
         };
         self.check_age(tenant, &idx, now_secs)?;
