@@ -1,19 +1,24 @@
 //! The bucket configuration, with Cortex's names and defaults: `backend` (Cortex's
-//! `-blocks-storage.backend`), `s3.*`, `filesystem.dir` — the part of
-//! `blocks_storage` that Cortex inlines from its bucket config — and
+//! `-blocks-storage.backend`), `s3.*`, `gcs.*`, `azure.*`, `filesystem.dir` — the part
+//! of `blocks_storage` that Cortex inlines from its bucket config — and
 //! [`open_block_store`], which turns it into a [`BlockStore`].
 //!
-//! Backends in this build: `filesystem` (the embedded default) and `s3` (any
-//! S3-compatible server). `gcs`, `azure` and `swift` are accepted names that fail to
-//! open with [`StorageError::BackendNotBuilt`]. S3 options object_store has no
-//! counterpart for (`signature_version`, `sse`, `list_objects_version`, ...) are
+//! Backends in this build: `filesystem` (the embedded default), `s3` (any
+//! S3-compatible server), `gcs` (Google Cloud Storage, options in [`super::gcs`]) and
+//! `azure` (Azure Blob Storage, options in [`super::azure`]). `swift` is an accepted
+//! name that fails to open with [`StorageError::BackendNotBuilt`]. Options object_store
+//! has no counterpart for (S3's `signature_version`, `sse`, `list_objects_version`,
+//! Azure's `msi_resource`, the `http` transport knobs beyond those below, ...) are
 //! refused as unknown fields rather than silently ignored.
 
 use std::sync::Arc;
 
+use object_store::ClientOptions;
 use serde::{Deserialize, Serialize};
 
+use super::azure::{self, AzureConfig};
 use super::error::StorageError;
+use super::gcs::{self, GcsConfig};
 use super::s3;
 use super::store::{BlockStore, ObjectBlockStore};
 use crate::ingester::duration::GoDuration;
@@ -27,9 +32,9 @@ pub enum Backend {
     Filesystem,
     /// Amazon S3 or an S3-compatible server (`s3.*`).
     S3,
-    /// Google Cloud Storage: not in this build.
+    /// Google Cloud Storage (`gcs.*`).
     Gcs,
-    /// Azure Blob Storage: not in this build.
+    /// Azure Blob Storage (`azure.*`).
     Azure,
     /// OpenStack Swift: not in this build.
     Swift,
@@ -57,6 +62,10 @@ pub struct BucketConfig {
     pub backend: Backend,
     /// `s3`: the S3 bucket, for `backend: s3`.
     pub s3: S3Config,
+    /// `gcs`: the Google Cloud Storage bucket, for `backend: gcs`.
+    pub gcs: GcsConfig,
+    /// `azure`: the Azure Blob Storage container, for `backend: azure`.
+    pub azure: AzureConfig,
     /// `filesystem`: the local directory, for `backend: filesystem`.
     pub filesystem: FilesystemConfig,
 }
@@ -106,7 +115,7 @@ pub struct S3Config {
     /// `bucket_lookup_type`: `auto` (default), `virtual-hosted` or `path`.
     pub bucket_lookup_type: BucketLookupType,
     /// `http`: the HTTP client.
-    pub http: S3HttpConfig,
+    pub http: BucketHttpConfig,
 }
 
 impl Default for S3Config {
@@ -119,15 +128,16 @@ impl Default for S3Config {
             secret_access_key: String::new(),
             insecure: false,
             bucket_lookup_type: BucketLookupType::Auto,
-            http: S3HttpConfig::default(),
+            http: BucketHttpConfig::default(),
         }
     }
 }
 
-/// `blocks_storage.s3.http`: the options object_store's HTTP client has.
+/// `blocks_storage.s3.http` and `blocks_storage.azure.http` (Cortex's shared bucket
+/// `http` block): the options object_store's HTTP client has.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct S3HttpConfig {
+pub struct BucketHttpConfig {
     /// `idle_conn_timeout`: how long an idle connection is kept. Default `1m30s`.
     pub idle_conn_timeout: GoDuration,
     /// `response_header_timeout`: how long to wait for the server to send data.
@@ -139,14 +149,34 @@ pub struct S3HttpConfig {
     pub max_idle_connections_per_host: usize,
 }
 
-impl Default for S3HttpConfig {
-    fn default() -> S3HttpConfig {
-        S3HttpConfig {
+/// The name [`BucketHttpConfig`] had while only S3 used it.
+pub type S3HttpConfig = BucketHttpConfig;
+
+impl Default for BucketHttpConfig {
+    fn default() -> BucketHttpConfig {
+        BucketHttpConfig {
             idle_conn_timeout: GoDuration(std::time::Duration::from_secs(90)),
             response_header_timeout: GoDuration::minutes(2),
             insecure_skip_verify: false,
             max_idle_connections_per_host: 100,
         }
+    }
+}
+
+impl BucketHttpConfig {
+    /// object_store's client options for these settings (zero timeouts keep
+    /// object_store's defaults). Plain HTTP is left to the caller.
+    pub fn client_options(&self) -> ClientOptions {
+        let mut client = ClientOptions::new()
+            .with_allow_invalid_certificates(self.insecure_skip_verify)
+            .with_pool_max_idle_per_host(self.max_idle_connections_per_host);
+        if !self.idle_conn_timeout.is_zero() {
+            client = client.with_pool_idle_timeout(self.idle_conn_timeout.0);
+        }
+        if !self.response_header_timeout.is_zero() {
+            client = client.with_read_timeout(self.response_header_timeout.0);
+        }
+        client
     }
 }
 
@@ -177,7 +207,9 @@ impl BucketConfig {
             )),
             Backend::Filesystem => Ok(()),
             Backend::S3 => self.s3.validate(),
-            b => Err(StorageError::BackendNotBuilt {
+            Backend::Gcs => self.gcs.validate(),
+            Backend::Azure => self.azure.validate(),
+            b @ Backend::Swift => Err(StorageError::BackendNotBuilt {
                 backend: b.as_str().to_string(),
             }),
         }
@@ -215,7 +247,9 @@ pub fn open_block_store(cfg: &BucketConfig) -> Result<Arc<dyn BlockStore>, Stora
             &cfg.filesystem.dir,
         ))?)),
         Backend::S3 => Ok(Arc::new(s3::open(&cfg.s3)?)),
-        b => Err(StorageError::BackendNotBuilt {
+        Backend::Gcs => Ok(Arc::new(gcs::open(&cfg.gcs)?)),
+        Backend::Azure => Ok(Arc::new(azure::open(&cfg.azure)?)),
+        b @ Backend::Swift => Err(StorageError::BackendNotBuilt {
             backend: b.as_str().to_string(),
         }),
     }
@@ -276,9 +310,9 @@ mod tests {
         assert!(
             matches!(open_block_store(&cfg), Err(StorageError::BadConfig(m)) if m.contains("scheme"))
         );
-        cfg.backend = Backend::Gcs;
+        cfg.backend = Backend::Swift;
         assert!(
-            matches!(open_block_store(&cfg), Err(StorageError::BackendNotBuilt { backend }) if backend == "gcs")
+            matches!(open_block_store(&cfg), Err(StorageError::BackendNotBuilt { backend }) if backend == "swift")
         );
     }
 

@@ -34,7 +34,9 @@ pub enum StorageError {
     #[error("invalid blocks storage config: {0}")]
     BadConfig(String),
     /// The configured backend is known to Cortex but not compiled into this build.
-    #[error("blocks storage backend {backend:?} is not in this build (available: filesystem, s3)")]
+    #[error(
+        "blocks storage backend {backend:?} is not in this build (available: filesystem, s3, gcs, azure)"
+    )]
     BackendNotBuilt {
         /// The backend name from the configuration.
         backend: String,

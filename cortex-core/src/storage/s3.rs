@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use object_store::ClientOptions;
 use object_store::aws::AmazonS3Builder;
 
 use super::config::{BucketLookupType, S3Config};
@@ -22,16 +21,7 @@ pub fn open(cfg: &S3Config) -> Result<ObjectBlockStore, StorageError> {
     } else {
         &cfg.region
     };
-    let mut client = ClientOptions::new()
-        .with_allow_http(cfg.insecure)
-        .with_allow_invalid_certificates(cfg.http.insecure_skip_verify)
-        .with_pool_max_idle_per_host(cfg.http.max_idle_connections_per_host);
-    if !cfg.http.idle_conn_timeout.is_zero() {
-        client = client.with_pool_idle_timeout(cfg.http.idle_conn_timeout.0);
-    }
-    if !cfg.http.response_header_timeout.is_zero() {
-        client = client.with_read_timeout(cfg.http.response_header_timeout.0);
-    }
+    let client = cfg.http.client_options().with_allow_http(cfg.insecure);
     let mut b = AmazonS3Builder::from_env()
         .with_bucket_name(&cfg.bucket_name)
         .with_region(region)

@@ -2,7 +2,7 @@
 //! or a byte range, stat it, write, delete, and list one "directory" level (objects and
 //! the common prefixes below a prefix) or everything under a prefix — and
 //! [`ObjectBlockStore`], its implementation over any [`ObjectStore`]: a local directory
-//! (the default), memory, or S3.
+//! (the default), memory, S3, GCS or Azure.
 //!
 //! Paths are `/`-separated object keys relative to the bucket root, such as
 //! `tenant-1/01H.../meta.json`. Conveniences built on the trait (tenants, blocks,

@@ -1,7 +1,7 @@
-//! The conformance suite every [`BlockStore`] runs — local directory, memory, S3 — so
-//! they all behave alike: [`run_conformance`] checks the object operations and the
-//! listing semantics, then the layout walkers, markers and the bucket index on top of
-//! them. Also [`put_block`], which writes a small fake block the way the shipper lays
+//! The conformance suite every [`BlockStore`] runs — local directory, memory, S3, GCS,
+//! Azure — so they all behave alike: [`run_conformance`] checks the object operations
+//! and the listing semantics, then the layout walkers, markers and the bucket index on
+//! top of them. Also [`put_block`], which writes a small fake block the way the shipper lays
 //! one out, for other tests.
 
 use bytes::Bytes;

@@ -297,12 +297,16 @@ pub struct TenantFederationConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlocksStorageConfig {
-    /// The bucket's backend: `filesystem` or `s3`.
+    /// The bucket's backend: `filesystem`, `s3`, `gcs` or `azure`.
     pub backend: String,
     /// The `filesystem` backend.
     pub filesystem: FilesystemConfig,
     /// The `s3` backend (any S3-compatible store).
     pub s3: cortex_core::storage::S3Config,
+    /// The `gcs` backend (Google Cloud Storage).
+    pub gcs: cortex_core::storage::GcsConfig,
+    /// The `azure` backend (Azure Blob Storage).
+    pub azure: cortex_core::storage::AzureConfig,
     /// How queriers read blocks from the bucket.
     pub bucket_store: BucketStoreConfig,
     /// The ingesters' local TSDBs.
@@ -378,6 +382,8 @@ impl Default for BlocksStorageConfig {
             backend: "filesystem".into(),
             filesystem: FilesystemConfig::default(),
             s3: cortex_core::storage::S3Config::default(),
+            gcs: cortex_core::storage::GcsConfig::default(),
+            azure: cortex_core::storage::AzureConfig::default(),
             bucket_store: BucketStoreConfig::default(),
             tsdb: TsdbConfig::default(),
         }
@@ -544,21 +550,7 @@ impl Config {
                 "must be more than 0".into(),
             ));
         }
-        if !["filesystem", "s3"].contains(&self.blocks_storage.backend.as_str()) {
-            return Err(invalid(
-                "blocks_storage.backend",
-                format!(
-                    "unsupported backend {:?} (available in this build: filesystem, s3)",
-                    self.blocks_storage.backend
-                ),
-            ));
-        }
-        if self.blocks_storage.backend == "s3" && self.blocks_storage.s3.bucket_name.is_empty() {
-            return Err(invalid(
-                "blocks_storage.s3.bucket_name",
-                "the s3 backend needs a bucket name".into(),
-            ));
-        }
+        self.validate_bucket()?;
         self.store_gateway
             .validate()
             .map_err(|(key, reason)| invalid(&key, reason))?;
@@ -605,6 +597,39 @@ impl Config {
         self.target
             .split(',')
             .any(|t| t.trim() == "all" || t.trim() == component)
+    }
+
+    /// Checks the selected bucket backend's options, naming the option at fault.
+    fn validate_bucket(&self) -> Result<(), ConfigError> {
+        let b = &self.blocks_storage;
+        let (section, checked) = match b.backend.as_str() {
+            "filesystem" => return Ok(()),
+            "s3" => ("s3", b.s3.validate()),
+            "gcs" => ("gcs", b.gcs.validate()),
+            "azure" => ("azure", b.azure.validate()),
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "blocks_storage.backend".into(),
+                    reason: format!(
+                        "unsupported backend {other:?} (available in this build: filesystem, s3, gcs, azure)"
+                    ),
+                });
+            }
+        };
+        checked.map_err(|e| {
+            let reason = match e {
+                cortex_core::storage::StorageError::BadConfig(m) => m,
+                other => other.to_string(),
+            };
+            // The messages start with the option's path below `blocks_storage`.
+            let key = match reason.split_once(' ') {
+                Some((key, _)) if key.starts_with(&format!("{section}.")) => {
+                    format!("blocks_storage.{key}")
+                }
+                _ => format!("blocks_storage.{section}"),
+            };
+            ConfigError::Invalid { key, reason }
+        })
     }
 
     /// The configuration as YAML.

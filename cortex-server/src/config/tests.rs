@@ -83,10 +83,21 @@ fn bad_config_names_the_key() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("target"), "{e}");
-    let e = Config::load(&args(&["-blocks-storage.backend=gcs"]))
+    let e = Config::load(&args(&["-blocks-storage.backend=swift"]))
         .unwrap_err()
         .to_string();
     assert!(e.contains("blocks_storage.backend"), "{e}");
+    let e = Config::load(&args(&["-blocks-storage.backend=gcs"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("blocks_storage.gcs.bucket_name"), "{e}");
+    let e = Config::load(&args(&[
+        "-blocks-storage.backend=azure",
+        "-blocks-storage.azure.account-name=cortexblocks",
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("blocks_storage.azure.container_name"), "{e}");
     let e = Config::load(&args(&["-blocks-storage.backend=s3"]))
         .unwrap_err()
         .to_string();
@@ -186,4 +197,82 @@ fn a_partly_given_section_keeps_the_single_binary_defaults() {
     assert_eq!(c.ingester.lifecycler.availability_zone, "zone-b");
     assert_eq!(c.ingester.lifecycler.address, "127.0.0.1");
     assert_eq!(c.ingester.lifecycler.ring.replication_factor, 1);
+}
+
+#[test]
+fn gcs_and_azure_buckets_take_cortex_flags_and_yaml() {
+    let key =
+        r#"{"type":"service_account","client_email":"a@b","private_key":"k","private_key_id":"1"}"#;
+    let c = Config::load(&args(&[
+        "-blocks-storage.backend=gcs",
+        "-blocks-storage.gcs.bucket-name=blocks",
+        &format!("-blocks-storage.gcs.service-account={key}"),
+    ]))
+    .unwrap();
+    assert_eq!(c.blocks_storage.backend, "gcs");
+    assert_eq!(c.blocks_storage.gcs.bucket_name, "blocks");
+    assert_eq!(c.blocks_storage.gcs.service_account, key);
+
+    let c = Config::load(&args(&[
+        "-blocks-storage.backend=azure",
+        "-blocks-storage.azure.account-name=cortexblocks",
+        "-blocks-storage.azure.account-key=c2VjcmV0",
+        "-blocks-storage.azure.container-name=blocks",
+        "-blocks-storage.azure.endpoint-suffix=blob.core.usgovcloudapi.net",
+        "-blocks-storage.azure.max-retries=5",
+        "-blocks-storage.azure.user-assigned-id=0000-1",
+        "-blocks-storage.azure.http.idle-conn-timeout=30s",
+    ]))
+    .unwrap();
+    let a = &c.blocks_storage.azure;
+    assert_eq!(a.account_name, "cortexblocks");
+    assert_eq!(a.account_key, "c2VjcmV0");
+    assert_eq!(a.container_name, "blocks");
+    assert_eq!(a.endpoint_suffix, "blob.core.usgovcloudapi.net");
+    assert_eq!(a.max_retries, 5);
+    assert_eq!(a.user_assigned_id, "0000-1");
+    assert_eq!(a.http.idle_conn_timeout.0.as_secs(), 30);
+    // Unset options keep Cortex's defaults.
+    assert_eq!(
+        Config::load(&[]).unwrap().blocks_storage.azure.max_retries,
+        20
+    );
+
+    let f = file(
+        "blocks_storage:\n  backend: azure\n  azure:\n    account_name: cortexblocks\n    container_name: blocks\n",
+    );
+    let c = Config::load(&args(&["-config.file", f.path().to_str().unwrap()])).unwrap();
+    assert_eq!(c.blocks_storage.azure.container_name, "blocks");
+    assert_eq!(c.blocks_storage.azure.max_retries, 20);
+
+    let u = usage();
+    for flag in [
+        "-blocks-storage.gcs.bucket-name",
+        "-blocks-storage.gcs.service-account",
+        "-blocks-storage.azure.account-name",
+        "-blocks-storage.azure.account-key",
+        "-blocks-storage.azure.container-name",
+        "-blocks-storage.azure.endpoint-suffix",
+        "-blocks-storage.azure.max-retries",
+    ] {
+        assert!(u.contains(flag), "{flag} missing from usage");
+    }
+    // What object_store cannot honour is refused, not ignored.
+    let e = Config::load(&args(&["-blocks-storage.azure.msi-resource=x"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("azure.msi-resource"), "{e}");
+    let f = file("blocks_storage:\n  gcs:\n    bucket_name: b\n    max_retries: 3\n");
+    let e = Config::load(&args(&["-config.file", f.path().to_str().unwrap()]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("max_retries"), "{e}");
+    let e = Config::load(&args(&[
+        "-blocks-storage.backend=gcs",
+        "-blocks-storage.gcs.bucket-name=b",
+        "-blocks-storage.gcs.service-account=/var/secrets/key.json",
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("blocks_storage.gcs.service_account"), "{e}");
 }

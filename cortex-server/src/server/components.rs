@@ -90,21 +90,24 @@ pub(crate) async fn open_ingester(
     Ok(ingester)
 }
 
-/// The blocks bucket `blocks_storage.backend` names: a local directory, or an S3
-/// bucket.
+/// The blocks bucket `blocks_storage.backend` names: a local directory, or an S3,
+/// GCS or Azure bucket.
 pub(crate) fn open_bucket(config: &Config) -> Result<Bucket, ServerError> {
     let b = &config.blocks_storage;
-    match b.backend.as_str() {
-        "s3" => {
-            let store = open_block_store(&BucketConfig {
-                backend: StorageBackend::S3,
-                s3: b.s3.clone(),
-                ..BucketConfig::default()
-            })?;
-            Ok(Bucket::from_block_store(store))
-        }
-        _ => Ok(Bucket::local(&b.filesystem.dir)?),
-    }
+    let backend = match b.backend.as_str() {
+        "s3" => StorageBackend::S3,
+        "gcs" => StorageBackend::Gcs,
+        "azure" => StorageBackend::Azure,
+        _ => return Ok(Bucket::local(&b.filesystem.dir)?),
+    };
+    let store = open_block_store(&BucketConfig {
+        backend,
+        s3: b.s3.clone(),
+        gcs: b.gcs.clone(),
+        azure: b.azure.clone(),
+        ..BucketConfig::default()
+    })?;
+    Ok(Bucket::from_block_store(store))
 }
 
 /// Registers the ingester in the ingester ring, advertising the gRPC port.
