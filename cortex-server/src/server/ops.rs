@@ -65,17 +65,42 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// Options whose values `/config` never shows (as Cortex, it prints `********` for a
+/// set secret).
+const SECRETS: &[&[&str]] = &[
+    &["blocks_storage", "s3", "secret_access_key"],
+    &["blocks_storage", "gcs", "service_account"],
+    &["blocks_storage", "azure", "account_key"],
+];
+
+/// `config` as a YAML value with every set secret replaced by `********`.
+fn masked(config: &Config) -> Value {
+    let mut v = serde_yaml::to_value(config).unwrap_or(Value::Null);
+    for path in SECRETS {
+        let mut node = Some(&mut v);
+        for key in *path {
+            node = node.and_then(|n| n.get_mut(*key));
+        }
+        if let Some(n) = node
+            && n.as_str().is_some_and(|s| !s.is_empty())
+        {
+            *n = Value::String("********".into());
+        }
+    }
+    v
+}
+
 /// The configuration as YAML: as running, `mode=defaults`, or `mode=diff` (only what
-/// differs from the defaults).
+/// differs from the defaults). Secrets are masked.
 pub(crate) async fn config(
     State(state): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let text = match q.get("mode").map(String::as_str) {
-        None | Some("") => state.config.to_yaml(),
+        None | Some("") => serde_yaml::to_string(&masked(&state.config)).unwrap_or_default(),
         Some("defaults") => Config::default().to_yaml(),
         Some("diff") => {
-            let cur = serde_yaml::to_value(&state.config).unwrap_or(Value::Null);
+            let cur = masked(&state.config);
             let def = serde_yaml::to_value(Config::default()).unwrap_or(Value::Null);
             match diff(&cur, &def) {
                 Some(v) => serde_yaml::to_string(&v).unwrap_or_default(),
@@ -280,6 +305,24 @@ pub(crate) fn register_process_metrics(registry: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_secrets_are_masked_empty_ones_left_alone() {
+        let mut c = Config::default();
+        c.blocks_storage.s3.secret_access_key = "s3-secret".into();
+        c.blocks_storage.azure.account_key = "azure-key".into();
+        let text = serde_yaml::to_string(&masked(&c)).unwrap();
+        assert!(
+            !text.contains("s3-secret") && !text.contains("azure-key"),
+            "{text}"
+        );
+        let v = masked(&c);
+        let b = &v["blocks_storage"];
+        assert_eq!(b["s3"]["secret_access_key"], "********");
+        assert_eq!(b["azure"]["account_key"], "********");
+        assert_eq!(b["gcs"]["service_account"], "");
+        assert_eq!(b["s3"]["access_key_id"], "");
+    }
 
     #[test]
     fn diff_keeps_only_changed_leaves() {
