@@ -1,15 +1,20 @@
-//! A tenant's data as a query reads it from an ingester: samples whose local block was
-//! shipped and then deleted by local retention come from the bucket, recent ones from
-//! the ingester's head.
+//! A tenant's data as the single binary's query reads it: samples whose local block
+//! was shipped and then deleted by local retention come from the bucket through an
+//! in-process store-gateway (synced from the bucket index the ingester wrote), recent
+//! ones from the ingester's head.
 
 mod ingester_common;
 
 use std::sync::Arc;
 
 use cortex_core::ingester::{Bucket, StaticLimits};
-use cortex_core::querier::bucket::{BucketBlocksConfig, BucketReader};
+use cortex_core::querier::blocks_store::{BlocksStoreConfig, BlocksStoreQuerier};
 use cortex_core::querier::tenant::TenantQuerier;
 use cortex_core::querier::{Querier, QueryLimits, SampleValue, SelectHints};
+use cortex_core::storage::{BucketIndexConfig, BucketIndexReader};
+use cortex_core::storegateway::{
+    BlockSetConfig, InProcessReplicas, NoRangeCache, OwnsAll, StoreGateway, StoreGatewayConfig,
+};
 use ingester_common::*;
 
 fn samples(q: &dyn Querier) -> Vec<(i64, f64)> {
@@ -51,24 +56,34 @@ async fn data_past_local_retention_is_read_from_the_bucket() {
     ing.push("t", &request(vec![series(&m, &[(now, 2.0)])]))
         .unwrap();
 
-    let cfg = BucketBlocksConfig {
-        sync_dir: dir.path().join("sync"),
-        ..Default::default()
-    };
-    let reader = Arc::new(BucketReader::new(
-        bucket,
-        cfg,
-        tokio::runtime::Handle::current(),
+    let store = bucket.block_store().clone();
+    let gateway = Arc::new(StoreGateway::new(
+        store.clone(),
+        StoreGatewayConfig {
+            block_set: BlockSetConfig {
+                sync_dir: dir.path().join("sync"),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        Arc::new(OwnsAll),
+        Arc::new(NoRangeCache),
     ));
+    let report = gateway.sync_all(now / 1000).await;
+    assert_eq!((report.tenants, report.blocks), (1, 1), "{report:?}");
     let ing2 = ing.clone();
+    let handle = tokio::runtime::Handle::current();
     let (full, local) = tokio::task::spawn_blocking(move || {
-        let q = TenantQuerier::new(
+        let blocks = BlocksStoreQuerier::new(
             "t",
-            ing2.db("t"),
-            Some(reader.tenant("t")),
+            BucketIndexReader::new(store, BucketIndexConfig::default()),
+            Arc::new(InProcessReplicas::new(gateway)),
+            handle,
+            BlocksStoreConfig::default(),
             QueryLimits::default(),
         );
-        let local = TenantQuerier::new("t", ing2.db("t"), None, QueryLimits::default());
+        let q = TenantQuerier::with_gateways("t", ing2.db("t"), blocks);
+        let local = TenantQuerier::new("t", ing2.db("t"), QueryLimits::default());
         (samples(&q), samples(&local))
     })
     .await

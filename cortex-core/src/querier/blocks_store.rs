@@ -103,7 +103,7 @@ pub struct BlocksStoreQuerier {
     replicas: Arc<dyn GatewayReplicas>,
     runtime: Handle,
     cfg: BlocksStoreConfig,
-    limiter: QueryLimiter,
+    limiter: Arc<QueryLimiter>,
     now_secs: Option<i64>,
     index: tokio::sync::Mutex<Option<Arc<BucketIndex>>>,
     last_served: Mutex<Vec<(Ulid, String)>>,
@@ -127,7 +127,7 @@ impl BlocksStoreQuerier {
             replicas,
             runtime,
             cfg,
-            limiter: QueryLimiter::new(limits),
+            limiter: Arc::new(QueryLimiter::new(limits)),
             now_secs: None,
             index: tokio::sync::Mutex::new(None),
             last_served: Mutex::new(Vec::new()),
@@ -144,6 +144,12 @@ impl BlocksStoreQuerier {
     /// The tenant.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// The counter of this query's fetched series and chunks, to share with the other
+    /// sources of the same query.
+    pub(crate) fn limiter(&self) -> Arc<QueryLimiter> {
+        Arc::clone(&self.limiter)
     }
 
     /// The blocks the last successful call queried, by ULID, each with the address of

@@ -6,7 +6,7 @@
 //! Implementations: [`memory::MemoryQuerier`] (in-memory, for tests, benches and the
 //! ruler's unit tests); [`tsdb::TsdbQuerier`] over one `cortex_tsdb` Db;
 //! [`tenant::TenantQuerier`], one tenant's ingester Db merged with the blocks it shipped
-//! to the bucket ([`bucket::BucketBlocks`]); [`federated::FederatedQuerier`], several
+//! to the bucket, read through store-gateways; [`federated::FederatedQuerier`], several
 //! tenants at once with a `__tenant_id__` label; [`ingesters::IngestersQuerier`], the
 //! recent data held by replicated ingesters reached through the ring, which
 //! [`time_split::TimeSplitQuerier`] combines with an older-data querier by time range.
@@ -14,8 +14,6 @@
 //! store-gateways that serve them, checking that every block was queried.
 
 pub mod blocks_store;
-pub mod bucket;
-mod bucket_sync;
 pub mod federated;
 pub mod ingesters;
 mod limits;

@@ -1,17 +1,16 @@
 //! [`TenantQuerier`]: all of one tenant's data as one [`Querier`] — the ingester's TSDB
 //! of the tenant (head and local blocks) merged with the tenant's blocks in the bucket
 //! that the ingester no longer has locally. The same series from several sources is one
-//! series, its samples deduplicated by timestamp ([`merge_series`]).
+//! series, its samples deduplicated by timestamp.
 //!
 //! Local blocks and bucket blocks with the same ULID hold the same data (the shipper
 //! uploads a block under its local ULID), so each select takes the TSDB's block list
 //! once and asks the bucket only for the other blocks. Older data, whose local blocks
 //! were deleted after `blocks_storage.tsdb.retention_period`, comes from the bucket.
 //!
-//! The bucket side is either blocks this process downloads and reads itself
-//! ([`BucketBlocks`]) or the store-gateways ([`BlocksStoreQuerier`], the single binary's
-//! in-process one), which are asked for every block the tenant's bucket index lists
-//! for the range except those the TSDB holds, under the consistency check.
+//! The bucket side is read through store-gateways ([`BlocksStoreQuerier`]; the single
+//! binary's in-process one), which are asked for every block the tenant's bucket index
+//! lists for the range except those the TSDB holds, under the consistency check.
 //!
 //! One `TenantQuerier` serves one query: the per-query limits ([`QueryLimits`]) count
 //! across all of its selects.
@@ -27,19 +26,17 @@ use cortex_tsdb::querier::{merge_series, select_block};
 use cortex_tsdb::ulid::Ulid;
 
 use super::blocks_store::BlocksStoreQuerier;
-use super::bucket::{BucketBlocks, block_label_names, block_label_values};
 use super::limits::{QueryLimiter, QueryLimits};
 use super::time_split::merge_series as merge_sides;
-use super::tsdb::{storage, wrap};
+use super::tsdb::{block_label_names, block_label_values, storage, wrap};
 use super::{Querier, QuerierError, SelectHints, Series};
 
 /// One tenant's data for one query (see the module documentation).
 pub struct TenantQuerier {
     tenant: String,
     db: Option<Arc<Db>>,
-    bucket: Option<Arc<BucketBlocks>>,
     gateways: Option<BlocksStoreQuerier>,
-    limiter: QueryLimiter,
+    limiter: Arc<QueryLimiter>,
 }
 
 /// The local TSDB as of one moment: its blocks overlapping the range, every block's
@@ -51,39 +48,30 @@ struct Local<'a> {
 }
 
 impl TenantQuerier {
-    /// The querier of `tenant` over its ingester TSDB `db` (`None` when the ingester
-    /// has none open, e.g. after closing it for idleness) and its bucket blocks
-    /// `bucket` (`None` when blocks are not read from a bucket), enforcing `limits`.
-    pub fn new(
-        tenant: &str,
-        db: Option<Arc<Db>>,
-        bucket: Option<Arc<BucketBlocks>>,
-        limits: QueryLimits,
-    ) -> TenantQuerier {
+    /// The querier of `tenant` over its ingester TSDB `db` alone (`None` when the
+    /// ingester has none open, e.g. after closing it for idleness), enforcing `limits`.
+    pub fn new(tenant: &str, db: Option<Arc<Db>>, limits: QueryLimits) -> TenantQuerier {
         TenantQuerier {
             tenant: tenant.to_string(),
             db,
-            bucket,
             gateways: None,
-            limiter: QueryLimiter::new(limits),
+            limiter: Arc::new(QueryLimiter::new(limits)),
         }
     }
 
     /// The querier of `tenant` over its ingester TSDB `db` (`None` when the ingester
-    /// has none open) and its bucket blocks read through `gateways`, enforcing `limits`
-    /// on what the TSDB gives (`gateways` enforces its own).
+    /// has none open) and its bucket blocks read through `gateways`; the limits
+    /// `gateways` was built with count over both.
     pub fn with_gateways(
         tenant: &str,
         db: Option<Arc<Db>>,
         gateways: BlocksStoreQuerier,
-        limits: QueryLimits,
     ) -> TenantQuerier {
         TenantQuerier {
             tenant: tenant.to_string(),
             db,
-            bucket: None,
+            limiter: gateways.limiter(),
             gateways: Some(gateways),
-            limiter: QueryLimiter::new(limits),
         }
     }
 
@@ -120,11 +108,6 @@ impl Querier for TenantQuerier {
             }
             lists.push(l.head.select(matchers).map_err(storage)?);
         }
-        if let Some(bucket) = &self.bucket {
-            let none = BTreeSet::new();
-            let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
-            lists.push(bucket.select(matchers, mint, maxt, exclude)?);
-        }
         let merged = merge_series(lists);
         self.limiter.add(&merged)?;
         let merged: Vec<Arc<dyn Series>> = merged.into_iter().map(wrap).collect();
@@ -158,11 +141,6 @@ impl Querier for TenantQuerier {
             }
             names.extend(l.head.label_names(matchers));
         }
-        if let Some(bucket) = &self.bucket {
-            let none = BTreeSet::new();
-            let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
-            names.extend(bucket.label_names(start, end, matchers, exclude)?);
-        }
         if let Some(g) = &self.gateways {
             let none = BTreeSet::new();
             let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
@@ -185,11 +163,6 @@ impl Querier for TenantQuerier {
                 values.extend(block_label_values(b, name, matchers).map_err(storage)?);
             }
             values.extend(l.head.label_values(name, matchers));
-        }
-        if let Some(bucket) = &self.bucket {
-            let none = BTreeSet::new();
-            let exclude = local.as_ref().map_or(&none, |l| &l.ulids);
-            values.extend(bucket.label_values(name, start, end, matchers, exclude)?);
         }
         if let Some(g) = &self.gateways {
             let none = BTreeSet::new();

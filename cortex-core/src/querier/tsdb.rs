@@ -119,6 +119,37 @@ impl SampleIterator for TsdbSamples<'_> {
     }
 }
 
+/// Label names of the series of `b` matching `matchers` (all when empty).
+pub(crate) fn block_label_names(
+    b: &cortex_tsdb::block::Block,
+    matchers: &[Matcher],
+) -> cortex_tsdb::Result<Vec<String>> {
+    let found = if matchers.is_empty() {
+        b.index().label_names()
+    } else {
+        b.index().label_names_matching(matchers)?
+    };
+    Ok(found
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Values of `name` among the series of `b` matching `matchers` (all when empty).
+pub(crate) fn block_label_values(
+    b: &cortex_tsdb::block::Block,
+    name: &str,
+    matchers: &[Matcher],
+) -> cortex_tsdb::Result<Vec<String>> {
+    let found = if matchers.is_empty() {
+        b.index().label_values(name)?
+    } else {
+        b.index().label_values_matching(name, matchers)?
+    };
+    Ok(found.into_iter().map(str::to_string).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

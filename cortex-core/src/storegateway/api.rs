@@ -114,6 +114,32 @@ pub trait GatewayReplicas: Send + Sync {
     fn client(&self, addr: &str) -> Arc<dyn StoreGatewayApi>;
 }
 
+/// The single binary's one store-gateway, called in this process: every block is
+/// served by it, under the name [`InProcessReplicas::NAME`].
+pub struct InProcessReplicas {
+    api: Arc<dyn StoreGatewayApi>,
+}
+
+impl InProcessReplicas {
+    /// The name the in-process store-gateway goes by in errors.
+    pub const NAME: &'static str = "in-process store-gateway";
+
+    /// Replicas that are `api` alone.
+    pub fn new(api: Arc<dyn StoreGatewayApi>) -> InProcessReplicas {
+        InProcessReplicas { api }
+    }
+}
+
+impl GatewayReplicas for InProcessReplicas {
+    fn replicas(&self, _tenant: &str, _block: Ulid) -> Result<Vec<String>, GatewayError> {
+        Ok(vec![InProcessReplicas::NAME.to_string()])
+    }
+
+    fn client(&self, _addr: &str) -> Arc<dyn StoreGatewayApi> {
+        self.api.clone()
+    }
+}
+
 /// Which blocks a store-gateway loads: with sharding, the blocks the ring gives it
 /// (its tenant's shuffle shard, RF copies); without, all of them ([`OwnsAll`]).
 pub trait BlockOwnership: Send + Sync {

@@ -38,8 +38,8 @@ pub mod range_reader;
 mod tests;
 
 pub use api::{
-    BlockOwnership, BlockSeries, GatewayFuture, GatewayReplicas, LabelsRequest, LabelsResponse,
-    OwnsAll, SeriesRequest, SeriesResponse, StoreGatewayApi,
+    BlockOwnership, BlockSeries, GatewayFuture, GatewayReplicas, InProcessReplicas, LabelsRequest,
+    LabelsResponse, OwnsAll, SeriesRequest, SeriesResponse, StoreGatewayApi,
 };
 pub use block::{BucketBlock, BucketBlockConfig, BucketChunk, BucketSeries};
 pub use block_set::{BlockFilter, BlockSet, BlockSetConfig, IndexHeaderUsage};

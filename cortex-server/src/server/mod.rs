@@ -254,7 +254,7 @@ impl Server {
                     );
                 }
                 blocks = Some(components::Blocks::InProcess {
-                    replicas: store_gateway::InProcessReplicas::of(&parts),
+                    replicas: store_gateway::in_process_replicas(&parts),
                     index,
                 });
                 Some(parts)

@@ -4,7 +4,7 @@
 //! the store-gateway's registration there, the blocks it owns, its caches, its sync
 //! and unload loops, and a watch that resyncs when the ring changes. Also the single
 //! binary's store-gateway, which serves every block in this process without a ring
-//! ([`start_local_store_gateway`], [`InProcessReplicas`]).
+//! ([`start_local_store_gateway`], [`in_process_replicas`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +19,7 @@ use cortex_core::storegateway::caching_range::HitsMisses;
 use cortex_core::storegateway::caching_range::{CachingRange, CachingRangeConfig};
 use cortex_core::storegateway::gateway::{GatewayLoops, StoreGateway, StoreGatewayConfig};
 use cortex_core::storegateway::{
-    BlockOwnership, BlockSetConfig, GatewayReplicas, OwnsAll, StoreGatewayApi,
+    BlockOwnership, BlockSetConfig, GatewayReplicas, InProcessReplicas, OwnsAll, StoreGatewayApi,
 };
 use cortex_ring::store_gateway::{ShardSizeFn, StoreGatewayReplicas, StoreGatewayRing};
 use cortex_ring::{InstanceState, Kv, Lifecycler, RingClient, STORE_GATEWAY_RING_KEY};
@@ -367,34 +367,9 @@ pub(crate) fn gateway_replicas(
     ))
 }
 
-/// The single binary's one store-gateway as the querier sees it: every block is
-/// served by it, called in this process.
-pub(crate) struct InProcessReplicas {
-    api: Arc<dyn StoreGatewayApi>,
-}
-
-/// The name the in-process store-gateway goes by in errors.
-const IN_PROCESS: &str = "in-process store-gateway";
-
-impl InProcessReplicas {
-    /// Replicas that are `parts`' store-gateway.
-    pub(crate) fn of(parts: &StoreGatewayParts) -> Arc<dyn GatewayReplicas> {
-        Arc::new(InProcessReplicas { api: parts.api() })
-    }
-}
-
-impl GatewayReplicas for InProcessReplicas {
-    fn replicas(
-        &self,
-        _tenant: &str,
-        _block: cortex_tsdb::ulid::Ulid,
-    ) -> Result<Vec<String>, cortex_core::storegateway::GatewayError> {
-        Ok(vec![IN_PROCESS.to_string()])
-    }
-
-    fn client(&self, _addr: &str) -> Arc<dyn StoreGatewayApi> {
-        self.api.clone()
-    }
+/// The querier's view of the single binary's store-gateway `parts`.
+pub(crate) fn in_process_replicas(parts: &StoreGatewayParts) -> Arc<dyn GatewayReplicas> {
+    Arc::new(InProcessReplicas::new(parts.api()))
 }
 
 /// The store-gateway's metrics, read from the gateway and its cache when scraped.

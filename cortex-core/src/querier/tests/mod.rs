@@ -2,7 +2,6 @@
 //! tenant federation, with helpers that write blocks and put them in buckets.
 
 mod blocks_store;
-mod bucket;
 mod federated;
 mod tenant;
 

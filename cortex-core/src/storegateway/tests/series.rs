@@ -94,12 +94,12 @@ fn series_and_samples_equal_the_tsdb_block_reader_in_both_bucket_kinds() {
                     }
                     let names = b.label_names(&ms).await.unwrap();
                     let want: Vec<String> =
-                        crate::querier::bucket::block_label_names(&local, &ms).unwrap();
+                        crate::querier::tsdb::block_label_names(&local, &ms).unwrap();
                     assert_eq!(names, want, "label names for {ms:?}");
                     for label in ["job", "env", "__name__"] {
                         let got = b.label_values(label, &ms).await.unwrap();
                         let want =
-                            crate::querier::bucket::block_label_values(&local, label, &ms).unwrap();
+                            crate::querier::tsdb::block_label_values(&local, label, &ms).unwrap();
                         assert_eq!(got, want, "values of {label} for {ms:?}");
                     }
                 }

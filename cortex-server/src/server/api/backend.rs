@@ -271,7 +271,6 @@ impl QueryBackend {
                 tenant,
                 ingester.db(tenant),
                 store,
-                limits,
             )),
             Recent::Ring {
                 ring,
