@@ -317,10 +317,11 @@ pub struct BlocksStorageConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BucketStoreConfig {
-    /// How often a tenant's block list is read from the bucket again.
+    /// How often store-gateways read the tenants' bucket indexes again (queriers keep
+    /// a tenant's index this long too).
     pub sync_interval: Duration,
-    /// Where blocks of a remote bucket are downloaded for queries, and where
-    /// store-gateways keep their index-headers.
+    /// Where store-gateways keep their index-headers, one directory per tenant and
+    /// block.
     pub sync_dir: PathBuf,
     /// A block's bucket-index entry younger than this may not be loaded by the
     /// store-gateways yet: the querier's consistency check leaves it out (plus 3 sync
