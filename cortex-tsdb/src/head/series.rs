@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::chunk::{CutPolicy, HeadChunk, OpenChunk};
 use super::histogram_chunk::HeadHistogramChunk;
-use super::isolation::IsolationState;
+use super::isolation::{IsolationState, RecordHorizon};
 use crate::chunkenc::{
     AppendOutcome, ByteCompat, Encoding, FloatHistogramChunk, HistogramChunk, XorChunk,
 };
@@ -93,8 +93,9 @@ enum LastHistogram {
 /// Rarely needed series state.
 #[derive(Default)]
 struct SeriesExtra {
-    /// The newest histogram, for duplicate detection of histogram samples.
-    last_histogram: Option<LastHistogram>,
+    /// The newest histogram, for duplicate detection of histogram samples (boxed: most
+    /// series that need this struct hold no histogram).
+    last_histogram: Option<Box<LastHistogram>>,
     /// Older commits some reader may still not see.
     older_commits: Vec<(u64, u64)>,
     /// Samples accepted out of order, sorted by time (the out-of-order window).
@@ -161,15 +162,35 @@ impl SeriesState {
         self.extra.get_or_insert_with(Default::default)
     }
 
+    /// Frees the rarely needed state once nothing is left in it.
+    fn drop_extra_if_unused(&mut self) {
+        if self.extra.as_ref().is_some_and(|e| {
+            e.last_histogram.is_none() && e.older_commits.is_empty() && e.ooo.is_empty()
+        }) {
+            self.extra = None;
+        }
+    }
+
     fn last_histogram(&self) -> Option<&LastHistogram> {
-        self.extra.as_ref().and_then(|e| e.last_histogram.as_ref())
+        self.extra
+            .as_ref()
+            .and_then(|e| e.last_histogram.as_deref())
     }
 
     fn set_last_histogram(&mut self, h: Option<LastHistogram>) {
-        if h.is_none() && self.extra.is_none() {
-            return;
+        match h {
+            None => {
+                if let Some(e) = self.extra.as_mut()
+                    && e.last_histogram.take().is_some()
+                {
+                    self.drop_extra_if_unused();
+                }
+            }
+            Some(h) => match &mut self.extra_mut().last_histogram {
+                Some(b) => **b = h,
+                slot => *slot = Some(Box::new(h)),
+            },
         }
-        self.extra_mut().last_histogram = h;
     }
 
     /// Out-of-order samples held, sorted.
@@ -395,17 +416,21 @@ impl SeriesState {
     }
 
     /// Records that the commit with `append_id` starts at the current sample count, and
-    /// forgets records every reader can already see.
-    pub(crate) fn note_commit(&mut self, append_id: u64, low_watermark: u64) {
+    /// forgets the records of older commits that no reader needs any more.
+    pub(crate) fn note_commit(&mut self, append_id: u64, horizon: &RecordHorizon) {
         if self.last_commit.0 == append_id {
             return;
         }
         if let Some(e) = self.extra.as_mut()
             && !e.older_commits.is_empty()
         {
-            e.older_commits.retain(|(id, _)| *id >= low_watermark);
+            e.older_commits.retain(|(id, _)| horizon.needs(*id));
+            if e.older_commits.is_empty() {
+                e.older_commits = Vec::new();
+                self.drop_extra_if_unused();
+            }
         }
-        if self.last_commit.0 >= low_watermark {
+        if self.last_commit.0 != 0 && horizon.needs(self.last_commit.0) {
             let last = self.last_commit;
             self.extra_mut().older_commits.push(last);
         }
@@ -487,6 +512,10 @@ impl SeriesState {
         if let Some(e) = self.extra.as_mut() {
             let lo = e.ooo.partition_point(|(t, _)| *t < mint);
             e.ooo.drain(..lo);
+            if e.ooo.is_empty() {
+                e.ooo = Vec::new();
+                self.drop_extra_if_unused();
+            }
         }
         self.mmapped.is_empty() && self.head.is_none() && self.ooo().is_empty()
     }
@@ -504,5 +533,58 @@ mod tests {
             std::mem::size_of::<super::MemSeries>()
         );
         assert!(std::mem::size_of::<super::OpenChunk>() <= 96);
+    }
+
+    #[test]
+    fn commit_records_are_kept_only_while_a_reader_may_miss_the_commit() {
+        use super::super::isolation::{Isolation, IsolationState, RecordHorizon};
+        use super::{AppendCtx, MemSeries};
+        use crate::chunkenc::ByteCompat;
+        use crate::chunks::HeadChunkFiles;
+        use crate::labels::Labels;
+
+        let files = HeadChunkFiles::open_temporary().unwrap();
+        let ctx = AppendCtx {
+            files: &files,
+            compat: ByteCompat::default(),
+            chunk_range: 7_200_000,
+        };
+        let iso = Isolation::default();
+        let mut h = RecordHorizon::default();
+        let series = MemSeries::new(1, Labels::from_pairs([("a", "1")]).unwrap());
+        let mut st = series.lock();
+        let mut commit = |st: &mut super::SeriesState, t: i64| {
+            let id = iso.open_append();
+            iso.record_horizon(&mut h);
+            st.note_commit(id, &h);
+            st.append_float(1, t, t as f64, ctx).unwrap();
+            id
+        };
+        let visible = |st: &super::SeriesState, iso: &IsolationState| {
+            st.snapshot(i64::MIN, i64::MAX, iso)
+                .visible
+                .iter()
+                .sum::<u16>()
+        };
+        let a = commit(&mut st, 1);
+        iso.close_append(a);
+        let b = commit(&mut st, 2);
+        // `a` closed before `b` started and nobody reads: its record is gone.
+        assert!(st.extra.is_none());
+        let reader = iso.state();
+        iso.close_append(b);
+        let c = commit(&mut st, 3);
+        iso.close_append(c);
+        // The reader started while `b` was open: the series still stops it before `b`.
+        assert_eq!(st.extra.as_ref().unwrap().older_commits, vec![(b, 1)]);
+        assert_eq!(visible(&st, &reader), 1);
+        let now = iso.state();
+        assert_eq!(visible(&st, &now), 3);
+        iso.release(&now);
+        iso.release(&reader);
+        let d = commit(&mut st, 4);
+        iso.close_append(d);
+        assert!(st.extra.is_none(), "records and their box are freed");
+        assert_eq!(visible(&st, &IsolationState::all()), 4);
     }
 }
