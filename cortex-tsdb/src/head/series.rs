@@ -62,17 +62,18 @@ pub struct MemSeries {
 
 /// The mutable part of a series.
 pub(crate) struct SeriesState {
-    pub(crate) mmapped: Vec<MmappedChunk>,
+    /// Full chunks in time order (exactly sized: a series gains one every hour or two).
+    pub(crate) mmapped: Box<[MmappedChunk]>,
     pub(crate) head: Option<HeadChunk>,
     cut: CutPolicy,
-    /// Timestamp of the newest in-order sample (`i64::MIN` when none).
+    /// Timestamp of the newest in-order sample (`i64::MIN` when none); also the open
+    /// chunk's last timestamp when there is an open chunk.
     pub(crate) max_time: i64,
     /// The newest float value's bits, for duplicate detection.
     last_value: u64,
-    /// Samples ever appended, counting those of chunks already dropped.
+    /// Samples ever appended, counting those of chunks already dropped by truncation
+    /// (those are the ones the chunks held do not account for).
     pub(crate) total_samples: u64,
-    /// Samples in chunks that were dropped by truncation.
-    pub(crate) dropped_samples: u64,
     /// The newest commit to this series: (append id, samples before that commit).
     last_commit: (u64, u64),
     /// What few series need: kept out of line to keep the common series small.
@@ -123,13 +124,12 @@ impl MemSeries {
             labels,
             logged: AtomicBool::new(false),
             state: Mutex::new(SeriesState {
-                mmapped: Vec::new(),
+                mmapped: Box::default(),
                 head: None,
                 cut: CutPolicy::new(),
                 max_time: i64::MIN,
                 last_value: 0,
                 total_samples: 0,
-                dropped_samples: 0,
                 last_commit: (0, 0),
                 extra: None,
                 pending: 0,
@@ -264,7 +264,10 @@ impl SeriesState {
             self.head.as_ref().map(|h| &h.chunk),
             Some(OpenChunk::Xor(_))
         );
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
+        let cut = !same_kind
+            || self
+                .cut
+                .must_cut(self.head.as_ref(), self.max_time, t, range);
         if cut {
             if !same_kind {
                 self.cut.start(t, range);
@@ -273,19 +276,16 @@ impl SeriesState {
             self.head = Some(HeadChunk {
                 chunk: OpenChunk::Xor(XorChunk::with_compat(compat)),
                 min_time: t,
-                max_time: t,
             });
         }
         if let Some(HeadChunk {
             chunk: OpenChunk::Xor(c),
-            max_time,
             ..
         }) = self.head.as_mut()
         {
             c.appender()?
                 .append(t, v)
                 .map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
-            *max_time = t;
         }
         self.max_time = t;
         self.last_value = v.to_bits();
@@ -335,7 +335,10 @@ impl SeriesState {
             .head
             .as_mut()
             .is_some_and(|h| C::of(&mut h.chunk).is_some());
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
+        let cut = !same_kind
+            || self
+                .cut
+                .must_cut(self.head.as_ref(), self.max_time, t, range);
         if cut {
             if !same_kind {
                 self.cut.start(t, range);
@@ -351,7 +354,6 @@ impl SeriesState {
             self.head = Some(HeadChunk {
                 chunk: c.into_open(),
                 min_time: t,
-                max_time: t,
             });
         } else if let Some(c) = self.head.as_mut().and_then(|h| C::of(&mut h.chunk)) {
             match c.append(None, t, h)? {
@@ -363,13 +365,9 @@ impl SeriesState {
                     self.head = Some(HeadChunk {
                         chunk: n.into_open(),
                         min_time: t,
-                        max_time: t,
                     });
                 }
             }
-        }
-        if let Some(head) = self.head.as_mut() {
-            head.max_time = t;
         }
         self.max_time = t;
         self.total_samples += 1;
@@ -400,19 +398,35 @@ impl SeriesState {
             let r = files.write_chunk(
                 series_ref,
                 h.min_time,
-                h.max_time,
+                self.max_time,
                 h.chunk.encoding(),
                 h.chunk.bytes(),
             )?;
-            self.mmapped.push(MmappedChunk {
+            let mut mmapped = Vec::with_capacity(self.mmapped.len() + 1);
+            mmapped.extend_from_slice(&self.mmapped);
+            mmapped.push(MmappedChunk {
                 chunk_ref: r,
                 min_time: h.min_time,
-                max_time: h.max_time,
+                max_time: self.max_time,
                 num_samples: n,
                 encoding: h.chunk.encoding(),
             });
+            self.mmapped = mmapped.into_boxed_slice();
         }
         Ok(())
+    }
+
+    /// Samples in chunks that truncation dropped: those counted in `total_samples` that
+    /// the chunks held now do not account for.
+    fn dropped_samples(&self) -> u64 {
+        let held: u64 = self
+            .mmapped
+            .iter()
+            .map(|c| u64::from(c.num_samples))
+            .chain(self.head.iter().map(|h| u64::from(h.chunk.num_samples())))
+            .sum();
+        debug_assert!(held <= self.total_samples);
+        self.total_samples.saturating_sub(held)
     }
 
     /// Records that the commit with `append_id` starts at the current sample count, and
@@ -453,7 +467,7 @@ impl SeriesState {
             visible: Vec::new(),
             ooo: Vec::new(),
         };
-        let mut first = self.dropped_samples;
+        let mut first = self.dropped_samples();
         for c in &self.mmapped {
             let n = u64::from(c.num_samples);
             if first < limit && c.max_time >= mint && c.min_time <= maxt {
@@ -464,11 +478,11 @@ impl SeriesState {
         }
         if let Some(h) = &self.head {
             let n = u64::from(h.chunk.num_samples());
-            if n > 0 && first < limit && h.max_time >= mint && h.min_time <= maxt {
+            if n > 0 && first < limit && self.max_time >= mint && h.min_time <= maxt {
                 snap.open = Some((
                     h.chunk.bytes().to_vec(),
                     h.min_time,
-                    h.max_time,
+                    self.max_time,
                     h.chunk.encoding(),
                 ));
                 snap.visible.push((limit - first).min(n) as u16);
@@ -499,14 +513,10 @@ impl SeriesState {
     /// returns true when the series holds nothing any more.
     pub(crate) fn truncate_before(&mut self, mint: i64) -> bool {
         let keep_from = self.mmapped.partition_point(|c| c.max_time < mint);
-        for c in self.mmapped.drain(..keep_from) {
-            self.dropped_samples += u64::from(c.num_samples);
+        if keep_from > 0 {
+            self.mmapped = self.mmapped[keep_from..].into();
         }
-        if self.mmapped.is_empty()
-            && let Some(h) = &self.head
-            && h.max_time < mint
-        {
-            self.dropped_samples += u64::from(h.chunk.num_samples());
+        if self.mmapped.is_empty() && self.head.is_some() && self.max_time < mint {
             self.head = None;
         }
         if let Some(e) = self.extra.as_mut() {
@@ -526,13 +536,14 @@ mod tests {
     #[test]
     fn a_series_stays_small() {
         // Memory per active series is a headline number: keep the per-series struct
-        // (labels and chunk bytes are separate allocations) within a few cache lines.
+        // (labels and chunk bytes are separate allocations) small. With the Arc's two
+        // counters and the allocator's header it takes a 224-byte heap block.
         assert!(
-            std::mem::size_of::<super::MemSeries>() <= 256,
+            std::mem::size_of::<super::MemSeries>() <= 200,
             "{}",
             std::mem::size_of::<super::MemSeries>()
         );
-        assert!(std::mem::size_of::<super::OpenChunk>() <= 96);
+        assert!(std::mem::size_of::<super::OpenChunk>() <= 64);
     }
 
     #[test]
