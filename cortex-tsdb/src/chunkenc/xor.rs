@@ -114,6 +114,12 @@ impl XorChunk {
         num_samples(self.w.bytes())
     }
 
+    /// The value of the last sample appended, as the appender remembers it; `None` for an
+    /// empty chunk, or one over stored bytes no appender was asked for yet.
+    pub fn last_value(&self) -> Option<f64> {
+        (self.state.num != 0 && self.state.num != UNDECODED).then_some(self.state.v)
+    }
+
     /// An iterator over the samples.
     pub fn iter(&self) -> XorIter<'_> {
         let b = self.w.bytes();

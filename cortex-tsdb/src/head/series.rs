@@ -55,6 +55,8 @@ pub struct MemSeries {
     pub series_ref: u64,
     /// The series' labels.
     pub labels: Labels,
+    /// [`Labels::stable_hash`] of the labels, which the head's label map is keyed by.
+    pub labels_hash: u64,
     /// Whether a series record for it is in the WAL.
     pub logged: AtomicBool,
     pub(crate) state: Mutex<SeriesState>,
@@ -69,8 +71,6 @@ pub(crate) struct SeriesState {
     /// Timestamp of the newest in-order sample (`i64::MIN` when none); also the open
     /// chunk's last timestamp when there is an open chunk.
     pub(crate) max_time: i64,
-    /// The newest float value's bits, for duplicate detection.
-    last_value: u64,
     /// Samples ever appended, counting those of chunks already dropped by truncation
     /// (those are the ones the chunks held do not account for).
     pub(crate) total_samples: u64,
@@ -119,16 +119,22 @@ pub struct SeriesSnapshot {
 impl MemSeries {
     /// A new series without samples.
     pub fn new(series_ref: u64, labels: Labels) -> MemSeries {
+        let hash = labels.stable_hash();
+        MemSeries::with_hash(series_ref, labels, hash)
+    }
+
+    /// A new series whose labels' stable hash is known to be `labels_hash`.
+    pub(crate) fn with_hash(series_ref: u64, labels: Labels, labels_hash: u64) -> MemSeries {
         MemSeries {
             series_ref,
             labels,
+            labels_hash,
             logged: AtomicBool::new(false),
             state: Mutex::new(SeriesState {
                 mmapped: Box::default(),
                 head: None,
                 cut: CutPolicy::new(),
                 max_time: i64::MIN,
-                last_value: 0,
                 total_samples: 0,
                 last_commit: (0, 0),
                 extra: None,
@@ -193,6 +199,18 @@ impl SeriesState {
         }
     }
 
+    /// The bits of the newest float value, for duplicate detection: kept by the open XOR
+    /// chunk's appender (the series does not store it again). Without an open XOR chunk
+    /// (no float since the newest histogram, or the chunks replayed from chunk files) no
+    /// value is known and this is 0, so only a 0.0 sample at the newest timestamp counts
+    /// as a duplicate to ignore.
+    fn last_float_bits(&self) -> u64 {
+        match self.head.as_ref().map(|h| &h.chunk) {
+            Some(OpenChunk::Xor(c)) => c.last_value().map_or(0, f64::to_bits),
+            _ => 0,
+        }
+    }
+
     /// Out-of-order samples held, sorted.
     pub(crate) fn ooo(&self) -> &[(i64, f64)] {
         self.extra.as_ref().map_or(&[], |e| &e.ooo)
@@ -217,7 +235,7 @@ impl SeriesState {
                 last: self.max_time,
             });
         }
-        if self.last_histogram().is_none() && v.to_bits() == self.last_value {
+        if self.last_histogram().is_none() && v.to_bits() == self.last_float_bits() {
             Ok(true)
         } else {
             Err(Rejection::Duplicate)
@@ -288,7 +306,6 @@ impl SeriesState {
                 .map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
         }
         self.max_time = t;
-        self.last_value = v.to_bits();
         self.set_last_histogram(None);
         self.total_samples += 1;
         Ok(())
@@ -544,6 +561,44 @@ mod tests {
             std::mem::size_of::<super::MemSeries>()
         );
         assert!(std::mem::size_of::<super::OpenChunk>() <= 64);
+    }
+
+    #[test]
+    fn the_newest_float_is_known_from_the_open_chunk_for_duplicates() {
+        use super::{AppendCtx, MemSeries, Rejection};
+        use crate::chunkenc::ByteCompat;
+        use crate::chunks::HeadChunkFiles;
+        use crate::histogram::Histogram;
+        use crate::labels::Labels;
+
+        let files = HeadChunkFiles::open_temporary().unwrap();
+        let ctx = AppendCtx {
+            files: &files,
+            compat: ByteCompat::default(),
+            chunk_range: 7_200_000,
+        };
+        let series = MemSeries::new(1, Labels::from_pairs([("a", "1")]).unwrap());
+        let mut st = series.lock();
+        assert_eq!(st.check_float(10, 0.0), Ok(false));
+        for t in 1..=300 {
+            st.append_float(1, t * 1000, t as f64 + 0.5, ctx).unwrap();
+        }
+        assert!(
+            !st.mmapped.is_empty(),
+            "a chunk was cut: the open one is newer"
+        );
+        assert_eq!(st.check_float(300_000, 300.5), Ok(true));
+        assert_eq!(st.check_float(300_000, 1.5), Err(Rejection::Duplicate));
+        assert_eq!(
+            st.check_float(299_000, 299.5),
+            Err(Rejection::OutOfOrder { last: 300_000 })
+        );
+        st.append_histogram(1, 301_000, &Histogram::default(), ctx)
+            .unwrap();
+        // After a histogram no float value is the newest sample.
+        assert_eq!(st.check_float(301_000, 300.5), Err(Rejection::Duplicate));
+        st.append_float(1, 302_000, -1.0, ctx).unwrap();
+        assert_eq!(st.check_float(302_000, -1.0), Ok(true));
     }
 
     #[test]

@@ -22,7 +22,7 @@ type Stripe = RwLock<HashTable<Arc<MemSeries>>>;
 /// Series by reference and by labels.
 pub struct SeriesMap {
     by_ref: Box<[Stripe]>,
-    /// Keyed by [`Labels::stable_hash`].
+    /// Keyed by [`Labels::stable_hash`] ([`MemSeries::labels_hash`]).
     by_hash: Box<[Stripe]>,
 }
 
@@ -67,13 +67,14 @@ impl SeriesMap {
     /// The series with `labels`, whose stable hash is `hash`.
     pub fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
         read(stripe_of(&self.by_hash, hash))
-            .find(mix(hash), |s| s.labels == *labels)
+            .find(mix(hash), |s| s.labels_hash == hash && s.labels == *labels)
             .cloned()
     }
 
     /// The series with `labels` (whose stable hash is `hash`), created by `create` if
-    /// missing; true when created. A created series replaces any other series with the
-    /// same reference in the reference map.
+    /// missing; true when created. `create` must return a series with these labels and
+    /// `labels_hash == hash`. A created series replaces any other series with the same
+    /// reference in the reference map.
     pub fn get_or_create(
         &self,
         hash: u64,
@@ -84,11 +85,12 @@ impl SeriesMap {
             return (s, false);
         }
         let mut stripe = write(stripe_of(&self.by_hash, hash));
-        if let Some(s) = stripe.find(mix(hash), |s| s.labels == *labels) {
+        if let Some(s) = stripe.find(mix(hash), |s| s.labels_hash == hash && s.labels == *labels) {
             return (s.clone(), false);
         }
         let s = create();
-        stripe.insert_unique(mix(hash), s.clone(), |x| mix(x.labels.stable_hash()));
+        debug_assert_eq!(s.labels_hash, hash);
+        stripe.insert_unique(mix(hash), s.clone(), |x| mix(x.labels_hash));
         drop(stripe);
         let r = s.series_ref;
         let mut stripe = write(stripe_of(&self.by_ref, r));
@@ -105,7 +107,7 @@ impl SeriesMap {
     /// Removes the given series.
     pub fn remove(&self, series: &[Arc<MemSeries>]) {
         for s in series {
-            let hash = s.labels.stable_hash();
+            let hash = s.labels_hash;
             if let Ok(e) =
                 write(stripe_of(&self.by_hash, hash)).find_entry(mix(hash), |x| Arc::ptr_eq(x, s))
             {
@@ -140,14 +142,17 @@ mod tests {
         let m = SeriesMap::default();
         let a = Labels::from_pairs([("a", "1")]).unwrap();
         let b = Labels::from_pairs([("b", "2")]).unwrap();
-        // Force the same hash for two different label sets (two entries fit the table's
-        // first allocation, so it is not rehashed by the sets' real hashes).
-        let (sa, _) = m.get_or_create(7, &a, || Arc::new(MemSeries::new(1, a.clone())));
-        let (sb, created) = m.get_or_create(7, &b, || Arc::new(MemSeries::new(2, b.clone())));
+        // Force the same hash for two different label sets.
+        let (sa, _) = m.get_or_create(7, &a, || Arc::new(MemSeries::with_hash(1, a.clone(), 7)));
+        let (sb, created) =
+            m.get_or_create(7, &b, || Arc::new(MemSeries::with_hash(2, b.clone(), 7)));
         assert!(created);
         assert_eq!(m.get_by_labels(7, &a).unwrap().series_ref, 1);
         assert_eq!(m.get_by_labels(7, &b).unwrap().series_ref, 2);
         assert_eq!(m.get(2).unwrap().series_ref, sb.series_ref);
+        m.remove(std::slice::from_ref(&sa));
+        assert!(m.get_by_labels(7, &a).is_none());
+        assert_eq!(m.get_by_labels(7, &b).unwrap().series_ref, 2);
         drop((sa, sb));
     }
 
