@@ -26,7 +26,10 @@ use super::ByteCompat;
 /// chunk ending there carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BitWriter {
-    buf: Vec<u8>,
+    /// The stream and its zeroed room ahead, allocated to exactly this length (a boxed
+    /// slice rather than a `Vec`: the length is the capacity, so no third word is kept
+    /// per open chunk).
+    buf: Box<[u8]>,
     /// Bits written (including any header).
     nbits: u64,
     compat: ByteCompat,
@@ -53,7 +56,7 @@ impl Default for BitWriter {
 impl BitWriter {
     /// A writer whose stream starts with `header_len` zero bytes (the chunk header).
     pub(crate) fn with_header(header_len: usize, compat: ByteCompat) -> BitWriter {
-        let buf = vec![0; INITIAL_CAPACITY.max(header_len + SLACK)];
+        let buf = vec![0; INITIAL_CAPACITY.max(header_len + SLACK)].into_boxed_slice();
         BitWriter {
             buf,
             nbits: header_len as u64 * 8,
@@ -76,7 +79,7 @@ impl BitWriter {
         }
         buf.resize(len + SLACK, 0);
         BitWriter {
-            buf,
+            buf: buf.into_boxed_slice(),
             nbits: used_bits,
             compat,
             last_call: if spare { 8 } else { 0 },
@@ -138,21 +141,24 @@ impl BitWriter {
     #[cold]
     #[inline(never)]
     fn grow_exact(&mut self, new_len: usize) {
-        self.buf.reserve_exact(new_len - self.buf.len());
-        self.buf.resize(new_len, 0);
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.reserve_exact(new_len - buf.len());
+        buf.resize(new_len, 0);
+        self.buf = buf.into_boxed_slice();
     }
 
     /// Bytes allocated for the stream.
     #[cfg(test)]
     pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 
     /// Gives up the bytes.
-    pub(crate) fn into_bytes(mut self) -> Vec<u8> {
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
         let len = self.len();
-        self.buf.truncate(len);
-        self.buf
+        let mut buf = self.buf.into_vec();
+        buf.truncate(len);
+        buf
     }
 
     /// Writes one bit (Prometheus' `writeBit`).

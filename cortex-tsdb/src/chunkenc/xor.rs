@@ -16,26 +16,29 @@ use super::{AppendError, ByteCompat, ChunkError};
 /// Bytes before the bit stream: the sample count.
 const HEADER_SIZE: usize = 2;
 
-/// An XOR chunk: its bytes and, once an appender was asked for, the state to continue
-/// appending.
+/// An XOR chunk: its bytes and the state to continue appending (decoded from the bytes
+/// when an appender is first asked for, for a chunk made from stored bytes).
 #[derive(Debug, Clone)]
 pub struct XorChunk {
     w: BitWriter,
-    state: Option<XorState>,
+    state: XorState,
 }
 
 /// What the appender must remember between samples.
 #[derive(Debug, Clone, Copy)]
 struct XorState {
-    /// Samples in the chunk (the header's count, at most `u16::MAX`). Held as a `u32`: read
-    /// together with its neighbours as a wider word, a `u16` would not be served from the
-    /// store that wrote it, which stalls appending.
+    /// Samples in the chunk (the header's count, at most `u16::MAX`), or [`UNDECODED`].
+    /// Held as a `u32`: read together with its neighbours as a wider word, a `u16` would
+    /// not be served from the store that wrote it, which stalls appending.
     num: u32,
     t: i64,
     v: f64,
     t_delta: u64,
     win: XorWindow,
 }
+
+/// [`XorState::num`] of a chunk over stored bytes whose state was not decoded yet.
+const UNDECODED: u32 = u32::MAX;
 
 impl XorState {
     const EMPTY: XorState = XorState {
@@ -63,7 +66,7 @@ impl XorChunk {
     pub fn with_compat(compat: ByteCompat) -> XorChunk {
         XorChunk {
             w: BitWriter::with_header(HEADER_SIZE, compat),
-            state: Some(XorState::EMPTY),
+            state: XorState::EMPTY,
         }
     }
 
@@ -89,7 +92,10 @@ impl XorChunk {
                 let bits = data.len() as u64 * 8;
                 BitWriter::resume(data, bits, ByteCompat::default())
             },
-            state: None,
+            state: XorState {
+                num: UNDECODED,
+                ..XorState::EMPTY
+            },
         })
     }
 
@@ -108,6 +114,12 @@ impl XorChunk {
         num_samples(self.w.bytes())
     }
 
+    /// The value of the last sample appended, as the appender remembers it; `None` for an
+    /// empty chunk, or one over stored bytes no appender was asked for yet.
+    pub fn last_value(&self) -> Option<f64> {
+        (self.state.num != 0 && self.state.num != UNDECODED).then_some(self.state.v)
+    }
+
     /// An iterator over the samples.
     pub fn iter(&self) -> XorIter<'_> {
         let b = self.w.bytes();
@@ -119,7 +131,7 @@ impl XorChunk {
     /// damaged); it also drops bytes after the last sample, so appending continues in the
     /// last sample's padding bits exactly as uninterrupted appending would.
     pub fn appender(&mut self) -> Result<XorAppender<'_>, ChunkError> {
-        if self.state.is_none() {
+        if self.state.num == UNDECODED {
             let mut it = self.iter();
             while it.next()? {}
             let (t, v, t_delta, window, used) = it.resume_state();
@@ -137,11 +149,10 @@ impl XorChunk {
             let compat = self.w.compat();
             let bytes = std::mem::take(&mut self.w).into_bytes();
             self.w = BitWriter::resume(bytes, used_bits, compat);
-            self.state = Some(state);
+            self.state = state;
         }
         let XorChunk { w, state } = self;
-        let st = state.get_or_insert(XorState::EMPTY);
-        Ok(XorAppender { w, st })
+        Ok(XorAppender { w, st: state })
     }
 }
 

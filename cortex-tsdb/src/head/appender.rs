@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::Head;
+use super::isolation::RecordHorizon;
 use super::series::{AppendCtx, MemSeries, Rejection};
 use crate::histogram::{FloatHistogram, Histogram};
 use crate::labels::{LabelError, Labels};
@@ -100,6 +101,7 @@ pub(super) struct AppendBuffers {
     late: Vec<RefSample>,
     hists: Vec<RefHistogramSample>,
     fhists: Vec<RefFloatHistogramSample>,
+    horizon: RecordHorizon,
 }
 
 impl AppendBuffers {
@@ -289,7 +291,8 @@ impl<'a> HeadAppender<'a> {
         // On a WAL error the appender is dropped, which releases the series.
         self.log_to_wal()?;
         let append_id = head.isolation.open_append();
-        let low = head.isolation.low_watermark();
+        head.isolation.record_horizon(&mut self.bufs.horizon);
+        let horizon = &self.bufs.horizon;
         // Read after taking the id: a compaction that raised it waits for this commit,
         // and a commit that started later sees the raised value.
         let min_valid = head.min_valid_time();
@@ -324,7 +327,7 @@ impl<'a> HeadAppender<'a> {
                     maxt = maxt.max(p.t);
                     continue;
                 }
-                st.note_commit(append_id, low);
+                st.note_commit(append_id, horizon);
                 let checked = match &p.value {
                     Value::Float(v) => st.check_float(p.t, *v),
                     Value::Histogram(h) => st.check_histogram(p.t, Some(h), None),

@@ -58,15 +58,14 @@ impl OpenChunk {
     }
 }
 
-/// An open chunk with its time range and the cutting state of its series.
+/// An open chunk and its first timestamp. Its last timestamp is the series' newest
+/// in-order timestamp, which the series keeps (once, for both).
 #[derive(Debug, Clone)]
 pub struct HeadChunk {
     /// The chunk.
     pub chunk: OpenChunk,
     /// First sample's timestamp.
     pub min_time: i64,
-    /// Last sample's timestamp.
-    pub max_time: i64,
 }
 
 /// Decides when a series' open chunk is full: the end of the chunk's time window,
@@ -82,9 +81,16 @@ impl CutPolicy {
         CutPolicy { next_at: i64::MIN }
     }
 
-    /// Says whether a sample at `t` must start a new chunk after `open` (if any).
+    /// Says whether a sample at `t` must start a new chunk after `open` (if any), whose
+    /// last sample is at `max_time`.
     #[inline]
-    pub fn must_cut(&mut self, open: Option<&HeadChunk>, t: i64, chunk_range: i64) -> bool {
+    pub fn must_cut(
+        &mut self,
+        open: Option<&HeadChunk>,
+        max_time: i64,
+        t: i64,
+        chunk_range: i64,
+    ) -> bool {
         let Some(h) = open else {
             self.start(t, chunk_range);
             return true;
@@ -93,7 +99,7 @@ impl CutPolicy {
         let cut = match &h.chunk {
             OpenChunk::Xor(c) => {
                 if u32::from(n) == SAMPLES_PER_CHUNK / 4 {
-                    self.next_at = compute_chunk_end(h.min_time, h.max_time, self.next_at);
+                    self.next_at = compute_chunk_end(h.min_time, max_time, self.next_at);
                 }
                 t >= self.next_at
                     || u32::from(n) >= SAMPLES_PER_CHUNK * 2

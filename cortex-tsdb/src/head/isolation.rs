@@ -5,8 +5,10 @@
 //! A query takes a [`IsolationState`]: the next id at its start and the ids open then.
 //! Each series remembers, for its recent commits, the id and how many samples the series
 //! had before that commit; a reader of the series stops before the first sample written
-//! by a commit its state does not see. Series forget commit records older than the
-//! oldest open id, so the record list stays short.
+//! by a commit its state does not see. A series keeps the record of an older commit only
+//! while some reader may not see it ([`RecordHorizon`]): while the commit is open (readers
+//! starting now would not see it) or a registered reader started before it closed. Most
+//! series therefore hold just the record of their newest commit.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -56,6 +58,29 @@ impl IsolationState {
     #[inline]
     pub fn sees(&self, id: u64) -> bool {
         id < self.max_id && !self.open.contains(&id)
+    }
+}
+
+/// Which commit records a series must keep, as of the start of a commit: taken once per
+/// commit and asked for every record the commit's series would otherwise forget.
+#[derive(Debug, Clone, Default)]
+pub struct RecordHorizon {
+    /// The oldest id a registered reader does not see (`u64::MAX` without readers).
+    readers_low: u64,
+    /// Ids from here on were not handed out yet when the horizon was taken.
+    next: u64,
+    /// Ids open when the horizon was taken, ascending.
+    open: Vec<u64>,
+}
+
+impl RecordHorizon {
+    /// True when the record of append `id` may still be needed by a reader: a registered
+    /// reader may not see it, or the append was open (or not yet started) when the horizon
+    /// was taken, so readers starting later may not see it either. Records of appends that
+    /// every current and future reader sees are not needed.
+    #[inline]
+    pub fn needs(&self, id: u64) -> bool {
+        id >= self.readers_low || id >= self.next || self.open.binary_search(&id).is_ok()
     }
 }
 
@@ -119,6 +144,16 @@ impl Isolation {
         g.open.first().copied().unwrap_or(g.next + 1)
     }
 
+    /// Fills `h` with what decides which commit records are still needed (see
+    /// [`RecordHorizon::needs`]); reuses its buffer.
+    pub fn record_horizon(&self, h: &mut RecordHorizon) {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        h.readers_low = g.readers.keys().next().copied().unwrap_or(u64::MAX);
+        h.next = g.next + 1;
+        h.open.clear();
+        h.open.extend(g.open.iter().copied());
+    }
+
     /// The lowest id that may still be invisible to a current or future reader: commit
     /// records of older ids can be forgotten.
     pub fn low_watermark(&self) -> u64 {
@@ -157,5 +192,33 @@ mod tests {
         iso.release(&held);
         iso.release(&all);
         assert_eq!(iso.low_watermark(), d + 1);
+    }
+
+    #[test]
+    fn records_are_needed_while_open_or_unseen_by_a_reader() {
+        let iso = Isolation::default();
+        let mut h = RecordHorizon::default();
+        let a = iso.open_append();
+        let b = iso.open_append();
+        iso.close_append(a);
+        iso.record_horizon(&mut h);
+        // No reader: a closed append is seen by everyone from now on; an open one is not,
+        // nor is one that was not started yet.
+        assert!(!h.needs(a));
+        assert!(h.needs(b));
+        assert!(h.needs(b + 1));
+        // A reader that started while `b` was open keeps its record after `b` closes, and
+        // with it every later one; earlier closed ones stay unneeded.
+        let reader = iso.state();
+        iso.close_append(b);
+        let c = iso.open_append();
+        iso.close_append(c);
+        iso.record_horizon(&mut h);
+        assert!(!h.needs(a));
+        assert!(h.needs(b));
+        assert!(h.needs(c));
+        iso.release(&reader);
+        iso.record_horizon(&mut h);
+        assert!(!h.needs(b) && !h.needs(c));
     }
 }

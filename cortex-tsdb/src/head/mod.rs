@@ -377,9 +377,9 @@ impl Head {
     /// created if missing; true when created. An existing series keeps its reference.
     fn create_with_ref(&self, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let hash = labels.stable_hash();
-        let (s, created) = self
-            .series
-            .get_or_create(hash, labels, || Arc::new(MemSeries::new(r, labels.clone())));
+        let (s, created) = self.series.get_or_create(hash, labels, || {
+            Arc::new(MemSeries::with_hash(r, labels.clone(), hash))
+        });
         if created {
             self.postings.add(s.series_ref, &s.labels);
         }
@@ -390,7 +390,7 @@ impl Head {
         let hash = labels.stable_hash();
         let (s, created) = self.series.get_or_create(hash, labels, || {
             let r = self.next_ref.fetch_add(1, Ordering::AcqRel);
-            Arc::new(MemSeries::new(r, labels.clone()))
+            Arc::new(MemSeries::with_hash(r, labels.clone(), hash))
         });
         if created {
             self.postings.add(s.series_ref, &s.labels);

@@ -132,7 +132,7 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                                         maxt = maxt.max(c.max_time);
                                     }
                                     stats.mmapped_chunks += chunks.len() as u64;
-                                    st.mmapped = chunks;
+                                    st.mmapped = chunks.into_boxed_slice();
                                 }
                             }
                             by_ref.insert(rs.series_ref, s);

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::chunk::{CutPolicy, HeadChunk, OpenChunk};
 use super::histogram_chunk::HeadHistogramChunk;
-use super::isolation::IsolationState;
+use super::isolation::{IsolationState, RecordHorizon};
 use crate::chunkenc::{
     AppendOutcome, ByteCompat, Encoding, FloatHistogramChunk, HistogramChunk, XorChunk,
 };
@@ -55,6 +55,8 @@ pub struct MemSeries {
     pub series_ref: u64,
     /// The series' labels.
     pub labels: Labels,
+    /// [`Labels::stable_hash`] of the labels, which the head's label map is keyed by.
+    pub labels_hash: u64,
     /// Whether a series record for it is in the WAL.
     pub logged: AtomicBool,
     pub(crate) state: Mutex<SeriesState>,
@@ -62,17 +64,16 @@ pub struct MemSeries {
 
 /// The mutable part of a series.
 pub(crate) struct SeriesState {
-    pub(crate) mmapped: Vec<MmappedChunk>,
+    /// Full chunks in time order (exactly sized: a series gains one every hour or two).
+    pub(crate) mmapped: Box<[MmappedChunk]>,
     pub(crate) head: Option<HeadChunk>,
     cut: CutPolicy,
-    /// Timestamp of the newest in-order sample (`i64::MIN` when none).
+    /// Timestamp of the newest in-order sample (`i64::MIN` when none); also the open
+    /// chunk's last timestamp when there is an open chunk.
     pub(crate) max_time: i64,
-    /// The newest float value's bits, for duplicate detection.
-    last_value: u64,
-    /// Samples ever appended, counting those of chunks already dropped.
+    /// Samples ever appended, counting those of chunks already dropped by truncation
+    /// (those are the ones the chunks held do not account for).
     pub(crate) total_samples: u64,
-    /// Samples in chunks that were dropped by truncation.
-    pub(crate) dropped_samples: u64,
     /// The newest commit to this series: (append id, samples before that commit).
     last_commit: (u64, u64),
     /// What few series need: kept out of line to keep the common series small.
@@ -93,8 +94,9 @@ enum LastHistogram {
 /// Rarely needed series state.
 #[derive(Default)]
 struct SeriesExtra {
-    /// The newest histogram, for duplicate detection of histogram samples.
-    last_histogram: Option<LastHistogram>,
+    /// The newest histogram, for duplicate detection of histogram samples (boxed: most
+    /// series that need this struct hold no histogram).
+    last_histogram: Option<Box<LastHistogram>>,
     /// Older commits some reader may still not see.
     older_commits: Vec<(u64, u64)>,
     /// Samples accepted out of order, sorted by time (the out-of-order window).
@@ -117,18 +119,23 @@ pub struct SeriesSnapshot {
 impl MemSeries {
     /// A new series without samples.
     pub fn new(series_ref: u64, labels: Labels) -> MemSeries {
+        let hash = labels.stable_hash();
+        MemSeries::with_hash(series_ref, labels, hash)
+    }
+
+    /// A new series whose labels' stable hash is known to be `labels_hash`.
+    pub(crate) fn with_hash(series_ref: u64, labels: Labels, labels_hash: u64) -> MemSeries {
         MemSeries {
             series_ref,
             labels,
+            labels_hash,
             logged: AtomicBool::new(false),
             state: Mutex::new(SeriesState {
-                mmapped: Vec::new(),
+                mmapped: Box::default(),
                 head: None,
                 cut: CutPolicy::new(),
                 max_time: i64::MIN,
-                last_value: 0,
                 total_samples: 0,
-                dropped_samples: 0,
                 last_commit: (0, 0),
                 extra: None,
                 pending: 0,
@@ -161,15 +168,47 @@ impl SeriesState {
         self.extra.get_or_insert_with(Default::default)
     }
 
+    /// Frees the rarely needed state once nothing is left in it.
+    fn drop_extra_if_unused(&mut self) {
+        if self.extra.as_ref().is_some_and(|e| {
+            e.last_histogram.is_none() && e.older_commits.is_empty() && e.ooo.is_empty()
+        }) {
+            self.extra = None;
+        }
+    }
+
     fn last_histogram(&self) -> Option<&LastHistogram> {
-        self.extra.as_ref().and_then(|e| e.last_histogram.as_ref())
+        self.extra
+            .as_ref()
+            .and_then(|e| e.last_histogram.as_deref())
     }
 
     fn set_last_histogram(&mut self, h: Option<LastHistogram>) {
-        if h.is_none() && self.extra.is_none() {
-            return;
+        match h {
+            None => {
+                if let Some(e) = self.extra.as_mut()
+                    && e.last_histogram.take().is_some()
+                {
+                    self.drop_extra_if_unused();
+                }
+            }
+            Some(h) => match &mut self.extra_mut().last_histogram {
+                Some(b) => **b = h,
+                slot => *slot = Some(Box::new(h)),
+            },
         }
-        self.extra_mut().last_histogram = h;
+    }
+
+    /// The bits of the newest float value, for duplicate detection: kept by the open XOR
+    /// chunk's appender (the series does not store it again). Without an open XOR chunk
+    /// (no float since the newest histogram, or the chunks replayed from chunk files) no
+    /// value is known and this is 0, so only a 0.0 sample at the newest timestamp counts
+    /// as a duplicate to ignore.
+    fn last_float_bits(&self) -> u64 {
+        match self.head.as_ref().map(|h| &h.chunk) {
+            Some(OpenChunk::Xor(c)) => c.last_value().map_or(0, f64::to_bits),
+            _ => 0,
+        }
     }
 
     /// Out-of-order samples held, sorted.
@@ -196,7 +235,7 @@ impl SeriesState {
                 last: self.max_time,
             });
         }
-        if self.last_histogram().is_none() && v.to_bits() == self.last_value {
+        if self.last_histogram().is_none() && v.to_bits() == self.last_float_bits() {
             Ok(true)
         } else {
             Err(Rejection::Duplicate)
@@ -243,7 +282,10 @@ impl SeriesState {
             self.head.as_ref().map(|h| &h.chunk),
             Some(OpenChunk::Xor(_))
         );
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
+        let cut = !same_kind
+            || self
+                .cut
+                .must_cut(self.head.as_ref(), self.max_time, t, range);
         if cut {
             if !same_kind {
                 self.cut.start(t, range);
@@ -252,22 +294,18 @@ impl SeriesState {
             self.head = Some(HeadChunk {
                 chunk: OpenChunk::Xor(XorChunk::with_compat(compat)),
                 min_time: t,
-                max_time: t,
             });
         }
         if let Some(HeadChunk {
             chunk: OpenChunk::Xor(c),
-            max_time,
             ..
         }) = self.head.as_mut()
         {
             c.appender()?
                 .append(t, v)
                 .map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
-            *max_time = t;
         }
         self.max_time = t;
-        self.last_value = v.to_bits();
         self.set_last_histogram(None);
         self.total_samples += 1;
         Ok(())
@@ -314,7 +352,10 @@ impl SeriesState {
             .head
             .as_mut()
             .is_some_and(|h| C::of(&mut h.chunk).is_some());
-        let cut = !same_kind || self.cut.must_cut(self.head.as_ref(), t, range);
+        let cut = !same_kind
+            || self
+                .cut
+                .must_cut(self.head.as_ref(), self.max_time, t, range);
         if cut {
             if !same_kind {
                 self.cut.start(t, range);
@@ -330,7 +371,6 @@ impl SeriesState {
             self.head = Some(HeadChunk {
                 chunk: c.into_open(),
                 min_time: t,
-                max_time: t,
             });
         } else if let Some(c) = self.head.as_mut().and_then(|h| C::of(&mut h.chunk)) {
             match c.append(None, t, h)? {
@@ -342,13 +382,9 @@ impl SeriesState {
                     self.head = Some(HeadChunk {
                         chunk: n.into_open(),
                         min_time: t,
-                        max_time: t,
                     });
                 }
             }
-        }
-        if let Some(head) = self.head.as_mut() {
-            head.max_time = t;
         }
         self.max_time = t;
         self.total_samples += 1;
@@ -379,33 +415,53 @@ impl SeriesState {
             let r = files.write_chunk(
                 series_ref,
                 h.min_time,
-                h.max_time,
+                self.max_time,
                 h.chunk.encoding(),
                 h.chunk.bytes(),
             )?;
-            self.mmapped.push(MmappedChunk {
+            let mut mmapped = Vec::with_capacity(self.mmapped.len() + 1);
+            mmapped.extend_from_slice(&self.mmapped);
+            mmapped.push(MmappedChunk {
                 chunk_ref: r,
                 min_time: h.min_time,
-                max_time: h.max_time,
+                max_time: self.max_time,
                 num_samples: n,
                 encoding: h.chunk.encoding(),
             });
+            self.mmapped = mmapped.into_boxed_slice();
         }
         Ok(())
     }
 
+    /// Samples in chunks that truncation dropped: those counted in `total_samples` that
+    /// the chunks held now do not account for.
+    fn dropped_samples(&self) -> u64 {
+        let held: u64 = self
+            .mmapped
+            .iter()
+            .map(|c| u64::from(c.num_samples))
+            .chain(self.head.iter().map(|h| u64::from(h.chunk.num_samples())))
+            .sum();
+        debug_assert!(held <= self.total_samples);
+        self.total_samples.saturating_sub(held)
+    }
+
     /// Records that the commit with `append_id` starts at the current sample count, and
-    /// forgets records every reader can already see.
-    pub(crate) fn note_commit(&mut self, append_id: u64, low_watermark: u64) {
+    /// forgets the records of older commits that no reader needs any more.
+    pub(crate) fn note_commit(&mut self, append_id: u64, horizon: &RecordHorizon) {
         if self.last_commit.0 == append_id {
             return;
         }
         if let Some(e) = self.extra.as_mut()
             && !e.older_commits.is_empty()
         {
-            e.older_commits.retain(|(id, _)| *id >= low_watermark);
+            e.older_commits.retain(|(id, _)| horizon.needs(*id));
+            if e.older_commits.is_empty() {
+                e.older_commits = Vec::new();
+                self.drop_extra_if_unused();
+            }
         }
-        if self.last_commit.0 >= low_watermark {
+        if self.last_commit.0 != 0 && horizon.needs(self.last_commit.0) {
             let last = self.last_commit;
             self.extra_mut().older_commits.push(last);
         }
@@ -428,7 +484,7 @@ impl SeriesState {
             visible: Vec::new(),
             ooo: Vec::new(),
         };
-        let mut first = self.dropped_samples;
+        let mut first = self.dropped_samples();
         for c in &self.mmapped {
             let n = u64::from(c.num_samples);
             if first < limit && c.max_time >= mint && c.min_time <= maxt {
@@ -439,11 +495,11 @@ impl SeriesState {
         }
         if let Some(h) = &self.head {
             let n = u64::from(h.chunk.num_samples());
-            if n > 0 && first < limit && h.max_time >= mint && h.min_time <= maxt {
+            if n > 0 && first < limit && self.max_time >= mint && h.min_time <= maxt {
                 snap.open = Some((
                     h.chunk.bytes().to_vec(),
                     h.min_time,
-                    h.max_time,
+                    self.max_time,
                     h.chunk.encoding(),
                 ));
                 snap.visible.push((limit - first).min(n) as u16);
@@ -474,19 +530,19 @@ impl SeriesState {
     /// returns true when the series holds nothing any more.
     pub(crate) fn truncate_before(&mut self, mint: i64) -> bool {
         let keep_from = self.mmapped.partition_point(|c| c.max_time < mint);
-        for c in self.mmapped.drain(..keep_from) {
-            self.dropped_samples += u64::from(c.num_samples);
+        if keep_from > 0 {
+            self.mmapped = self.mmapped[keep_from..].into();
         }
-        if self.mmapped.is_empty()
-            && let Some(h) = &self.head
-            && h.max_time < mint
-        {
-            self.dropped_samples += u64::from(h.chunk.num_samples());
+        if self.mmapped.is_empty() && self.head.is_some() && self.max_time < mint {
             self.head = None;
         }
         if let Some(e) = self.extra.as_mut() {
             let lo = e.ooo.partition_point(|(t, _)| *t < mint);
             e.ooo.drain(..lo);
+            if e.ooo.is_empty() {
+                e.ooo = Vec::new();
+                self.drop_extra_if_unused();
+            }
         }
         self.mmapped.is_empty() && self.head.is_none() && self.ooo().is_empty()
     }
@@ -497,12 +553,104 @@ mod tests {
     #[test]
     fn a_series_stays_small() {
         // Memory per active series is a headline number: keep the per-series struct
-        // (labels and chunk bytes are separate allocations) within a few cache lines.
+        // (labels and chunk bytes are separate allocations) small. With the Arc's two
+        // counters and the allocator's header it takes a 224-byte heap block.
         assert!(
-            std::mem::size_of::<super::MemSeries>() <= 256,
+            std::mem::size_of::<super::MemSeries>() <= 200,
             "{}",
             std::mem::size_of::<super::MemSeries>()
         );
-        assert!(std::mem::size_of::<super::OpenChunk>() <= 96);
+        assert!(std::mem::size_of::<super::OpenChunk>() <= 64);
+    }
+
+    #[test]
+    fn the_newest_float_is_known_from_the_open_chunk_for_duplicates() {
+        use super::{AppendCtx, MemSeries, Rejection};
+        use crate::chunkenc::ByteCompat;
+        use crate::chunks::HeadChunkFiles;
+        use crate::histogram::Histogram;
+        use crate::labels::Labels;
+
+        let files = HeadChunkFiles::open_temporary().unwrap();
+        let ctx = AppendCtx {
+            files: &files,
+            compat: ByteCompat::default(),
+            chunk_range: 7_200_000,
+        };
+        let series = MemSeries::new(1, Labels::from_pairs([("a", "1")]).unwrap());
+        let mut st = series.lock();
+        assert_eq!(st.check_float(10, 0.0), Ok(false));
+        for t in 1..=300 {
+            st.append_float(1, t * 1000, t as f64 + 0.5, ctx).unwrap();
+        }
+        assert!(
+            !st.mmapped.is_empty(),
+            "a chunk was cut: the open one is newer"
+        );
+        assert_eq!(st.check_float(300_000, 300.5), Ok(true));
+        assert_eq!(st.check_float(300_000, 1.5), Err(Rejection::Duplicate));
+        assert_eq!(
+            st.check_float(299_000, 299.5),
+            Err(Rejection::OutOfOrder { last: 300_000 })
+        );
+        st.append_histogram(1, 301_000, &Histogram::default(), ctx)
+            .unwrap();
+        // After a histogram no float value is the newest sample.
+        assert_eq!(st.check_float(301_000, 300.5), Err(Rejection::Duplicate));
+        st.append_float(1, 302_000, -1.0, ctx).unwrap();
+        assert_eq!(st.check_float(302_000, -1.0), Ok(true));
+    }
+
+    #[test]
+    fn commit_records_are_kept_only_while_a_reader_may_miss_the_commit() {
+        use super::super::isolation::{Isolation, IsolationState, RecordHorizon};
+        use super::{AppendCtx, MemSeries};
+        use crate::chunkenc::ByteCompat;
+        use crate::chunks::HeadChunkFiles;
+        use crate::labels::Labels;
+
+        let files = HeadChunkFiles::open_temporary().unwrap();
+        let ctx = AppendCtx {
+            files: &files,
+            compat: ByteCompat::default(),
+            chunk_range: 7_200_000,
+        };
+        let iso = Isolation::default();
+        let mut h = RecordHorizon::default();
+        let series = MemSeries::new(1, Labels::from_pairs([("a", "1")]).unwrap());
+        let mut st = series.lock();
+        let mut commit = |st: &mut super::SeriesState, t: i64| {
+            let id = iso.open_append();
+            iso.record_horizon(&mut h);
+            st.note_commit(id, &h);
+            st.append_float(1, t, t as f64, ctx).unwrap();
+            id
+        };
+        let visible = |st: &super::SeriesState, iso: &IsolationState| {
+            st.snapshot(i64::MIN, i64::MAX, iso)
+                .visible
+                .iter()
+                .sum::<u16>()
+        };
+        let a = commit(&mut st, 1);
+        iso.close_append(a);
+        let b = commit(&mut st, 2);
+        // `a` closed before `b` started and nobody reads: its record is gone.
+        assert!(st.extra.is_none());
+        let reader = iso.state();
+        iso.close_append(b);
+        let c = commit(&mut st, 3);
+        iso.close_append(c);
+        // The reader started while `b` was open: the series still stops it before `b`.
+        assert_eq!(st.extra.as_ref().unwrap().older_commits, vec![(b, 1)]);
+        assert_eq!(visible(&st, &reader), 1);
+        let now = iso.state();
+        assert_eq!(visible(&st, &now), 3);
+        iso.release(&now);
+        iso.release(&reader);
+        let d = commit(&mut st, 4);
+        iso.close_append(d);
+        assert!(st.extra.is_none(), "records and their box are freed");
+        assert_eq!(visible(&st, &IsolationState::all()), 4);
     }
 }

@@ -1,44 +1,29 @@
 //! The head's series maps: by reference and by label-set hash, each split into stripes
 //! with their own locks so concurrent appenders rarely meet.
 //!
-//! The hash map holds one series per hash; the rare series whose labels hash like
-//! another's go to a small collision map beside it, so the common entry stays a pointer.
+//! Both maps are hash tables of series pointers only: the key (the reference, or the
+//! stable hash of the labels) is read back from the series when a table grows, so an
+//! entry costs a pointer and a control byte. Series whose labels hash alike share a hash
+//! in the table and are told apart by their labels.
 
-use std::sync::{Arc, RwLock};
+use std::hash::BuildHasher;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 use super::series::MemSeries;
 use crate::labels::Labels;
 
 const STRIPES: usize = 1 << 10;
 
-#[derive(Default)]
-struct HashStripe {
-    first: FxHashMap<u64, Arc<MemSeries>>,
-    /// Further series with a hash that `first` already holds.
-    collisions: FxHashMap<u64, Vec<Arc<MemSeries>>>,
-}
-
-impl HashStripe {
-    fn find(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
-        let s = self.first.get(&hash)?;
-        if s.labels == *labels {
-            return Some(s);
-        }
-        self.collisions
-            .get(&hash)?
-            .iter()
-            .find(|s| s.labels == *labels)
-    }
-}
-
-type RefStripe = RwLock<FxHashMap<u64, Arc<MemSeries>>>;
+type Stripe = RwLock<HashTable<Arc<MemSeries>>>;
 
 /// Series by reference and by labels.
 pub struct SeriesMap {
-    by_ref: Box<[RefStripe]>,
-    by_hash: Box<[RwLock<HashStripe>]>,
+    by_ref: Box<[Stripe]>,
+    /// Keyed by [`Labels::stable_hash`] ([`MemSeries::labels_hash`]).
+    by_hash: Box<[Stripe]>,
 }
 
 impl Default for SeriesMap {
@@ -50,27 +35,46 @@ impl Default for SeriesMap {
     }
 }
 
+/// The stripe of a key: its low bits.
+#[inline]
+fn stripe_of(stripes: &[Stripe], key: u64) -> &Stripe {
+    &stripes[(key as usize) & (STRIPES - 1)]
+}
+
+/// The hash a table uses for a key: mixed, since a stripe's keys share their low bits.
+#[inline]
+fn mix(key: u64) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
+
+fn read(s: &Stripe) -> RwLockReadGuard<'_, HashTable<Arc<MemSeries>>> {
+    s.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write(s: &Stripe) -> RwLockWriteGuard<'_, HashTable<Arc<MemSeries>>> {
+    s.write().unwrap_or_else(|e| e.into_inner())
+}
+
 impl SeriesMap {
     /// The series with reference `r`.
     #[inline]
     pub fn get(&self, r: u64) -> Option<Arc<MemSeries>> {
-        self.by_ref[(r as usize) & (STRIPES - 1)]
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&r)
+        read(stripe_of(&self.by_ref, r))
+            .find(mix(r), |s| s.series_ref == r)
             .cloned()
     }
 
-    /// The series with `labels` (whose stable hash is `hash`).
+    /// The series with `labels`, whose stable hash is `hash`.
     pub fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
-        self.by_hash[(hash as usize) & (STRIPES - 1)]
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .find(hash, labels)
+        read(stripe_of(&self.by_hash, hash))
+            .find(mix(hash), |s| s.labels_hash == hash && s.labels == *labels)
             .cloned()
     }
 
-    /// The series with `labels`, created by `create` if missing; true when created.
+    /// The series with `labels` (whose stable hash is `hash`), created by `create` if
+    /// missing; true when created. `create` must return a series with these labels and
+    /// `labels_hash == hash`. A created series replaces any other series with the same
+    /// reference in the reference map.
     pub fn get_or_create(
         &self,
         hash: u64,
@@ -80,71 +84,48 @@ impl SeriesMap {
         if let Some(s) = self.get_by_labels(hash, labels) {
             return (s, false);
         }
-        let mut stripe = self.by_hash[(hash as usize) & (STRIPES - 1)]
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = stripe.find(hash, labels) {
+        let mut stripe = write(stripe_of(&self.by_hash, hash));
+        if let Some(s) = stripe.find(mix(hash), |s| s.labels_hash == hash && s.labels == *labels) {
             return (s.clone(), false);
         }
         let s = create();
-        let st = &mut *stripe;
-        match st.first.entry(hash) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                st.collisions.entry(hash).or_default().push(s.clone());
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(s.clone());
+        debug_assert_eq!(s.labels_hash, hash);
+        stripe.insert_unique(mix(hash), s.clone(), |x| mix(x.labels_hash));
+        drop(stripe);
+        let r = s.series_ref;
+        let mut stripe = write(stripe_of(&self.by_ref, r));
+        match stripe.find_mut(mix(r), |x| x.series_ref == r) {
+            Some(old) => *old = s.clone(),
+            None => {
+                stripe.insert_unique(mix(r), s.clone(), |x| mix(x.series_ref));
             }
         }
         drop(stripe);
-        self.by_ref[(s.series_ref as usize) & (STRIPES - 1)]
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(s.series_ref, s.clone());
         (s, true)
     }
 
     /// Removes the given series.
     pub fn remove(&self, series: &[Arc<MemSeries>]) {
         for s in series {
-            let hash = s.labels.stable_hash();
-            let mut stripe = self.by_hash[(hash as usize) & (STRIPES - 1)]
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
-            let stripe = &mut *stripe;
-            if stripe.first.get(&hash).is_some_and(|x| Arc::ptr_eq(x, s)) {
-                // Promote a colliding series, if any, into the main map.
-                let next = stripe.collisions.get_mut(&hash).and_then(|v| v.pop());
-                match next {
-                    Some(n) => {
-                        stripe.first.insert(hash, n);
-                    }
-                    None => {
-                        stripe.first.remove(&hash);
-                    }
-                }
-            } else if let Some(v) = stripe.collisions.get_mut(&hash) {
-                v.retain(|x| !Arc::ptr_eq(x, s));
+            let hash = s.labels_hash;
+            if let Ok(e) =
+                write(stripe_of(&self.by_hash, hash)).find_entry(mix(hash), |x| Arc::ptr_eq(x, s))
+            {
+                e.remove();
             }
-            if stripe.collisions.get(&hash).is_some_and(Vec::is_empty) {
-                stripe.collisions.remove(&hash);
+            let r = s.series_ref;
+            if let Ok(e) =
+                write(stripe_of(&self.by_ref, r)).find_entry(mix(r), |x| x.series_ref == r)
+            {
+                e.remove();
             }
-            self.by_ref[(s.series_ref as usize) & (STRIPES - 1)]
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&s.series_ref);
         }
     }
 
     /// Calls `f` for every series (stripe by stripe; series added meanwhile may be missed).
     pub fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {
         for stripe in self.by_ref.iter() {
-            let all: Vec<Arc<MemSeries>> = stripe
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-                .cloned()
-                .collect();
+            let all: Vec<Arc<MemSeries>> = read(stripe).iter().cloned().collect();
             for s in &all {
                 f(s);
             }
@@ -162,12 +143,50 @@ mod tests {
         let a = Labels::from_pairs([("a", "1")]).unwrap();
         let b = Labels::from_pairs([("b", "2")]).unwrap();
         // Force the same hash for two different label sets.
-        let (sa, _) = m.get_or_create(7, &a, || Arc::new(MemSeries::new(1, a.clone())));
-        let (sb, created) = m.get_or_create(7, &b, || Arc::new(MemSeries::new(2, b.clone())));
+        let (sa, _) = m.get_or_create(7, &a, || Arc::new(MemSeries::with_hash(1, a.clone(), 7)));
+        let (sb, created) =
+            m.get_or_create(7, &b, || Arc::new(MemSeries::with_hash(2, b.clone(), 7)));
         assert!(created);
         assert_eq!(m.get_by_labels(7, &a).unwrap().series_ref, 1);
         assert_eq!(m.get_by_labels(7, &b).unwrap().series_ref, 2);
         assert_eq!(m.get(2).unwrap().series_ref, sb.series_ref);
+        m.remove(std::slice::from_ref(&sa));
+        assert!(m.get_by_labels(7, &a).is_none());
+        assert_eq!(m.get_by_labels(7, &b).unwrap().series_ref, 2);
         drop((sa, sb));
+    }
+
+    #[test]
+    fn tables_grow_and_shrink_by_the_series_own_keys() {
+        let m = SeriesMap::default();
+        let sets: Vec<Labels> = (0..5000)
+            .map(|i| Labels::from_pairs([("i", i.to_string())]).unwrap())
+            .collect();
+        let all: Vec<Arc<MemSeries>> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let r = i as u64 * 3 + 1;
+                let (s, created) = m.get_or_create(l.stable_hash(), l, || {
+                    Arc::new(MemSeries::new(r, l.clone()))
+                });
+                assert!(created);
+                s
+            })
+            .collect();
+        for (i, l) in sets.iter().enumerate() {
+            let r = i as u64 * 3 + 1;
+            assert_eq!(m.get_by_labels(l.stable_hash(), l).unwrap().series_ref, r);
+            assert_eq!(m.get(r).unwrap().labels, *l);
+            assert!(m.get(r + 1).is_none());
+        }
+        m.remove(&all[..2500]);
+        let mut left = 0;
+        m.for_each(|_| left += 1);
+        assert_eq!(left, 2500);
+        assert!(m.get(1).is_none());
+        assert!(m.get_by_labels(sets[0].stable_hash(), &sets[0]).is_none());
+        let last = &sets[4999];
+        assert!(m.get_by_labels(last.stable_hash(), last).is_some());
     }
 }

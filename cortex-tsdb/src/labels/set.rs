@@ -15,6 +15,9 @@ use super::LabelError;
 /// The reserved label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
+/// Largest packed set [`Labels::stable_hash`] hashes in one pass from a stack buffer.
+const STABLE_HASH_BUF: usize = 512;
+
 /// One label of a set, borrowed from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label<'a> {
@@ -132,6 +135,27 @@ impl Labels {
     /// Prometheus' label-set hash: xxHash64 (seed 0) over `name 0xff value 0xff` for every
     /// label in order. Equal sets hash equally, on every platform and in every release.
     pub fn stable_hash(&self) -> u64 {
+        // The hashed bytes are never longer than the packed set (each string's length
+        // prefix, at least one byte, becomes one separator), so most sets are laid out in
+        // a stack buffer and hashed in one pass, as Prometheus does; larger ones stream.
+        let mut buf = [0u8; STABLE_HASH_BUF];
+        if self.data.len() > buf.len() {
+            return self.stable_hash_streaming();
+        }
+        let mut n = 0;
+        for l in self.iter() {
+            for s in [l.name, l.value] {
+                let end = n + s.len();
+                buf[n..end].copy_from_slice(s.as_bytes());
+                buf[end] = 0xff;
+                n = end + 1;
+            }
+        }
+        xxhash_rust::xxh64::xxh64(&buf[..n], 0)
+    }
+
+    /// [`Labels::stable_hash`] fed piece by piece, for sets too large for its buffer.
+    fn stable_hash_streaming(&self) -> u64 {
         let mut h = xxhash_rust::xxh64::Xxh64::new(0);
         for l in self.iter() {
             h.update(l.name.as_bytes());
@@ -406,6 +430,24 @@ mod tests {
         let expect = xxhash_rust::xxh64::xxh64(b"__name__\xffup\xff", 0);
         assert_eq!(l.stable_hash(), expect);
         assert_ne!(l.stable_hash(), ls(&[("__name__", "up2")]).stable_hash());
+        // Sets beyond the one-pass buffer hash the same bytes piece by piece.
+        for len in [0, 1, 100, 240, 250, 260, 600, 70_000] {
+            let v = "v".repeat(len);
+            let l = ls(&[("__name__", "up"), ("a", &v), ("b", "x")]);
+            let mut bytes = Vec::new();
+            for p in l.iter() {
+                for s in [p.name, p.value] {
+                    bytes.extend_from_slice(s.as_bytes());
+                    bytes.push(0xff);
+                }
+            }
+            assert_eq!(
+                l.stable_hash(),
+                xxhash_rust::xxh64::xxh64(&bytes, 0),
+                "{len}"
+            );
+            assert_eq!(l.stable_hash(), l.stable_hash_streaming(), "{len}");
+        }
     }
 
     #[test]
