@@ -9,66 +9,12 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
+use cortex_core::cache::testing::Memcached;
 
 const TENANT: &str = "team-cached";
-
-/// A memcached process on a loopback port, killed when dropped.
-struct Memcached {
-    child: Child,
-    address: String,
-}
-
-impl Memcached {
-    /// Starts memcached, or `None` (after saying why) when it is not installed and
-    /// `CI` is not `true`.
-    fn start() -> Option<Memcached> {
-        let port = free_port().to_string();
-        // `-u` matters only as root, where memcached refuses to run without it.
-        let spawned = Command::new("memcached")
-            .args(["-u", "nobody", "-l", "127.0.0.1", "-p", &port, "-U", "0"])
-            .args(["-m", "64"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "memcached is not installed, and CI=true requires this test"
-                );
-                eprintln!("skipping: memcached is not installed (apt-get install memcached)");
-                return None;
-            }
-            Err(e) => panic!("starting memcached: {e}"),
-        };
-        let m = Memcached {
-            child,
-            address: format!("127.0.0.1:{port}"),
-        };
-        let start = Instant::now();
-        while TcpStream::connect(&m.address).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "memcached did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Some(m)
-    }
-}
-
-impl Drop for Memcached {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `cortex_bucket_store_cache_{hits,requests}` for `item` on the server's `/metrics`.
 fn cache_counter(p: &ServerProcess, name: &str, item: &str) -> f64 {

@@ -6,8 +6,12 @@
 //! Stores may be asynchronous, so the suite waits for what it stored to show up by
 //! polling with a deadline; the cache must be large enough for a few hundred small
 //! items and start empty.
+//!
+//! Also [`Memcached`]: Debian's memcached started on a loopback port for tests.
 
 use std::collections::HashMap;
+use std::net::TcpStream as StdTcpStream;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -160,4 +164,86 @@ async fn ttl_expiry(cache: &dyn Cache) {
     .await;
     assert_eq!(got.misses, vec![one, two]);
     assert_eq!(got.hits[&forever].as_ref(), b"f");
+}
+
+/// A memcached process on a loopback port, killed when dropped.
+pub struct Memcached {
+    child: Child,
+    /// Its `host:port`.
+    pub address: String,
+}
+
+impl Memcached {
+    /// Starts memcached, or returns `None` (after saying why) when it is not installed
+    /// and `CI` is not `true`.
+    pub fn start() -> Option<Memcached> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Memcached::start_on(port)
+    }
+
+    /// Like [`Memcached::start`], on `port`.
+    pub fn start_on(port: u16) -> Option<Memcached> {
+        let port = port.to_string();
+        // `-u` only matters when running as root, which memcached refuses without it.
+        let spawned = Command::new("memcached")
+            .args([
+                "-u",
+                "nobody",
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "0",
+                "-m",
+                "64",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "memcached is not installed, and CI=true requires the memcached tests"
+                );
+                eprintln!("skipping: memcached is not installed");
+                return None;
+            }
+            Err(e) => panic!("starting memcached: {e}"),
+        };
+        let server = Memcached {
+            child,
+            address: format!("127.0.0.1:{port}"),
+        };
+        let start = Instant::now();
+        while StdTcpStream::connect(&server.address).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "memcached did not listen on {}",
+                server.address
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some(server)
+    }
+}
+
+impl Memcached {
+    /// Kills the process now and waits for it (dropping does the same).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

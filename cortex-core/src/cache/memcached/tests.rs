@@ -4,7 +4,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream as StdTcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,76 +14,17 @@ use tokio::net::TcpListener;
 use super::{FLAG_KEY_PREFIXED, MemcachedCache};
 use crate::cache::config::MemcachedConfig;
 use crate::cache::hash::memcached_key;
-use crate::cache::testing::run_conformance;
+use crate::cache::testing::{Memcached, run_conformance};
 use crate::cache::{Cache, CacheStats};
 use crate::ingester::duration::GoDuration;
 
-/// A memcached process on a loopback port, killed when dropped.
-struct Memcached {
-    child: Child,
-    address: String,
+/// Raw protocol access to a test memcached.
+trait Raw {
+    /// Sends `request` and reads until the reply ends with `terminator`.
+    fn raw(&self, request: &[u8], terminator: &[u8]) -> Vec<u8>;
 }
 
-impl Memcached {
-    /// Starts memcached, or returns `None` (after saying why) when it is not installed
-    /// and `CI` is not `true`.
-    fn start() -> Option<Memcached> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Memcached::start_on(port)
-    }
-
-    /// Like [`Memcached::start`], on `port`.
-    fn start_on(port: u16) -> Option<Memcached> {
-        let port = port.to_string();
-        // `-u` only matters when running as root, which memcached refuses without it.
-        let spawned = Command::new("memcached")
-            .args([
-                "-u",
-                "nobody",
-                "-l",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                "0",
-                "-m",
-                "64",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "memcached is not installed, and CI=true requires the memcached tests"
-                );
-                eprintln!("skipping: memcached is not installed");
-                return None;
-            }
-            Err(e) => panic!("starting memcached: {e}"),
-        };
-        let server = Memcached {
-            child,
-            address: format!("127.0.0.1:{port}"),
-        };
-        let start = Instant::now();
-        while StdTcpStream::connect(&server.address).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "memcached did not listen on {}",
-                server.address
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Some(server)
-    }
-
-    /// Sends `request` and reads until the reply ends with `terminator`.
+impl Raw for Memcached {
     fn raw(&self, request: &[u8], terminator: &[u8]) -> Vec<u8> {
         let mut conn = StdTcpStream::connect(&self.address).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -97,13 +37,6 @@ impl Memcached {
             reply.extend_from_slice(&buf[..n]);
         }
         reply
-    }
-}
-
-impl Drop for Memcached {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -300,8 +233,7 @@ async fn a_killed_server_gives_misses() {
     cache.store(stored, Duration::ZERO);
     cache.flush().await;
     assert_eq!(cache.fetch(&keys).await.hits.len(), 10);
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     let before = cache.stats();
     let started = Instant::now();
     let got = cache.fetch(&keys).await;
@@ -325,8 +257,7 @@ async fn idle_connections_to_a_restarted_server_are_replaced() {
     let keys = vec!["restart".to_string()];
     assert_eq!(cache.fetch(&keys).await.misses, keys); // leaves an idle connection
     let port: u16 = server.address.rsplit_once(':').unwrap().1.parse().unwrap();
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    server.kill();
     let Some(_restarted) = Memcached::start_on(port) else {
         return;
     };
