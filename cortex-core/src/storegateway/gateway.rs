@@ -16,8 +16,8 @@
 //! left that this one does not hold.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cortex_tsdb::ulid::Ulid;
 use tokio::runtime::Handle;
@@ -25,7 +25,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::api::BlockOwnership;
-use super::block_set::{BlockSet, BlockSetConfig, IndexHeaderUsage};
+use super::block_set::{BlockSet, BlockSetConfig, IndexHeaderUsage, lock, now_secs};
 use super::cache::RangeCache;
 use super::fetch::FetchStats;
 use crate::storage::BlockStore;
@@ -84,17 +84,6 @@ pub struct StoreGateway {
     sync_lock: tokio::sync::Mutex<()>,
     resync: Arc<Notify>,
     last_sync: Mutex<Option<SyncReport>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Unix seconds now.
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl StoreGateway {
