@@ -55,6 +55,32 @@ fn pushed_samples_are_read_back_from_the_tenant_db() {
 }
 
 #[test]
+fn active_series_are_those_with_a_stored_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(
+        tsdb_config(dir.path()),
+        Bucket::local(&dir.path().join("bucket")).unwrap(),
+        StaticLimits::default(),
+    );
+    let t0 = 10 * HOUR;
+    let req = request(vec![
+        series(&[("__name__", "up"), ("job", "a")], &[(t0, 1.0)]),
+        series(&[("__name__", "up"), ("job", "b")], &[(t0, 1.0)]),
+    ]);
+    ing.push("t", &req).unwrap();
+    // Series `c` only gets a sample the head refuses (out of bounds): like Prometheus,
+    // the head does not even create it.
+    let refused = request(vec![
+        series(&[("__name__", "up"), ("job", "a")], &[(t0 + 1000, 2.0)]),
+        series(&[("__name__", "up"), ("job", "c")], &[(t0 - 2 * HOUR, 1.0)]),
+    ]);
+    assert!(ing.push("t", &refused).is_err());
+    assert_eq!(ing.user_stats("t").active_series, 2);
+    assert_eq!(ing.user_stats("t").num_series, 2);
+    assert_eq!(ing.user_stats("nobody").active_series, 0);
+}
+
+#[test]
 fn refused_samples_are_counted_and_the_rest_is_committed() {
     let dir = tempfile::tempdir().unwrap();
     let ing = open(

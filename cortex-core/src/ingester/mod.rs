@@ -16,7 +16,6 @@
 //! Exemplars go through the same appender as the samples
 //! ([`exemplars::append_exemplars`]), so they are logged and committed with them.
 
-mod active_series;
 pub mod api;
 pub mod bucket;
 pub mod bucket_index;
@@ -241,8 +240,6 @@ impl Ingester {
                 tdb: &t,
                 limits: self.limits.as_ref(),
                 admin_message: &self.cfg.admin_limit_message,
-                track_active: self.cfg.active_series_metrics_enabled,
-                now,
             };
             if req.timeseries.iter().any(|ts| !ts.exemplars.is_empty()) {
                 self.apply_exemplar_limit(tenant, &t);
@@ -365,7 +362,7 @@ impl Ingester {
             num_series: t.db().head().num_series(),
             api_ingestion_rate: api,
             rule_ingestion_rate: rule,
-            active_series: t.active_series().len() as u64,
+            active_series: self.active_series(&t) as u64,
         }
     }
 
@@ -512,6 +509,17 @@ impl Ingester {
         out
     }
 
+    /// Series of `t` that received a sample within the active series idle timeout (0 when
+    /// active series tracking is off).
+    fn active_series(&self, t: &TenantDb) -> usize {
+        if !self.cfg.active_series_metrics_enabled {
+            return 0;
+        }
+        t.db()
+            .head()
+            .active_series(self.cfg.active_series_metrics_idle_timeout.0)
+    }
+
     /// Forgets metadata past the retain period, updates active series and gauges.
     pub fn housekeeping(&self) {
         let now = Instant::now();
@@ -526,9 +534,8 @@ impl Ingester {
             }
         }
         if self.cfg.active_series_metrics_enabled {
-            let deadline = now.checked_sub(self.cfg.active_series_metrics_idle_timeout.0);
             for t in self.tenants.all() {
-                let n = deadline.map_or(0, |d| t.active_series().purge(d));
+                let n = self.active_series(&t);
                 self.metrics
                     .active_series
                     .get_or_create(&user_labels(t.tenant()))

@@ -12,8 +12,6 @@
 //! error, in Cortex's words. A failed commit (WAL I/O) loses the whole request and is a
 //! server error.
 
-use std::time::Instant;
-
 use cortex_tsdb::head::AppendError;
 use cortex_tsdb::labels::{Labels, METRIC_NAME};
 
@@ -72,8 +70,6 @@ pub(crate) struct PushContext<'a> {
     pub tdb: &'a TenantDb,
     pub limits: &'a dyn TenantLimits,
     pub admin_message: &'a str,
-    pub track_active: bool,
-    pub now: Instant,
 }
 
 struct Rejection {
@@ -111,7 +107,13 @@ pub(crate) fn append_request(
     for ts in &req.timeseries {
         let labels = series_labels(ctx.tenant, &ts.labels)?;
         let n = (ts.samples.len() + ts.histograms.len()) as u64;
-        let limited = if n > 0 && !head.contains_series(&labels) {
+        // One lookup per series: later samples go straight to the series found here.
+        let mut handle = if n > 0 {
+            app.find(&labels, labels.stable_hash())
+        } else {
+            None
+        };
+        let limited = if n > 0 && handle.is_none() {
             series_limit(head, &labels, per_user, per_metric)
         } else {
             None
@@ -125,20 +127,17 @@ pub(crate) fn append_request(
             });
             continue;
         }
-        let mut series_ref: Option<u64> = None;
-        let mut stored = false;
+        let mut series_ref: Option<u64> = handle.as_ref().map(|h| h.series_ref());
         for s in &ts.samples {
-            let res = match series_ref {
-                Some(r) => app.append_ref(r, s.timestamp, s.value),
-                None => app
-                    .append(&labels, s.timestamp, s.value)
-                    .map(|r| series_ref = Some(r)),
+            let res = match &handle {
+                Some(h) => app.append_to(h, s.timestamp, s.value),
+                None => app.append_new(&labels, s.timestamp, s.value).map(|h| {
+                    series_ref = Some(h.series_ref());
+                    handle = Some(h);
+                }),
             };
             match res {
-                Ok(()) => {
-                    stats.samples += 1;
-                    stored = true;
-                }
+                Ok(()) => stats.samples += 1,
                 Err(e) => {
                     stats.failed_samples += 1;
                     refuse(
@@ -163,7 +162,6 @@ pub(crate) fn append_request(
                 Ok(r) => {
                     series_ref = Some(r);
                     stats.histograms += 1;
-                    stored = true;
                 }
                 Err(e) => {
                     stats.failed_histograms += 1;
@@ -187,11 +185,6 @@ pub(crate) fn append_request(
             if let Some(msg) = ex.first_error {
                 rej.note_exemplar(msg);
             }
-        }
-        if stored && ctx.track_active {
-            ctx.tdb
-                .active_series()
-                .update(labels.stable_hash(), ctx.now);
         }
     }
     let commit = app.commit().map_err(|e| PushError::Storage {

@@ -1,6 +1,6 @@
 //! One tenant's TSDB as the ingester holds it: the [`Db`] in `<tsdb dir>/<tenant>/`,
 //! the time of its last accepted sample (for idle compaction and idle closing), the
-//! blocks the shipper recorded as uploaded, its active series, and the state that lets
+//! blocks the shipper recorded as uploaded, and the state that lets
 //! an idle TSDB be closed without racing a push.
 //!
 //! Pushes hold the state's read lock while they append; closing takes the write lock,
@@ -17,7 +17,6 @@ use cortex_tsdb::db::{Db, DbOptions};
 use cortex_tsdb::head::HeadOptions;
 use cortex_tsdb::ulid::Ulid;
 
-use super::active_series::ActiveSeries;
 use super::config::TsdbConfig;
 use super::error::IngesterError;
 use super::rate::IngestionRates;
@@ -44,7 +43,6 @@ pub struct TenantDb {
     /// When this process last wrote (or found no need to write) the tenant's bucket
     /// index.
     index_updated: Mutex<Option<Instant>>,
-    active: ActiveSeries,
     rates: IngestionRates,
     /// Head counters already reported as metrics.
     pub(crate) reported_created: AtomicU64,
@@ -106,7 +104,6 @@ impl TenantDb {
             shipped: Mutex::new(shipped.into_iter().collect()),
             ship_lock: tokio::sync::Mutex::new(()),
             index_updated: Mutex::new(None),
-            active: ActiveSeries::default(),
             rates: IngestionRates::default(),
             reported_created: AtomicU64::new(created),
             reported_removed: AtomicU64::new(removed),
@@ -190,11 +187,6 @@ impl TenantDb {
             .blocks()
             .iter()
             .all(|b| shipped.contains(&b.meta().ulid))
-    }
-
-    /// The active series tracker.
-    pub fn active_series(&self) -> &ActiveSeries {
-        &self.active
     }
 
     /// The tenant's ingestion rates.

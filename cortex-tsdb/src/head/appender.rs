@@ -82,6 +82,29 @@ enum Value {
     FloatHistogram(Box<FloatHistogram>),
 }
 
+/// Why [`HeadAppender::add`] did not take a sample.
+enum Added {
+    /// The sample is not acceptable.
+    Refused(AppendError),
+    /// Garbage collection removed the series since it was looked up (only possible when
+    /// it had no data left); the sample is handed back.
+    Removed(Value),
+}
+
+impl Added {
+    fn into_error(self, t: i64, head: &Head) -> AppendError {
+        match self {
+            Added::Refused(e) => e,
+            // A series is only collected without data in the head's range, so a sample
+            // that can no longer reach it counts as older than the head accepts.
+            Added::Removed(_) => AppendError::OutOfBounds {
+                timestamp: t,
+                min_valid: head.min_valid_time(),
+            },
+        }
+    }
+}
+
 struct Pending {
     series: Arc<MemSeries>,
     t: i64,
@@ -112,6 +135,30 @@ impl AppendBuffers {
     }
 }
 
+/// A series of the head, found by [`HeadAppender::find`] or made by
+/// [`HeadAppender::create`]: samples added with [`HeadAppender::append_to`] skip looking
+/// it up again.
+#[derive(Clone)]
+pub struct SeriesHandle(Arc<MemSeries>);
+
+impl SeriesHandle {
+    /// The series' reference (as [`HeadAppender::append_ref`] takes it).
+    pub fn series_ref(&self) -> u64 {
+        self.0.series_ref
+    }
+
+    /// The series' labels.
+    pub fn labels(&self) -> &Labels {
+        &self.0.labels
+    }
+}
+
+impl std::fmt::Debug for SeriesHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SeriesHandle({} {})", self.0.series_ref, self.0.labels)
+    }
+}
+
 /// Collects samples for one commit.
 pub struct HeadAppender<'a> {
     pub(super) head: &'a Head,
@@ -136,10 +183,48 @@ impl<'a> HeadAppender<'a> {
     /// Adds a float sample to the series with `labels`; returns the series reference,
     /// which [`HeadAppender::append_ref`] takes for later samples.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<u64, AppendError> {
+        // Refused before the series exists, so a sample out of bounds creates none.
+        self.check_bounds(t)?;
         let series = self.series_for(labels)?;
-        let r = series.series_ref;
-        self.add(series, t, Value::Float(v))?;
-        Ok(r)
+        self.add_or_recreate(series, t, Value::Float(v))
+    }
+
+    /// The existing series with `labels`, whose [`Labels::stable_hash`] is `hash` (the
+    /// caller usually needs the hash too, so it passes it rather than have it computed
+    /// again); `None` when the head has no such series.
+    pub fn find(&self, labels: &Labels, hash: u64) -> Option<SeriesHandle> {
+        self.head
+            .series
+            .get_by_labels(hash, labels)
+            .map(SeriesHandle)
+    }
+
+    /// Adds a float sample to the series with `labels` like [`append`](Self::append), and
+    /// returns a handle to the series for [`append_to`](Self::append_to).
+    pub fn append_new(
+        &mut self,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<SeriesHandle, AppendError> {
+        self.check_bounds(t)?;
+        let series = self.series_for(labels)?;
+        match self.add(Arc::clone(&series), t, Value::Float(v)) {
+            Ok(()) => Ok(SeriesHandle(series)),
+            Err(Added::Removed(value)) => {
+                let fresh = self.series_for(labels)?;
+                self.add(Arc::clone(&fresh), t, value)
+                    .map_err(|e| e.into_error(t, self.head))?;
+                Ok(SeriesHandle(fresh))
+            }
+            Err(e) => Err(e.into_error(t, self.head)),
+        }
+    }
+
+    /// Adds a float sample to the series of `handle`.
+    pub fn append_to(&mut self, handle: &SeriesHandle, t: i64, v: f64) -> Result<(), AppendError> {
+        self.add_or_recreate(Arc::clone(&handle.0), t, Value::Float(v))
+            .map(|_| ())
     }
 
     /// Adds a float sample to the series with reference `r`.
@@ -150,6 +235,7 @@ impl<'a> HeadAppender<'a> {
             .get(r)
             .ok_or(AppendError::UnknownSeries(r))?;
         self.add(series, t, Value::Float(v))
+            .map_err(|e| e.into_error(t, self.head))
     }
 
     /// Adds an integer native histogram sample.
@@ -160,9 +246,7 @@ impl<'a> HeadAppender<'a> {
         h: &Histogram,
     ) -> Result<u64, AppendError> {
         let series = self.series_for(labels)?;
-        let r = series.series_ref;
-        self.add(series, t, Value::Histogram(Box::new(h.clone())))?;
-        Ok(r)
+        self.add_or_recreate(series, t, Value::Histogram(Box::new(h.clone())))
     }
 
     /// Adds a float native histogram sample.
@@ -173,9 +257,7 @@ impl<'a> HeadAppender<'a> {
         h: &FloatHistogram,
     ) -> Result<u64, AppendError> {
         let series = self.series_for(labels)?;
-        let r = series.series_ref;
-        self.add(series, t, Value::FloatHistogram(Box::new(h.clone())))?;
-        Ok(r)
+        self.add_or_recreate(series, t, Value::FloatHistogram(Box::new(h.clone())))
     }
 
     /// Number of samples waiting for commit.
@@ -202,7 +284,30 @@ impl<'a> HeadAppender<'a> {
         }
     }
 
-    fn add(&mut self, series: Arc<MemSeries>, t: i64, value: Value) -> Result<(), AppendError> {
+    /// [`add`](Self::add), and when the series was garbage-collected since it was looked
+    /// up, add to a fresh series with the same labels instead; the reference of the
+    /// series that took the sample.
+    fn add_or_recreate(
+        &mut self,
+        series: Arc<MemSeries>,
+        t: i64,
+        value: Value,
+    ) -> Result<u64, AppendError> {
+        match self.add(Arc::clone(&series), t, value) {
+            Ok(()) => Ok(series.series_ref),
+            Err(Added::Removed(value)) => {
+                let fresh = self.series_for(&series.labels)?;
+                let r = fresh.series_ref;
+                self.add(fresh, t, value)
+                    .map(|()| r)
+                    .map_err(|e| e.into_error(t, self.head))
+            }
+            Err(e) => Err(e.into_error(t, self.head)),
+        }
+    }
+
+    /// Refuses a sample older than the head accepts.
+    fn check_bounds(&self, t: i64) -> Result<(), AppendError> {
         if t < self.min_valid {
             self.head
                 .stats
@@ -213,16 +318,16 @@ impl<'a> HeadAppender<'a> {
                 min_valid: self.min_valid,
             });
         }
+        Ok(())
+    }
+
+    fn add(&mut self, series: Arc<MemSeries>, t: i64, value: Value) -> Result<(), Added> {
+        self.check_bounds(t).map_err(Added::Refused)?;
         let mut ooo = false;
         {
             let mut st = series.lock();
             if st.removed {
-                // Collected since it was looked up: only possible when the series had no
-                // data left, so the sample is older than the head's range.
-                return Err(AppendError::OutOfBounds {
-                    timestamp: t,
-                    min_valid: self.head.min_valid_time(),
-                });
+                return Err(Added::Removed(value));
             }
             let verdict = if st.pending > 0 && st.pending_max != i64::MIN {
                 // Samples of this series wait for a commit: order against the newest
@@ -246,10 +351,10 @@ impl<'a> HeadAppender<'a> {
                 Ok(false) => {}
                 Err(Rejection::Duplicate) => {
                     self.head.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                    return Err(AppendError::Duplicate {
+                    return Err(Added::Refused(AppendError::Duplicate {
                         series: series.labels.clone(),
                         timestamp: t,
-                    });
+                    }));
                 }
                 Err(Rejection::OutOfOrder { last }) => {
                     let window = self.head.opts.out_of_order_window;
@@ -260,11 +365,11 @@ impl<'a> HeadAppender<'a> {
                         ooo = true;
                     } else {
                         self.head.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
-                        return Err(AppendError::OutOfOrder {
+                        return Err(Added::Refused(AppendError::OutOfOrder {
                             series: series.labels.clone(),
                             timestamp: t,
                             last,
-                        });
+                        }));
                     }
                 }
             }
@@ -303,6 +408,8 @@ impl<'a> HeadAppender<'a> {
             compat: head.opts.byte_compat,
             chunk_range: head.opts.chunk_range,
         };
+        // Stamped on every series that stores a sample (see `MemSeries::touched`).
+        let touched = u32::try_from(head.clock().as_secs() + 1).unwrap_or(u32::MAX);
         let mut applied = 0usize;
         let result = (|| -> Result<()> {
             for p in &self.pending {
@@ -317,7 +424,10 @@ impl<'a> HeadAppender<'a> {
                 if p.ooo {
                     match &p.value {
                         Value::Float(v) => match st.insert_ooo(p.t, *v) {
-                            Ok(()) => stats.appended += 1,
+                            Ok(()) => {
+                                stats.appended += 1;
+                                s.touched.store(touched, Ordering::Relaxed);
+                            }
                             Err(_) => stats.rejected += 1,
                         },
                         _ => stats.rejected += 1,
@@ -352,6 +462,7 @@ impl<'a> HeadAppender<'a> {
                     }
                 }
                 drop(st);
+                s.touched.store(touched, Ordering::Relaxed);
                 stats.appended += 1;
                 mint = mint.min(p.t);
                 maxt = maxt.max(p.t);

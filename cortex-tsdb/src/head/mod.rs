@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use appender::{AppendError, CommitStats, HeadAppender};
+pub use appender::{AppendError, CommitStats, HeadAppender, SeriesHandle};
 pub use chunk::{MAX_BYTES_PER_XOR_CHUNK, OpenChunk};
 pub use exemplars::{ExemplarError, ExemplarStats, ExemplarStorage};
 pub use isolation::{Isolation, IsolationState};
@@ -129,6 +129,8 @@ pub struct Head {
     exemplars: ExemplarStorage,
     stats: HeadStats,
     append_buffers: Mutex<Vec<appender::AppendBuffers>>,
+    /// When the head was opened: the origin of [`Head::clock`].
+    opened: std::time::Instant,
 }
 
 impl Head {
@@ -159,6 +161,7 @@ impl Head {
             exemplars,
             stats: HeadStats::default(),
             append_buffers: Mutex::new(Vec::new()),
+            opened: std::time::Instant::now(),
             opts,
         };
         let (mut head, stats) = replay::replay(head)?;

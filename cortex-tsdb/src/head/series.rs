@@ -9,7 +9,7 @@
 //! isolation state may see.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::chunk::{CutPolicy, HeadChunk, OpenChunk};
 use super::histogram_chunk::HeadHistogramChunk;
@@ -59,6 +59,12 @@ pub struct MemSeries {
     pub labels_hash: u64,
     /// Whether a series record for it is in the WAL.
     pub logged: AtomicBool,
+    /// When a commit last stored a sample in it: the head's clock ([`Head::clock`]) in
+    /// whole seconds plus one, 0 for never (replayed series count from their first new
+    /// sample). Sits in what would be padding after `logged`.
+    ///
+    /// [`Head::clock`]: super::Head::clock
+    pub(crate) touched: AtomicU32,
     pub(crate) state: Mutex<SeriesState>,
 }
 
@@ -130,6 +136,7 @@ impl MemSeries {
             labels,
             labels_hash,
             logged: AtomicBool::new(false),
+            touched: AtomicU32::new(0),
             state: Mutex::new(SeriesState {
                 mmapped: Box::default(),
                 head: None,

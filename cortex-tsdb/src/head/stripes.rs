@@ -122,6 +122,15 @@ impl SeriesMap {
         }
     }
 
+    /// How many series satisfy `pred`, which runs under a stripe's read lock and must be
+    /// quick (series added meanwhile may be missed).
+    pub fn count_where(&self, pred: impl Fn(&MemSeries) -> bool) -> usize {
+        self.by_ref
+            .iter()
+            .map(|stripe| read(stripe).iter().filter(|s| pred(s)).count())
+            .sum()
+    }
+
     /// Calls `f` for every series (stripe by stripe; series added meanwhile may be missed).
     pub fn for_each(&self, mut f: impl FnMut(&Arc<MemSeries>)) {
         for stripe in self.by_ref.iter() {

@@ -68,7 +68,7 @@ impl Labels {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let mut data = Vec::new();
+        let mut data = Packer::new();
         let mut prev: Option<&str> = None;
         for (n, v) in pairs {
             if let Some(p) = prev {
@@ -87,11 +87,11 @@ impl Labels {
             if v.is_empty() {
                 continue;
             }
-            put_str(&mut data, n);
-            put_str(&mut data, v);
+            data.put_str(n);
+            data.put_str(v);
         }
         Ok(Labels {
-            data: Arc::from(data),
+            data: Arc::from(data.bytes()),
         })
     }
 
@@ -334,6 +334,63 @@ impl LabelsBuilder {
     }
 }
 
+/// Bytes of a set being packed by [`Labels::from_sorted`]: on the stack while they fit,
+/// so the set costs one allocation of exactly its size.
+struct Packer {
+    stack: [u8; PACK_STACK],
+    len: usize,
+    /// Everything, once it outgrew the stack.
+    heap: Vec<u8>,
+}
+
+/// Packed sets up to this size are built on the stack.
+const PACK_STACK: usize = 512;
+
+impl Packer {
+    fn new() -> Packer {
+        Packer {
+            stack: [0; PACK_STACK],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn put_str(&mut self, s: &str) {
+        let mut varint = [0u8; 10];
+        let mut n = s.len() as u64;
+        let mut i = 0;
+        while n >= 0x80 {
+            varint[i] = (n as u8) | 0x80;
+            n >>= 7;
+            i += 1;
+        }
+        varint[i] = n as u8;
+        self.extend(&varint[..=i]);
+        self.extend(s.as_bytes());
+    }
+
+    fn extend(&mut self, b: &[u8]) {
+        if self.heap.is_empty() {
+            if let Some(dst) = self.stack.get_mut(self.len..self.len + b.len()) {
+                dst.copy_from_slice(b);
+                self.len += b.len();
+                return;
+            }
+            self.heap.reserve(2 * (self.len + b.len()));
+            self.heap.extend_from_slice(&self.stack[..self.len]);
+        }
+        self.heap.extend_from_slice(b);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
 fn put_str(buf: &mut Vec<u8>, s: &str) {
     let mut n = s.len() as u64;
     while n >= 0x80 {
@@ -403,6 +460,19 @@ mod tests {
             Labels::from_sorted([("b", "1"), ("a", "2")]),
             Err(LabelError::Unsorted { .. })
         ));
+    }
+
+    #[test]
+    fn from_sorted_packs_sets_of_every_size_like_from_pairs() {
+        // Sizes around the stack buffer, including strings that cross its end and one
+        // longer than the buffer on its own.
+        for value_len in [0usize, 1, 60, 127, 128, 200, 250, 300, 511, 512, 513, 2000] {
+            let v = "v".repeat(value_len);
+            let pairs = [("__name__", "m"), ("a", v.as_str()), ("b", "x"), ("c", &v)];
+            let sorted = Labels::from_sorted(pairs).unwrap();
+            assert_eq!(sorted, Labels::from_pairs(pairs).unwrap(), "{value_len}");
+            assert_eq!(sorted.get("c"), (value_len > 0).then_some(v.as_str()));
+        }
     }
 
     #[test]
