@@ -154,6 +154,52 @@ fn refused_samples_are_counted_and_the_rest_is_committed() {
 }
 
 #[test]
+fn known_series_are_found_by_their_label_pairs_and_bad_pairs_still_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(
+        tsdb_config(dir.path()),
+        Bucket::local(&dir.path().join("bucket")).unwrap(),
+        StaticLimits::default(),
+    );
+    let t0 = 10 * HOUR;
+    let up = [("__name__", "up"), ("job", "a")];
+    ing.push("t", &request(vec![series(&up, &[(t0, 1.0)])]))
+        .unwrap();
+    // The same series with an empty label in between: empty labels are dropped.
+    let with_empty = [("__name__", "up"), ("env", ""), ("job", "a")];
+    ing.push(
+        "t",
+        &request(vec![series(&with_empty, &[(t0 + 1000, 2.0)])]),
+    )
+    .unwrap();
+    // An existing series' labels out of order still fail the whole request.
+    let unsorted = [("job", "a"), ("__name__", "up")];
+    let err = ing
+        .push("t", &request(vec![series(&unsorted, &[(t0 + 2000, 3.0)])]))
+        .unwrap_err();
+    assert!(matches!(err, PushError::InvalidSeries { .. }), "{err}");
+    // And an empty label out of order too, even though dropping it leaves a known set.
+    let unsorted_empty = [("__name__", "up"), ("z", ""), ("job", "a")];
+    let err = ing
+        .push(
+            "t",
+            &request(vec![series(&unsorted_empty, &[(t0 + 3000, 4.0)])]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, PushError::InvalidSeries { .. }), "{err}");
+    assert_eq!(ing.user_stats("t").num_series, 1);
+    let db = ing.db("t").unwrap();
+    let got = floats(&db.querier(i64::MIN, i64::MAX).select(&[]).unwrap());
+    assert_eq!(
+        got,
+        vec![(
+            "{__name__=\"up\", job=\"a\"}".to_string(),
+            vec![(t0, 1.0), (t0 + 1000, 2.0)]
+        )]
+    );
+}
+
+#[test]
 fn too_old_samples_with_an_out_of_order_window() {
     let dir = tempfile::tempdir().unwrap();
     let limits = StaticLimits {

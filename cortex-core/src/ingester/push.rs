@@ -1,9 +1,10 @@
 //! Appending one write request to a tenant's TSDB with Cortex's ingester semantics.
 //!
 //! Contract with the distributor: every series' labels are valid, sorted by name and
-//! unique (it validated them); they are turned into a `Labels` here without copying
-//! beyond the set itself, and a series that breaks the contract fails the whole request
-//! (`out-of-order label set found when push`), as in Cortex.
+//! unique (it validated them). A series the head knows is found by the request's label
+//! pairs, without building a label set; a new one gets its `Labels` built here, and a
+//! series that breaks the contract fails the whole request (`out-of-order label set
+//! found when push`), as in Cortex.
 //!
 //! All samples go through one appender. A sample the TSDB refuses (out of bounds, out of
 //! order, too old for the out-of-order window, a new value for an existing timestamp)
@@ -13,7 +14,7 @@
 //! server error.
 
 use cortex_tsdb::head::AppendError;
-use cortex_tsdb::labels::{Labels, METRIC_NAME};
+use cortex_tsdb::labels::{Labels, METRIC_NAME, stable_hash_of};
 
 use super::error::{DiscardReason, PushError};
 use super::exemplars::append_exemplars;
@@ -105,13 +106,19 @@ pub(crate) fn append_request(
     let mut rej = Rejection { first: None };
     let mut app = db.appender();
     for ts in &req.timeseries {
-        let labels = series_labels(ctx.tenant, &ts.labels)?;
         let n = (ts.samples.len() + ts.histograms.len()) as u64;
-        // One lookup per series: later samples go straight to the series found here.
+        // One lookup per series, by the request's own label pairs: a known series needs
+        // no label set built (its labels are the stored ones) and later samples go
+        // straight to it.
         let mut handle = if n > 0 {
-            app.find(&labels, labels.stable_hash())
+            let pairs = || ts.labels.iter().map(|l| (l.name, l.value));
+            app.find_with(stable_hash_of(pairs()), |l| l.eq_pairs(pairs()))
         } else {
             None
+        };
+        let labels = match &handle {
+            Some(h) => h.labels().clone(),
+            None => series_labels(ctx.tenant, &ts.labels)?,
         };
         let limited = if n > 0 && handle.is_none() {
             series_limit(head, &labels, per_user, per_metric)

@@ -199,6 +199,13 @@ impl<'a> HeadAppender<'a> {
             .map(SeriesHandle)
     }
 
+    /// [`find`](Self::find) for a caller that has no [`Labels`] yet: the series whose
+    /// labels' stable hash is `hash` and whose labels satisfy `eq` (for example
+    /// [`Labels::eq_pairs`] with the label pairs of a request).
+    pub fn find_with(&self, hash: u64, eq: impl Fn(&Labels) -> bool) -> Option<SeriesHandle> {
+        self.head.series.get_by(hash, eq).map(SeriesHandle)
+    }
+
     /// Adds a float sample to the series with `labels` like [`append`](Self::append), and
     /// returns a handle to the series for [`append_to`](Self::append_to).
     pub fn append_new(

@@ -66,8 +66,14 @@ impl SeriesMap {
 
     /// The series with `labels`, whose stable hash is `hash`.
     pub fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        self.get_by(hash, |l| l == labels)
+    }
+
+    /// The series whose labels' stable hash is `hash` and whose labels satisfy `eq`.
+    #[inline]
+    pub fn get_by(&self, hash: u64, eq: impl Fn(&Labels) -> bool) -> Option<Arc<MemSeries>> {
         read(stripe_of(&self.by_hash, hash))
-            .find(mix(hash), |s| s.labels_hash == hash && s.labels == *labels)
+            .find(mix(hash), |s| s.labels_hash == hash && eq(&s.labels))
             .cloned()
     }
 

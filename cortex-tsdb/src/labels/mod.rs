@@ -13,7 +13,7 @@ mod validate;
 pub use format::{write_go_quoted, write_labels};
 pub use matcher::{MatchType, Matcher};
 pub use selector::{SelectorError, parse_selector, unquote_go_string};
-pub use set::{Iter, Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use set::{Iter, Label, Labels, LabelsBuilder, METRIC_NAME, stable_hash_of};
 pub use validate::{is_valid_legacy_metric_name, is_valid_legacy_name, validate_labels};
 
 /// Why a label set or matcher could not be built.

@@ -155,6 +155,23 @@ impl Labels {
     }
 
     /// [`Labels::stable_hash`] fed piece by piece, for sets too large for its buffer.
+    /// True when the set holds exactly `pairs`, in order, compared without building a
+    /// set. A pair with an empty value never matches (a set holds none), so pairs that
+    /// [`Labels::from_sorted`] would have to clean up or refuse never match.
+    pub fn eq_pairs<'a, I>(&self, pairs: I) -> bool
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut mine = self.iter();
+        for (n, v) in pairs {
+            match mine.next() {
+                Some(l) if l.name == n && l.value == v => {}
+                _ => return false,
+            }
+        }
+        mine.next().is_none()
+    }
+
     fn stable_hash_streaming(&self) -> u64 {
         let mut h = xxhash_rust::xxh64::Xxh64::new(0);
         for l in self.iter() {
@@ -334,6 +351,38 @@ impl LabelsBuilder {
     }
 }
 
+/// [`Labels::stable_hash`] of the set `pairs` make (sorted by name with unique names;
+/// pairs with an empty value are skipped, as a set drops them), without building it.
+pub fn stable_hash_of<'a, I>(pairs: I) -> u64
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+    I::IntoIter: Clone,
+{
+    let pairs = pairs.into_iter().filter(|(_, v)| !v.is_empty());
+    let mut buf = [0u8; STABLE_HASH_BUF];
+    let mut n = 0;
+    for (name, value) in pairs.clone() {
+        for s in [name, value] {
+            let end = n + s.len();
+            let Some(dst) = buf.get_mut(n..end + 1) else {
+                // Too long for one pass: stream the same bytes.
+                let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+                for (name, value) in pairs {
+                    h.update(name.as_bytes());
+                    h.update(&[0xff]);
+                    h.update(value.as_bytes());
+                    h.update(&[0xff]);
+                }
+                return h.digest();
+            };
+            dst[..s.len()].copy_from_slice(s.as_bytes());
+            dst[s.len()] = 0xff;
+            n = end + 1;
+        }
+    }
+    xxhash_rust::xxh64::xxh64(&buf[..n], 0)
+}
+
 /// Bytes of a set being packed by [`Labels::from_sorted`]: on the stack while they fit,
 /// so the set costs one allocation of exactly its size.
 struct Packer {
@@ -473,6 +522,28 @@ mod tests {
             assert_eq!(sorted, Labels::from_pairs(pairs).unwrap(), "{value_len}");
             assert_eq!(sorted.get("c"), (value_len > 0).then_some(v.as_str()));
         }
+    }
+
+    #[test]
+    fn pairs_hash_and_compare_like_the_set_they_make() {
+        for value_len in [0usize, 1, 100, 250, 251, 300, 600] {
+            let v = "v".repeat(value_len);
+            let pairs = [("__name__", "m"), ("a", v.as_str()), ("b", ""), ("c", "x")];
+            let set = Labels::from_sorted(pairs).unwrap();
+            assert_eq!(stable_hash_of(pairs), set.stable_hash(), "{value_len}");
+            let kept: Vec<_> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+            assert!(set.eq_pairs(kept.iter().copied()), "{value_len}");
+            // With the empty value still in, the pairs are not the set's.
+            assert!(!set.eq_pairs(pairs));
+            assert!(!set.eq_pairs(pairs[..3].iter().copied()));
+            assert!(!set.eq_pairs([("__name__", "m"), ("a", "w"), ("c", "x")]));
+            let mut longer = pairs.to_vec();
+            longer.push(("d", "1"));
+            assert!(!set.eq_pairs(longer));
+        }
+        assert_eq!(stable_hash_of([("a", "")]), Labels::empty().stable_hash());
+        assert!(Labels::empty().eq_pairs([]));
+        assert!(!Labels::empty().eq_pairs([("a", "")]));
     }
 
     #[test]
