@@ -273,10 +273,19 @@ fn series_limits_refuse_new_series_only() {
     assert_eq!(stats.discarded(DiscardReason::PerMetricSeriesLimit), 2);
     assert_eq!(stats.discarded(DiscardReason::PerUserSeriesLimit), 1);
     assert_eq!(stats.samples, 3);
-    // Existing series still take samples at the limit.
+    // Existing series still take samples at the limit, also when sent with an empty
+    // label the set drops.
     ing.push(
         "t",
         &request(vec![series(&[("__name__", "b")], &[(3000, 1.0)])]),
+    )
+    .unwrap();
+    ing.push(
+        "t",
+        &request(vec![series(
+            &[("__name__", "b"), ("empty", "")],
+            &[(3500, 1.0)],
+        )]),
     )
     .unwrap();
     let err = ing

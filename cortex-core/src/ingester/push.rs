@@ -118,7 +118,15 @@ pub(crate) fn append_request(
         };
         let labels = match &handle {
             Some(h) => h.labels().clone(),
-            None => series_labels(ctx.tenant, &ts.labels)?,
+            None => {
+                let labels = series_labels(ctx.tenant, &ts.labels)?;
+                if n > 0 {
+                    // Pairs the set had to clean up (empty values) can still name a
+                    // known series, which must not count against the series limits.
+                    handle = app.find(&labels, labels.stable_hash());
+                }
+                labels
+            }
         };
         let limited = if n > 0 && handle.is_none() {
             series_limit(head, &labels, per_user, per_metric)
