@@ -4,9 +4,10 @@
 //! The label sets (about ten labels each, realistic cardinalities) are written to a file
 //! in the format promtool reads: one JSON object per line. Both engines then ingest the
 //! same workload the same way: shards of 1000 series, each shard committing one scrape at
-//! a time (100 scrapes per round, 30 s apart, series references cached after the first
-//! append), on as many threads as the machine has cores, with the WAL on and compaction
-//! off. Then each reopens the data directory, replaying its WAL.
+//! a time (100 scrapes per round, 30 s apart, series handles cached after the first
+//! append, as promtool caches series references), on as many threads as the machine has
+//! cores, with the WAL on and compaction off. Then each reopens the data directory,
+//! replaying its WAL.
 //!
 //! ```text
 //! tsdb-bench-write [--series N] [--scrapes S] [--out DIR] [--no-prometheus]
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cortex_tsdb::db::{Db, DbOptions};
+use cortex_tsdb::head::SeriesHandle;
 use cortex_tsdb::labels::Labels;
 
 const TIME_DELTA: i64 = 30_000;
@@ -108,11 +110,11 @@ fn ingest(db: &Arc<Db>, labels: &Arc<Vec<Labels>>, scrapes: usize) -> u64 {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shards = labels.len().div_ceil(SHARD);
     let mut total = 0u64;
-    let mut refs: Vec<Vec<u64>> = vec![Vec::new(); shards];
+    let mut refs: Vec<Vec<SeriesHandle>> = vec![Vec::new(); shards];
     let mut round = 0;
     while round < scrapes {
         let next = Arc::new(AtomicUsize::new(0));
-        let results: Vec<(usize, Vec<u64>, u64)> = std::thread::scope(|s| {
+        let results: Vec<(usize, Vec<SeriesHandle>, u64)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|_| {
                     let next = next.clone();
@@ -135,10 +137,10 @@ fn ingest(db: &Arc<Db>, labels: &Arc<Vec<Labels>>, scrapes: usize) -> u64 {
                                 value += 1000;
                                 let mut app = db.appender();
                                 for (j, l) in batch.iter().enumerate() {
-                                    if let Some(r) = my_refs.get(j) {
-                                        app.append_ref(*r, ts, value as f64).unwrap();
+                                    if let Some(h) = my_refs.get(j) {
+                                        app.append_to(h, ts, value as f64).unwrap();
                                     } else {
-                                        my_refs.push(app.append(l, ts, value as f64).unwrap());
+                                        my_refs.push(app.append_new(l, ts, value as f64).unwrap());
                                     }
                                     n += 1;
                                 }
