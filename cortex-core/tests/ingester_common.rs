@@ -58,6 +58,15 @@ pub fn tsdb_config(dir: &Path) -> TsdbConfig {
     }
 }
 
+/// An ingester with default limits, its TSDBs and a local bucket under `dir`.
+pub fn open_default(dir: &Path) -> Arc<Ingester> {
+    open(
+        tsdb_config(dir),
+        Bucket::local(&dir.join("bucket")).unwrap(),
+        StaticLimits::default(),
+    )
+}
+
 pub fn open(tsdb: TsdbConfig, bucket: Bucket, limits: StaticLimits) -> Arc<Ingester> {
     open_with(tsdb, bucket, Arc::new(limits))
 }

@@ -15,11 +15,7 @@ use ingester_common::*;
 #[test]
 fn pushed_samples_are_read_back_from_the_tenant_db() {
     let dir = tempfile::tempdir().unwrap();
-    let ing = open(
-        tsdb_config(dir.path()),
-        Bucket::local(&dir.path().join("bucket")).unwrap(),
-        StaticLimits::default(),
-    );
+    let ing = open_default(dir.path());
     let req = request(vec![
         series(
             &[("__name__", "up"), ("job", "a")],
@@ -57,11 +53,7 @@ fn pushed_samples_are_read_back_from_the_tenant_db() {
 #[test]
 fn active_series_are_those_with_a_stored_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let ing = open(
-        tsdb_config(dir.path()),
-        Bucket::local(&dir.path().join("bucket")).unwrap(),
-        StaticLimits::default(),
-    );
+    let ing = open_default(dir.path());
     let t0 = 10 * HOUR;
     let req = request(vec![
         series(&[("__name__", "up"), ("job", "a")], &[(t0, 1.0)]),
@@ -83,11 +75,7 @@ fn active_series_are_those_with_a_stored_sample() {
 #[test]
 fn refused_samples_are_counted_and_the_rest_is_committed() {
     let dir = tempfile::tempdir().unwrap();
-    let ing = open(
-        tsdb_config(dir.path()),
-        Bucket::local(&dir.path().join("bucket")).unwrap(),
-        StaticLimits::default(),
-    );
+    let ing = open_default(dir.path());
     let t0 = 10 * HOUR;
     ing.push(
         "t",
@@ -156,11 +144,7 @@ fn refused_samples_are_counted_and_the_rest_is_committed() {
 #[test]
 fn known_series_are_found_by_their_label_pairs_and_bad_pairs_still_fail() {
     let dir = tempfile::tempdir().unwrap();
-    let ing = open(
-        tsdb_config(dir.path()),
-        Bucket::local(&dir.path().join("bucket")).unwrap(),
-        StaticLimits::default(),
-    );
+    let ing = open_default(dir.path());
     let t0 = 10 * HOUR;
     let up = [("__name__", "up"), ("job", "a")];
     ing.push("t", &request(vec![series(&up, &[(t0, 1.0)])]))
