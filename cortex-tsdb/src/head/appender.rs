@@ -135,9 +135,9 @@ impl AppendBuffers {
     }
 }
 
-/// A series of the head, found by [`HeadAppender::find`] or made by
-/// [`HeadAppender::create`]: samples added with [`HeadAppender::append_to`] skip looking
-/// it up again.
+/// A series of the head, found by [`HeadAppender::find`] or
+/// [`HeadAppender::find_with`], or returned by [`HeadAppender::append_new`]: samples added
+/// with [`HeadAppender::append_to`] skip looking it up again.
 #[derive(Clone)]
 pub struct SeriesHandle(Arc<MemSeries>);
 
@@ -186,7 +186,8 @@ impl<'a> HeadAppender<'a> {
         // Refused before the series exists, so a sample out of bounds creates none.
         self.check_bounds(t)?;
         let series = self.series_for(labels)?;
-        self.add_or_recreate(series, t, Value::Float(v))
+        let fresh = self.add_or_recreate(&series, t, Value::Float(v))?;
+        Ok(fresh.unwrap_or(series).series_ref)
     }
 
     /// The existing series with `labels`, whose [`Labels::stable_hash`] is `hash` (the
@@ -216,21 +217,13 @@ impl<'a> HeadAppender<'a> {
     ) -> Result<SeriesHandle, AppendError> {
         self.check_bounds(t)?;
         let series = self.series_for(labels)?;
-        match self.add(Arc::clone(&series), t, Value::Float(v)) {
-            Ok(()) => Ok(SeriesHandle(series)),
-            Err(Added::Removed(value)) => {
-                let fresh = self.series_for(labels)?;
-                self.add(Arc::clone(&fresh), t, value)
-                    .map_err(|e| e.into_error(t, self.head))?;
-                Ok(SeriesHandle(fresh))
-            }
-            Err(e) => Err(e.into_error(t, self.head)),
-        }
+        let fresh = self.add_or_recreate(&series, t, Value::Float(v))?;
+        Ok(SeriesHandle(fresh.unwrap_or(series)))
     }
 
     /// Adds a float sample to the series of `handle`.
     pub fn append_to(&mut self, handle: &SeriesHandle, t: i64, v: f64) -> Result<(), AppendError> {
-        self.add_or_recreate(Arc::clone(&handle.0), t, Value::Float(v))
+        self.add_or_recreate(&handle.0, t, Value::Float(v))
             .map(|_| ())
     }
 
@@ -253,7 +246,8 @@ impl<'a> HeadAppender<'a> {
         h: &Histogram,
     ) -> Result<u64, AppendError> {
         let series = self.series_for(labels)?;
-        self.add_or_recreate(series, t, Value::Histogram(Box::new(h.clone())))
+        let fresh = self.add_or_recreate(&series, t, Value::Histogram(Box::new(h.clone())))?;
+        Ok(fresh.unwrap_or(series).series_ref)
     }
 
     /// Adds a float native histogram sample.
@@ -264,7 +258,8 @@ impl<'a> HeadAppender<'a> {
         h: &FloatHistogram,
     ) -> Result<u64, AppendError> {
         let series = self.series_for(labels)?;
-        self.add_or_recreate(series, t, Value::FloatHistogram(Box::new(h.clone())))
+        let fresh = self.add_or_recreate(&series, t, Value::FloatHistogram(Box::new(h.clone())))?;
+        Ok(fresh.unwrap_or(series).series_ref)
     }
 
     /// Number of samples waiting for commit.
@@ -292,21 +287,20 @@ impl<'a> HeadAppender<'a> {
     }
 
     /// [`add`](Self::add), and when the series was garbage-collected since it was looked
-    /// up, add to a fresh series with the same labels instead; the reference of the
-    /// series that took the sample.
+    /// up, add to a fresh series with the same labels instead: that series is returned
+    /// (`None` when `series` took the sample).
     fn add_or_recreate(
         &mut self,
-        series: Arc<MemSeries>,
+        series: &Arc<MemSeries>,
         t: i64,
         value: Value,
-    ) -> Result<u64, AppendError> {
-        match self.add(Arc::clone(&series), t, value) {
-            Ok(()) => Ok(series.series_ref),
+    ) -> Result<Option<Arc<MemSeries>>, AppendError> {
+        match self.add(Arc::clone(series), t, value) {
+            Ok(()) => Ok(None),
             Err(Added::Removed(value)) => {
                 let fresh = self.series_for(&series.labels)?;
-                let r = fresh.series_ref;
-                self.add(fresh, t, value)
-                    .map(|()| r)
+                self.add(Arc::clone(&fresh), t, value)
+                    .map(|()| Some(fresh))
                     .map_err(|e| e.into_error(t, self.head))
             }
             Err(e) => Err(e.into_error(t, self.head)),
