@@ -281,7 +281,13 @@ impl<'a> Reader<'a> {
     /// Reads a length-delimited UTF-8 string.
     #[inline]
     pub fn str(&mut self) -> Result<&'a str, WireError> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| WireError::InvalidUtf8)
+        let b = self.bytes()?;
+        // Label names and most values are ASCII, which checks a word at a time.
+        if b.is_ascii() {
+            // SAFETY: ASCII bytes are valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(b) });
+        }
+        std::str::from_utf8(b).map_err(|_| WireError::InvalidUtf8)
     }
 
     /// Skips the value of a field with wire type `wt` (an unknown field).
@@ -539,6 +545,29 @@ mod tests {
         }
         assert_eq!(enc(u64::MAX).len(), 10);
         assert_eq!(enc(300), vec![0xac, 0x02]);
+    }
+
+    #[test]
+    fn strings_must_be_utf8() {
+        let read = |b: &[u8]| {
+            let mut buf = enc(b.len() as u64);
+            buf.extend_from_slice(b);
+            Reader::new(&buf).str().map(str::to_string)
+        };
+        assert_eq!(read(b""), Ok(String::new()));
+        assert_eq!(
+            read(b"node_cpu_seconds_total"),
+            Ok("node_cpu_seconds_total".into())
+        );
+        assert_eq!(read("größe ☃".as_bytes()), Ok("größe ☃".into()));
+        for bad in [
+            &b"\xff"[..],
+            b"abc\xc3",
+            b"long ascii prefix then \xe2\x82",
+            b"\xed\xa0\x80",
+        ] {
+            assert_eq!(read(bad), Err(WireError::InvalidUtf8), "{bad:?}");
+        }
     }
 
     #[test]

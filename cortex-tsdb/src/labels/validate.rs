@@ -8,22 +8,53 @@ use super::{LabelError, Labels, METRIC_NAME};
 
 /// True when `name` is a legacy label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn is_valid_legacy_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() || b == b'_' => {}
-        _ => return false,
-    }
-    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    matches_classes(name, FIRST, NAME)
 }
 
 /// True when `name` is a legacy metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_valid_legacy_metric_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphabetic() || b == b'_' || b == b':' => {}
-        _ => return false,
+    matches_classes(name, METRIC_FIRST, METRIC)
+}
+
+/// Character classes of legacy names, as bits of [`CLASSES`]: allowed first in a label
+/// name, anywhere in a label name, first in a metric name, anywhere in a metric name.
+const FIRST: u8 = 1;
+const NAME: u8 = 2;
+const METRIC_FIRST: u8 = 4;
+const METRIC: u8 = 8;
+
+/// The classes of every byte: one table lookup per byte instead of a chain of range
+/// tests (these checks run on every label of every pushed series).
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alpha = c.is_ascii_alphabetic() || c == b'_';
+        let digit = c.is_ascii_digit();
+        if alpha {
+            t[b] |= FIRST | NAME | METRIC_FIRST | METRIC;
+        }
+        if digit {
+            t[b] |= NAME | METRIC;
+        }
+        if c == b':' {
+            t[b] |= METRIC_FIRST | METRIC;
+        }
+        b += 1;
     }
-    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+    t
+};
+
+#[inline]
+fn matches_classes(name: &str, first: u8, rest: u8) -> bool {
+    match name.as_bytes().split_first() {
+        Some((&b, tail)) => {
+            CLASSES[usize::from(b)] & first != 0
+                && tail.iter().all(|&c| CLASSES[usize::from(c)] & rest != 0)
+        }
+        None => false,
+    }
 }
 
 /// Checks a set against the legacy rules: it has a metric name, the metric name and every
@@ -61,6 +92,26 @@ mod tests {
         }
         assert!(is_valid_legacy_metric_name("job:rate5m:sum"));
         assert!(!is_valid_legacy_metric_name("5m"));
+    }
+
+    /// The class table agrees with the rules spelled out, for every byte first and
+    /// after a valid first byte.
+    #[test]
+    fn class_table_matches_the_rules() {
+        let name_first = |c: u8| c.is_ascii_alphabetic() || c == b'_';
+        let name_rest = |c: u8| name_first(c) || c.is_ascii_digit();
+        let metric_first = |c: u8| name_first(c) || c == b':';
+        let metric_rest = |c: u8| name_rest(c) || c == b':';
+        for c in 0u8..=127 {
+            let first = String::from(char::from(c));
+            assert_eq!(is_valid_legacy_name(&first), name_first(c), "{c}");
+            assert_eq!(is_valid_legacy_metric_name(&first), metric_first(c), "{c}");
+            let later = format!("a{}", char::from(c));
+            assert_eq!(is_valid_legacy_name(&later), name_rest(c), "{c}");
+            assert_eq!(is_valid_legacy_metric_name(&later), metric_rest(c), "{c}");
+        }
+        assert!(!is_valid_legacy_metric_name(""));
+        assert!(!is_valid_legacy_metric_name("up\u{e9}"));
     }
 
     #[test]
