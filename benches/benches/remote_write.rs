@@ -73,7 +73,8 @@ fn request(sets: &[Vec<(String, String)>], protocol: Protocol) -> WriteRequest<'
                 samples: vec![Sample {
                     timestamp: 1_700_000_000_000 + (i as i64 % 15) * 1000,
                     value: (i * 7919 % 100_000) as f64 * 1.25,
-                }],
+                }]
+                .into(),
                 ..TimeSeries::default()
             })
             .collect(),

@@ -102,7 +102,8 @@ fn rich(v2: bool) -> WriteRequest<'static> {
                 l("__name__", "up"),
                 l("instance", "a:9090"),
                 l("job", "node"),
-            ],
+            ]
+            .into(),
             samples: vec![
                 Sample {
                     timestamp: 1_700_000_000_000,
@@ -120,16 +121,18 @@ fn rich(v2: bool) -> WriteRequest<'static> {
                     timestamp: 0,
                     value: f64::from_bits(0x7ff8_0000_dead_beef),
                 },
-            ],
+            ]
+            .into(),
             metadata: md("up", MetricType::Gauge),
             ..TimeSeries::default()
         },
         TimeSeries {
-            labels: vec![l("__name__", "requests_total"), l("path", "/api/v1/push")],
+            labels: vec![l("__name__", "requests_total"), l("path", "/api/v1/push")].into(),
             samples: vec![Sample {
                 timestamp: 42,
                 value: 1e300,
-            }],
+            }]
+            .into(),
             exemplars: vec![
                 Exemplar {
                     labels: vec![l("trace_id", "abc123"), l("span_id", "")],
@@ -147,7 +150,7 @@ fn rich(v2: bool) -> WriteRequest<'static> {
             ..TimeSeries::default()
         },
         TimeSeries {
-            labels: vec![l("__name__", "latency"), l("", "empty name")],
+            labels: vec![l("__name__", "latency"), l("", "empty name")].into(),
             histograms: vec![
                 HistogramSample {
                     timestamp: 100,
@@ -182,7 +185,8 @@ fn rich(v2: bool) -> WriteRequest<'static> {
             samples: vec![Sample {
                 timestamp: 1,
                 value: 2.0,
-            }],
+            }]
+            .into(),
             ..TimeSeries::default()
         },
     ];
@@ -260,7 +264,7 @@ fn v1_encoder_drops_what_only_v2_carries() {
     for (g, w) in got.timeseries.iter().zip(&req.timeseries) {
         assert_eq!(g.metadata, None);
         assert_eq!(g.created_timestamp, 0);
-        assert_eq!(g.labels, w.labels);
+        assert_eq!(g.labels[..], w.labels[..]);
     }
 }
 
@@ -316,11 +320,12 @@ fn v1_hand_assembled_bytes_decode_and_encode_identically() {
     let req = decode_v1(&bytes).unwrap();
     let want = WriteRequest {
         timeseries: vec![TimeSeries {
-            labels: vec![l("__name__", "up")],
+            labels: vec![l("__name__", "up")].into(),
             samples: vec![Sample {
                 timestamp: 1000,
                 value: 1.0,
-            }],
+            }]
+            .into(),
             ..TimeSeries::default()
         }],
         metadata: vec![MetricMetadata {
@@ -393,7 +398,7 @@ fn v1_hand_assembled_histograms_and_exemplars() {
     let bytes = ld(0x0a, &series);
     let req = decode_v1(&bytes).unwrap();
     let ts = &req.timeseries[0];
-    assert_eq!(ts.labels, vec![l("h", "")]);
+    assert_eq!(ts.labels.as_slice(), [l("h", "")]);
     assert_eq!(
         ts.exemplars,
         vec![Exemplar {
@@ -481,11 +486,12 @@ fn v2_hand_assembled_bytes() {
     let req = decode_v2(&bytes).unwrap();
     assert_eq!(req.protocol, Protocol::V2);
     let want = TimeSeries {
-        labels: vec![l("__name__", "x_total")],
+        labels: vec![l("__name__", "x_total")].into(),
         samples: vec![Sample {
             timestamp: 10,
             value: 2.5,
-        }],
+        }]
+        .into(),
         exemplars: vec![Exemplar {
             labels: vec![l("trace_id", "0af7")],
             value: 1.0,
@@ -512,7 +518,7 @@ fn v2_hand_assembled_bytes() {
         &ld(0x2a, &series),
     ]);
     let req = decode_v2(&bytes).unwrap();
-    assert_eq!(req.timeseries[0].labels, vec![l("a", "b")]);
+    assert_eq!(req.timeseries[0].labels.as_slice(), [l("a", "b")]);
     assert_eq!(req.timeseries[0].created_timestamp, 11);
     assert_eq!(req.timeseries[0].metadata, None);
 }
@@ -556,10 +562,10 @@ fn unknown_fields_are_skipped_at_every_level() {
     let bytes = cat(&[&u, &[0x10, 0x01], &ld(0x0a, &series), &u]);
     let req = decode_v1(&bytes).unwrap();
     let ts = &req.timeseries[0];
-    assert_eq!(ts.labels, vec![l("a", "b")]);
+    assert_eq!(ts.labels.as_slice(), [l("a", "b")]);
     assert_eq!(
-        ts.samples,
-        vec![Sample {
+        ts.samples.as_slice(),
+        [Sample {
             timestamp: 2,
             value: 1.0
         }]
@@ -596,7 +602,7 @@ fn unknown_fields_are_skipped_at_every_level() {
         &ld(0x0a, b"reserved"),
     ]);
     let req = decode_v2(&bytes).unwrap();
-    assert_eq!(req.timeseries[0].labels, vec![l("x", "x")]);
+    assert_eq!(req.timeseries[0].labels.as_slice(), [l("x", "x")]);
     assert_eq!(
         req.timeseries[0].metadata.unwrap().metric_type,
         MetricType::Gauge
@@ -755,6 +761,7 @@ fn decode_request_negotiates_decompresses_and_decodes() {
         content_encoding: Some("snappy"),
         remote_write_version: Some("2.0.0"),
     };
+    drop(got);
     let got = decode_request(&body, &headers, DEFAULT_MAX_RECV_MSG_SIZE, &mut scratch).unwrap();
     assert_same(&got, &req);
     assert_eq!(
@@ -775,6 +782,7 @@ fn decode_request_negotiates_decompresses_and_decodes() {
     );
 
     // Over the limit: 413, whatever the content.
+    drop(got);
     let err = decode_request(&body, &headers, raw.len() - 1, &mut scratch).unwrap_err();
     assert_eq!(err.http_status(), 413);
     // A v2 body declared as v1 has only fields unknown to 1.0: it decodes as an empty
@@ -786,6 +794,7 @@ fn decode_request_negotiates_decompresses_and_decodes() {
     let got = decode_request(&body, &v1_headers, DEFAULT_MAX_RECV_MSG_SIZE, &mut scratch).unwrap();
     assert!(got.timeseries.is_empty() && got.protocol == Protocol::V1);
     // Unsnappied protobuf is corrupt snappy.
+    drop(got);
     let err = decode_request(&raw, &headers, DEFAULT_MAX_RECV_MSG_SIZE, &mut scratch).unwrap_err();
     assert!(matches!(err, DecodeError::Snappy(_)), "{err}");
     // Decompression into a reused, larger scratch yields exactly the message.
@@ -808,11 +817,13 @@ fn large_request_round_trips() {
                     l("__name__", n),
                     l("job", "bench"),
                     l("instance", "host:9100"),
-                ],
+                ]
+                .into(),
                 samples: vec![Sample {
                     timestamp: i as i64,
                     value: i as f64,
-                }],
+                }]
+                .into(),
                 ..TimeSeries::default()
             })
             .collect(),

@@ -234,10 +234,10 @@ impl Faulty {
 }
 
 impl IngesterApi for Faulty {
-    fn push<'a>(
+    fn push<'a, 'r>(
         &'a self,
         tenant: &'a str,
-        req: &'a WriteRequest<'a>,
+        req: &'a WriteRequest<'r>,
         source: PushSource,
     ) -> ApiFuture<'a, PushStats> {
         Box::pin(async move {
@@ -317,10 +317,10 @@ struct Counting {
 }
 
 impl IngesterApi for Counting {
-    fn push<'a>(
+    fn push<'a, 'r>(
         &'a self,
         _tenant: &'a str,
-        req: &'a WriteRequest<'a>,
+        req: &'a WriteRequest<'r>,
         _source: PushSource,
     ) -> ApiFuture<'a, PushStats> {
         self.series
@@ -665,7 +665,7 @@ async fn a_series_goes_to_the_replicas_the_ring_names_for_its_token() {
         },
     ];
     let one = request(vec![TimeSeries {
-        labels: labels.to_vec(),
+        labels: labels.to_vec().into(),
         ..series(&[], &[(1, 1.0)])
     }]);
     rep.push(TENANT, &one, PushSource::Api).await.unwrap();

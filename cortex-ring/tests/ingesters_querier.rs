@@ -56,10 +56,10 @@ impl Switchable {
 }
 
 impl IngesterApi for Switchable {
-    fn push<'a>(
+    fn push<'a, 'r>(
         &'a self,
         tenant: &'a str,
-        req: &'a WriteRequest<'a>,
+        req: &'a WriteRequest<'r>,
         source: PushSource,
     ) -> ApiFuture<'a, PushStats> {
         Box::pin(async move {

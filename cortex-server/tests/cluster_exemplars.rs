@@ -66,7 +66,8 @@ fn body(t: i64) -> Vec<u8> {
                     name: "job",
                     value: "api",
                 },
-            ],
+            ]
+            .into(),
             samples: (0..2)
                 .map(|i| Sample {
                     timestamp: t + i * 15_000,

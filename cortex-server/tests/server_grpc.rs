@@ -56,11 +56,13 @@ fn grpc_health_check_reports_serving() {
                 labels: vec![Label {
                     name: "__name__",
                     value: "via_grpc",
-                }],
+                }]
+                .into(),
                 samples: vec![Sample {
                     timestamp: now,
                     value: 7.0,
-                }],
+                }]
+                .into(),
                 ..TimeSeries::default()
             }],
             ..WriteRequest::default()

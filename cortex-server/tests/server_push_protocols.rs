@@ -35,7 +35,8 @@ fn remote_write_2_is_stored_and_counted() {
                     name: "job",
                     value: "api",
                 },
-            ],
+            ]
+            .into(),
             samples: vec![
                 Sample {
                     timestamp: t,
@@ -45,7 +46,8 @@ fn remote_write_2_is_stored_and_counted() {
                     timestamp: t + 1000,
                     value: 3.0,
                 },
-            ],
+            ]
+            .into(),
             exemplars: vec![Exemplar {
                 labels: vec![Label {
                     name: "trace_id",

@@ -36,7 +36,8 @@ fn body(tenant: &str, base: f64, t: i64) -> Vec<u8> {
                 name: "job",
                 value: job,
             },
-        ],
+        ]
+        .into(),
         samples: (0..10)
             .map(|i| Sample {
                 timestamp: t + i * 15_000,

@@ -89,7 +89,8 @@ impl<'w> BodyBuilder<'w> {
                     samples: vec![Sample {
                         timestamp: ts,
                         value: w.value(t, *generation, i, round),
-                    }],
+                    }]
+                    .into(),
                     ..Default::default()
                 });
                 if series.len() == self.batch {

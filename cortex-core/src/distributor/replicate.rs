@@ -23,6 +23,7 @@
 //!   first polled — and the timeout uses Tokio's timer, so the future must run inside a
 //!   Tokio runtime.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -145,10 +146,10 @@ impl Replicator {
     /// sample of its series, so every float and histogram sample, exemplar and
     /// metadata entry counted here was acknowledged by a quorum. The `failed_*` and
     /// `discarded` fields stay zero: refusals fail the push instead.
-    pub async fn push(
+    pub async fn push<'r>(
         &self,
         tenant: &str,
-        req: &WriteRequest<'_>,
+        req: &WriteRequest<'r>,
         source: PushSource,
     ) -> Result<PushStats, ReplicateError> {
         let n_series = req.timeseries.len();
@@ -174,10 +175,20 @@ impl Replicator {
             .map_err(ReplicateError::Ring)?;
         let (batches, mut items) = group(&targets, n_items)?;
 
-        let subs: Vec<WriteRequest<'_>> = batches
-            .iter()
-            .map(|b| sub_request(req, n_series, &b.items))
-            .collect();
+        // One ingester taking everything (the single binary) gets the request itself;
+        // otherwise each gets a request of its series and metadata.
+        let whole = match batches.as_slice() {
+            [only] => only.items.iter().copied().eq(0..n_items),
+            _ => false,
+        };
+        let subs: Vec<Cow<'_, WriteRequest<'r>>> = if whole {
+            vec![Cow::Borrowed(req)]
+        } else {
+            batches
+                .iter()
+                .map(|b| Cow::Owned(sub_request(req, n_series, &b.items)))
+                .collect()
+        };
         let clients: Vec<Arc<dyn IngesterApi>> =
             batches.iter().map(|b| self.client(b.addr)).collect();
         let timeout = self.remote_timeout;

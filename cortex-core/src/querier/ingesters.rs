@@ -230,7 +230,8 @@ mod tests {
                         name: "job",
                         value: job,
                     },
-                ],
+                ]
+                .into(),
                 samples: times
                     .iter()
                     .map(|&timestamp| Sample {

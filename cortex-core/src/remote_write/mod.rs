@@ -25,6 +25,7 @@ pub use v1::{decode_v1, encode_v1};
 pub use v2::{WrittenCounts, decode_v2, encode_v2};
 
 use cortex_tsdb::histogram::{FloatHistogram, Histogram};
+use smallvec::SmallVec;
 
 /// One label as received: not yet validated, in the order the sender gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,9 +160,9 @@ pub struct MetricMetadata<'a> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TimeSeries<'a> {
     /// The series' labels, unvalidated, in the order sent.
-    pub labels: Vec<Label<'a>>,
+    pub labels: SeriesLabels<'a>,
     /// Float samples, in the order sent.
-    pub samples: Vec<Sample>,
+    pub samples: SeriesSamples,
     /// Native histogram samples, in the order sent.
     pub histograms: Vec<HistogramSample>,
     /// Exemplars.
@@ -171,6 +172,17 @@ pub struct TimeSeries<'a> {
     /// Remote write 2.0's created timestamp (ms), 0 when not sent.
     pub created_timestamp: i64,
 }
+
+/// Labels a series keeps inline; a series with more allocates them.
+pub const INLINE_LABELS: usize = 12;
+
+/// A series' labels: inline up to [`INLINE_LABELS`], so that decoding a request does not
+/// allocate per series (build one from a `Vec` with `.into()`).
+pub type SeriesLabels<'a> = SmallVec<[Label<'a>; INLINE_LABELS]>;
+
+/// A series' float samples: one inline (remote write sends most series with a single
+/// sample per request), more on the heap.
+pub type SeriesSamples = SmallVec<[Sample; 1]>;
 
 /// Which protocol a request came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -223,7 +235,7 @@ impl TimeSeries<'_> {
         let histogram = |a: &HistogramSample, b: &HistogramSample| {
             a.timestamp == b.timestamp && histogram_bits(&a.value) == histogram_bits(&b.value)
         };
-        self.labels == other.labels
+        self.labels[..] == other.labels[..]
             && self.metadata == other.metadata
             && self.created_timestamp == other.created_timestamp
             && all_pairs(&self.samples, &other.samples, sample)

@@ -15,6 +15,8 @@
 //! repeated fields so its vectors are allocated at their final size. Unknown fields
 //! are skipped; a known field with the wrong wire type is an error.
 
+use smallvec::SmallVec;
+
 use super::error::DecodeError;
 use super::histogram::{decode_histogram, encode_histogram};
 use super::wire::{
@@ -64,8 +66,8 @@ fn decode_request(buf: &[u8]) -> Result<WriteRequest<'_>, DecodeError> {
 pub(crate) fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
     let [n_labels, n_samples, n_exemplars, n_histograms] = count_fields(buf, [1, 2, 3, 4]);
     let mut ts = TimeSeries {
-        labels: Vec::with_capacity(n_labels),
-        samples: Vec::with_capacity(n_samples),
+        labels: SmallVec::with_capacity(n_labels),
+        samples: SmallVec::with_capacity(n_samples),
         exemplars: Vec::with_capacity(n_exemplars),
         histograms: Vec::with_capacity(n_histograms),
         metadata: None,

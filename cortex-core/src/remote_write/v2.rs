@@ -25,6 +25,7 @@
 //! The encoder writes both forms so either kind of receiver reads it.
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::error::DecodeError;
 use super::histogram::{decode_histogram, encode_histogram};
@@ -33,7 +34,8 @@ use super::wire::{
     put_packed_varints, put_varint, put_varint_field,
 };
 use super::{
-    Exemplar, Label, MetricMetadata, MetricType, Protocol, Sample, TimeSeries, WriteRequest,
+    Exemplar, Label, MetricMetadata, MetricType, Protocol, Sample, SeriesLabels, TimeSeries,
+    WriteRequest,
 };
 
 /// Response header: number of float samples written.
@@ -141,8 +143,8 @@ fn decode_series<'a>(
 ) -> Result<TimeSeries<'a>, DecodeError> {
     let [n_samples, n_histograms, n_exemplars] = count_fields(buf, [2, 3, 4]);
     let mut ts = TimeSeries {
-        labels: Vec::new(),
-        samples: Vec::with_capacity(n_samples),
+        labels: SmallVec::new(),
+        samples: SmallVec::with_capacity(n_samples),
         histograms: Vec::with_capacity(n_histograms),
         exemplars: Vec::with_capacity(n_exemplars),
         metadata: None,
@@ -219,7 +221,7 @@ fn decode_series<'a>(
 
 /// Resolves `labels_refs` pairs into labels.
 #[inline]
-fn resolve_labels<'a>(refs: &[u32], symbols: &[&'a str]) -> Result<Vec<Label<'a>>, DecodeError> {
+fn resolve_labels<'a>(refs: &[u32], symbols: &[&'a str]) -> Result<SeriesLabels<'a>, DecodeError> {
     let (pairs, rest) = refs.as_chunks::<2>();
     if !rest.is_empty() {
         return Err(DecodeError::OddLabelRefs {
@@ -227,7 +229,7 @@ fn resolve_labels<'a>(refs: &[u32], symbols: &[&'a str]) -> Result<Vec<Label<'a>
             count: refs.len(),
         });
     }
-    let mut labels = Vec::with_capacity(pairs.len());
+    let mut labels = SeriesLabels::with_capacity(pairs.len());
     for &[name, value] in pairs {
         let name = symbol(symbols, name, "label")?;
         let value = symbol(symbols, value, "label")?;
@@ -312,7 +314,7 @@ fn decode_exemplar<'a>(buf: &[u8], symbols: &[&'a str]) -> Result<Exemplar<'a>, 
         }
     }
     Ok(Exemplar {
-        labels: resolve_labels(&refs, symbols)?,
+        labels: resolve_labels(&refs, symbols)?.into_vec(),
         value,
         timestamp,
     })

@@ -17,7 +17,7 @@ fn l<'a>(name: &'a str, value: &'a str) -> Label<'a> {
 
 fn series<'a>(labels: &[Label<'a>], samples: &[i64]) -> TimeSeries<'a> {
     TimeSeries {
-        labels: labels.to_vec(),
+        labels: labels.into(),
         samples: samples
             .iter()
             .map(|&timestamp| Sample {
@@ -42,7 +42,7 @@ fn err_of(labels: &[Label<'_>], limits: &Limits) -> (String, Option<&'static str
 fn valid_series_passes_untouched() {
     let mut ts = series(&[l("__name__", "up"), l("job", "api")], &[NOW]);
     assert_eq!(check(&mut ts, &Limits::default()), Ok(()));
-    assert_eq!(ts.labels, [l("__name__", "up"), l("job", "api")]);
+    assert_eq!(ts.labels.as_slice(), [l("__name__", "up"), l("job", "api")]);
     let labels = series_labels(&ts).unwrap();
     assert_eq!(labels.to_string(), "{__name__=\"up\", job=\"api\"}");
 }
@@ -60,7 +60,7 @@ fn unsorted_labels_are_sorted_and_empty_values_dropped() {
     );
     assert_eq!(check(&mut ts, &Limits::default()), Ok(()));
     assert_eq!(
-        ts.labels,
+        ts.labels.as_slice(),
         [l("__name__", "up"), l("b", "1"), l("job", "api")]
     );
     assert!(series_labels(&ts).is_ok());
@@ -485,7 +485,7 @@ fn drop_labels_are_removed_before_validation() {
         &[NOW],
     );
     assert_eq!(check(&mut ts, &limits), Ok(()));
-    assert_eq!(ts.labels, [l("__name__", "up")]);
+    assert_eq!(ts.labels.as_slice(), [l("__name__", "up")]);
 
     // Dropping the metric name makes the series nameless.
     let drop_name = Limits {
@@ -540,9 +540,9 @@ fn request_keeps_valid_series_and_reports_first_error() {
     };
     let v = validate_request(&mut req, &limits, NOW).unwrap();
     assert_eq!(req.timeseries.len(), 2);
-    assert_eq!(req.timeseries[0].labels, [l("__name__", "ok1")]);
+    assert_eq!(req.timeseries[0].labels.as_slice(), [l("__name__", "ok1")]);
     assert_eq!(
-        req.timeseries[1].labels,
+        req.timeseries[1].labels.as_slice(),
         [l("__name__", "ok2"), l("job", "b")]
     );
     assert_eq!(req.metadata.len(), 1);

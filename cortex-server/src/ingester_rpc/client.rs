@@ -123,10 +123,10 @@ impl IngesterClient {
 }
 
 impl IngesterApi for IngesterClient {
-    fn push<'a>(
+    fn push<'a, 'r>(
         &'a self,
         tenant: &'a str,
-        req: &'a WriteRequest<'a>,
+        req: &'a WriteRequest<'r>,
         source: PushSource,
     ) -> ApiFuture<'a, PushStats> {
         Box::pin(async move {

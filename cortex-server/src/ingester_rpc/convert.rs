@@ -428,7 +428,8 @@ mod tests {
             labels: vec![Label {
                 name: "__name__",
                 value: "jobs_total",
-            }],
+            }]
+            .into(),
             metadata: Some(MetricMetadata {
                 metric_type: MetricType::Counter,
                 help: "Jobs.",

@@ -92,10 +92,10 @@ impl Unreachable {
 }
 
 impl IngesterApi for Unreachable {
-    fn push<'a>(
+    fn push<'a, 'r>(
         &'a self,
         _: &'a str,
-        _: &'a WriteRequest<'a>,
+        _: &'a WriteRequest<'r>,
         _: PushSource,
     ) -> ApiFuture<'a, PushStats> {
         self.fail()

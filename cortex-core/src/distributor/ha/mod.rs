@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn labels_come_from_the_first_series_and_the_replica_label_is_removed() {
         let series = |labels: Vec<Label<'static>>| TimeSeries {
-            labels,
+            labels: labels.into(),
             ..Default::default()
         };
         let l = |name: &'static str, value: &'static str| Label { name, value };

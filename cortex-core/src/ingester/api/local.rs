@@ -97,10 +97,10 @@ fn read_err(e: QuerierError) -> IngesterApiError {
 }
 
 impl IngesterApi for Ingester {
-    fn push<'a>(
+    fn push<'a, 'r>(
         &'a self,
         tenant: &'a str,
-        req: &'a WriteRequest<'a>,
+        req: &'a WriteRequest<'r>,
         source: PushSource,
     ) -> ApiFuture<'a, PushStats> {
         Box::pin(async move {
@@ -234,11 +234,13 @@ mod tests {
                 labels: vec![Label {
                     name: "__name__",
                     value: "up",
-                }],
+                }]
+                .into(),
                 samples: vec![Sample {
                     timestamp: t,
                     value: 1.0,
-                }],
+                }]
+                .into(),
                 ..TimeSeries::default()
             }],
             ..WriteRequest::default()

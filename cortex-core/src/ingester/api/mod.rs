@@ -242,10 +242,10 @@ pub trait IngesterApi: Send + Sync {
     /// unique, valid). Samples the ingester refuses (out of order, too old, over a
     /// series limit) fail the call with a 4xx [`IngesterApiError::Rejected`] after every
     /// other sample was stored; storage failures are 5xx.
-    fn push<'a>(
+    fn push<'a, 'r>(
         &'a self,
         tenant: &'a str,
-        req: &'a WriteRequest<'a>,
+        req: &'a WriteRequest<'r>,
         source: PushSource,
     ) -> ApiFuture<'a, PushStats>;
 
