@@ -116,8 +116,9 @@ pub(crate) fn append_request(
         } else {
             None
         };
-        let labels = match &handle {
-            Some(h) => h.labels().clone(),
+        // A known series lends its stored labels; only a new one gets a set built.
+        let built = match &handle {
+            Some(_) => None,
             None => {
                 let labels = series_labels(ctx.tenant, &ts.labels)?;
                 if n > 0 {
@@ -125,8 +126,13 @@ pub(crate) fn append_request(
                     // known series, which must not count against the series limits.
                     handle = app.find(&labels, labels.stable_hash());
                 }
-                labels
+                Some(labels)
             }
+        };
+        let labels = match (&built, &handle) {
+            (Some(l), _) => l,
+            (None, Some(h)) => h.labels(),
+            (None, None) => unreachable!("a series without a handle has built labels"),
         };
         let limited = if n > 0 && handle.is_none() {
             series_limit(head, &labels, per_user, per_metric)
@@ -143,12 +149,14 @@ pub(crate) fn append_request(
             continue;
         }
         let mut series_ref: Option<u64> = handle.as_ref().map(|h| h.series_ref());
+        // The series this request creates (its first sample did).
+        let mut created = None;
         for s in &ts.samples {
-            let res = match &handle {
+            let res = match handle.as_ref().or(created.as_ref()) {
                 Some(h) => app.append_to(h, s.timestamp, s.value),
-                None => app.append_new(&labels, s.timestamp, s.value).map(|h| {
+                None => app.append_new(labels, s.timestamp, s.value).map(|h| {
                     series_ref = Some(h.series_ref());
-                    handle = Some(h);
+                    created = Some(h);
                 }),
             };
             match res {
