@@ -64,12 +64,13 @@ fn decode_request(buf: &[u8]) -> Result<WriteRequest<'_>, DecodeError> {
 }
 
 pub(crate) fn decode_series(buf: &[u8]) -> Result<TimeSeries<'_>, DecodeError> {
-    let [n_labels, n_samples, n_exemplars, n_histograms] = count_fields(buf, [1, 2, 3, 4]);
+    // No counting pass: labels and one sample fit inline, and the rarer longer lists
+    // grow as they come.
     let mut ts = TimeSeries {
-        labels: SmallVec::with_capacity(n_labels),
-        samples: SmallVec::with_capacity(n_samples),
-        exemplars: Vec::with_capacity(n_exemplars),
-        histograms: Vec::with_capacity(n_histograms),
+        labels: SmallVec::new(),
+        samples: SmallVec::new(),
+        exemplars: Vec::new(),
+        histograms: Vec::new(),
         metadata: None,
         created_timestamp: 0,
     };
