@@ -135,7 +135,7 @@ pub(crate) fn append_request(
             (None, None) => unreachable!("a series without a handle has built labels"),
         };
         let limited = if n > 0 && handle.is_none() {
-            series_limit(head, &labels, per_user, per_metric)
+            series_limit(head, labels, per_user, per_metric)
         } else {
             None
         };
@@ -144,7 +144,7 @@ pub(crate) fn append_request(
             stats.failed_histograms += ts.histograms.len() as u64;
             stats.discard(reason, n);
             rej.note(reason, || {
-                limit_message(reason, &labels, per_user, per_metric, ctx.admin_message)
+                limit_message(reason, labels, per_user, per_metric, ctx.admin_message)
             });
             continue;
         }
@@ -170,7 +170,7 @@ pub(crate) fn append_request(
                         s.timestamp,
                         head_max,
                         ooo,
-                        &labels,
+                        labels,
                         ctx,
                     )?;
                 }
@@ -178,8 +178,8 @@ pub(crate) fn append_request(
         }
         for h in &ts.histograms {
             let res = match &h.value {
-                HistogramValue::Int(v) => app.append_histogram(&labels, h.timestamp, v),
-                HistogramValue::Float(v) => app.append_float_histogram(&labels, h.timestamp, v),
+                HistogramValue::Int(v) => app.append_histogram(labels, h.timestamp, v),
+                HistogramValue::Float(v) => app.append_float_histogram(labels, h.timestamp, v),
             };
             match res {
                 Ok(r) => {
@@ -195,14 +195,14 @@ pub(crate) fn append_request(
                         h.timestamp,
                         head_max,
                         ooo,
-                        &labels,
+                        labels,
                         ctx,
                     )?;
                 }
             }
         }
         if !ts.exemplars.is_empty() {
-            let ex = append_exemplars(&mut app, series_ref, &labels, &ts.exemplars);
+            let ex = append_exemplars(&mut app, series_ref, labels, &ts.exemplars);
             stats.exemplars += ex.appended;
             stats.failed_exemplars += ex.failed;
             if let Some(msg) = ex.first_error {
