@@ -13,6 +13,8 @@
 //! error, in Cortex's words. A failed commit (WAL I/O) loses the whole request and is a
 //! server error.
 
+use std::borrow::Cow;
+
 use cortex_tsdb::head::AppendError;
 use cortex_tsdb::labels::{Labels, METRIC_NAME, stable_hash_of};
 
@@ -117,8 +119,8 @@ pub(crate) fn append_request(
             None
         };
         // A known series lends its stored labels; only a new one gets a set built.
-        let built = match &handle {
-            Some(_) => None,
+        let labels: Cow<'_, Labels> = match &handle {
+            Some(h) => Cow::Borrowed(h.labels()),
             None => {
                 let labels = series_labels(ctx.tenant, &ts.labels)?;
                 if n > 0 {
@@ -126,14 +128,10 @@ pub(crate) fn append_request(
                     // known series, which must not count against the series limits.
                     handle = app.find(&labels, labels.stable_hash());
                 }
-                Some(labels)
+                Cow::Owned(labels)
             }
         };
-        let labels = match (&built, &handle) {
-            (Some(l), _) => l,
-            (None, Some(h)) => h.labels(),
-            (None, None) => unreachable!("a series without a handle has built labels"),
-        };
+        let labels = &*labels;
         let limited = if n > 0 && handle.is_none() {
             series_limit(head, labels, per_user, per_metric)
         } else {
