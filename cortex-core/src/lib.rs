@@ -15,6 +15,8 @@
 //! - [`storage`]: the blocks bucket (`BlockStore` over object_store: filesystem, memory,
 //!   S3), Cortex's layout and markers, and the per-tenant bucket index.
 //! - [`cache`]: the index, chunks and metadata caches: in-process LRU or memcached.
+//! - [`frontend`]: range queries aligned, split by interval and answered through the
+//!   results cache.
 //! - [`storegateway`]: bucket blocks served by byte range (index-header, postings, series,
 //!   chunks) without downloading them, per-tenant block sets and their `Querier`.
 //! - [`api`]: Prometheus' HTTP query API: parameters, JSON bodies, errors.
@@ -24,6 +26,7 @@
 pub mod api;
 pub mod cache;
 pub mod distributor;
+pub mod frontend;
 pub mod ingester;
 pub mod limits;
 pub mod promql;

@@ -268,6 +268,7 @@ fn measure(args: &Args, bodies: &[Vec<u8>], end_ms: i64, scratch: &Path) -> Resu
         &scratch.join("prometheus"),
         &args.cortex,
         &[],
+        false,
     )?];
     if args.with_cortex {
         servers.push(Server::start(
@@ -275,6 +276,7 @@ fn measure(args: &Args, bodies: &[Vec<u8>], end_ms: i64, scratch: &Path) -> Resu
             &scratch.join("cortex"),
             &args.cortex,
             &[],
+            false,
         )?);
     }
     let mut conns: Vec<Conn> = servers

@@ -69,12 +69,15 @@ impl Drop for Server {
 impl Server {
     /// Starts `kind` with its data under `dir` (created) and waits until it is ready.
     /// `cortex_bin` is the `cortex` binary and `cortex_flags` extra flags for it, used
-    /// for [`Kind::Cortex`] only.
+    /// for [`Kind::Cortex`] only. With `cached`, the servers that cache query results
+    /// do: cortex's results cache is on and VictoriaMetrics' rollup cache is not
+    /// disabled; otherwise both answer every query from their data.
     pub fn start(
         kind: Kind,
         dir: &Path,
         cortex_bin: &Path,
         cortex_flags: &[String],
+        cached: bool,
     ) -> Result<Server, String> {
         let port = free_port()?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -98,6 +101,7 @@ impl Server {
                     .arg("-ingester.max-series-per-user=0")
                     .arg("-ingester.max-series-per-metric=0")
                     .arg("-querier.max-fetched-chunks-per-query=0")
+                    .arg(format!("-querier.cache-results={cached}"))
                     .args(cortex_flags);
                 quiet(&mut c);
                 let child = c
@@ -132,9 +136,11 @@ impl Server {
                 c.current_dir(dir)
                     .arg(format!("-storageDataPath={}", data.display()))
                     .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                    .arg("-search.disableCache")
                     // Answer with everything written, as the other two do.
                     .arg("-search.latencyOffset=0s");
+                if !cached {
+                    c.arg("-search.disableCache");
+                }
                 quiet(&mut c);
                 let child = c
                     .spawn()

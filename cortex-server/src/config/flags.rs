@@ -18,6 +18,15 @@ const ALIASES: &[(&str, &str)] = &[
     ("log.level", "server.log_level"),
     ("log.format", "server.log_format"),
     ("runtime-config.reload-period", "runtime_config.period"),
+    (
+        "querier.split-queries-by-interval",
+        "query_range.split_queries_by_interval",
+    ),
+    (
+        "querier.align-querier-with-step",
+        "query_range.align_queries_with_step",
+    ),
+    ("querier.cache-results", "query_range.cache_results"),
     ("server.grpc-listen-address", "server.grpc_listen_address"),
     (
         "distributor.replication-factor",

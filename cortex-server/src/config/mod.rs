@@ -92,6 +92,8 @@ pub struct Config {
     pub blocks_storage: BlocksStorageConfig,
     /// The read path: PromQL engine settings.
     pub querier: QuerierConfig,
+    /// `query_range:` how range queries are split, aligned and cached.
+    pub query_range: QueryRangeConfig,
     /// `store_gateway:` sharding of blocks over the store-gateways.
     pub store_gateway: StoreGatewayConfig,
     /// Queries over several tenants at once (`X-Scope-OrgID: a|b`).
@@ -118,6 +120,7 @@ impl Default for Config {
             ingester,
             blocks_storage: BlocksStorageConfig::default(),
             querier: QuerierConfig::default(),
+            query_range: QueryRangeConfig::default(),
             store_gateway: StoreGatewayConfig::default(),
             tenant_federation: TenantFederationConfig::default(),
             limits: Limits::default(),
@@ -281,6 +284,52 @@ impl Default for QuerierConfig {
             query_store_after: Duration::ZERO,
             shuffle_sharding_ingesters_lookback_period: Duration::ZERO,
         }
+    }
+}
+
+/// Cortex's `query_range:` block: the query-frontend's handling of range queries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryRangeConfig {
+    /// Split range queries at multiples of this interval, running the parts at once
+    /// (up to the tenant's `max_query_parallelism`); 0 to run them whole.
+    pub split_queries_by_interval: Duration,
+    /// Move a range query's start and end down to multiples of its step, so that
+    /// dashboards refreshing at different moments share cached results.
+    pub align_queries_with_step: bool,
+    /// Cache range query results (needs `split_queries_by_interval`).
+    pub cache_results: bool,
+    /// Where results are cached.
+    pub results_cache: ResultsCacheConfig,
+}
+
+impl Default for QueryRangeConfig {
+    fn default() -> Self {
+        QueryRangeConfig {
+            split_queries_by_interval: Duration::from_secs(24 * 60 * 60),
+            align_queries_with_step: false,
+            cache_results: false,
+            results_cache: ResultsCacheConfig::default(),
+        }
+    }
+}
+
+/// Cortex's `query_range.results_cache:` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResultsCacheConfig {
+    /// The cache: `inmemory` (default, 256 MiB) or `memcached`.
+    pub cache: cortex_core::cache::CacheConfig,
+}
+
+impl Default for ResultsCacheConfig {
+    fn default() -> Self {
+        let mut cache = cortex_core::cache::CacheConfig {
+            backend: cortex_core::cache::CacheBackend::InMemory,
+            ..Default::default()
+        };
+        cache.inmemory.max_size_bytes = 256 << 20;
+        ResultsCacheConfig { cache }
     }
 }
 
@@ -538,6 +587,25 @@ impl Config {
         }
         if self.querier.timeout.to_std().is_zero() {
             return Err(invalid("querier.timeout", "must be more than 0".into()));
+        }
+        let qr = &self.query_range;
+        if qr.cache_results {
+            if qr.split_queries_by_interval.to_std().is_zero() {
+                return Err(invalid(
+                    "query_range.cache_results",
+                    "caching results needs query_range.split_queries_by_interval".into(),
+                ));
+            }
+            if qr.results_cache.cache.backend == cortex_core::cache::CacheBackend::None {
+                return Err(invalid(
+                    "query_range.results_cache.cache.backend",
+                    "caching results needs a cache backend (inmemory or memcached)".into(),
+                ));
+            }
+            qr.results_cache
+                .cache
+                .validate()
+                .map_err(|e| invalid("query_range.results_cache.cache", e.to_string()))?;
         }
         if self.querier.max_concurrent == 0 {
             return Err(invalid(

@@ -276,3 +276,54 @@ fn gcs_and_azure_buckets_take_cortex_flags_and_yaml() {
     .to_string();
     assert!(e.contains("blocks_storage.gcs.service_account"), "{e}");
 }
+
+#[test]
+fn query_range_options_take_cortex_flag_names() {
+    let c = Config::load(&args(&[
+        "-querier.split-queries-by-interval=12h",
+        "-querier.align-querier-with-step=true",
+        "-querier.cache-results=true",
+        "-query-range.results-cache.cache.backend=memcached",
+        "-query-range.results-cache.cache.memcached.addresses=127.0.0.1:11211",
+    ]))
+    .unwrap();
+    let qr = &c.query_range;
+    assert_eq!(
+        qr.split_queries_by_interval.to_std(),
+        std::time::Duration::from_secs(12 * 3600)
+    );
+    assert!(qr.align_queries_with_step && qr.cache_results);
+    assert_eq!(
+        qr.results_cache.cache.backend,
+        cortex_core::cache::CacheBackend::Memcached
+    );
+    // Splitting by day is the default; caching is off.
+    let d = Config::default().query_range;
+    assert_eq!(
+        d.split_queries_by_interval.to_std(),
+        std::time::Duration::from_secs(24 * 3600)
+    );
+    assert!(!d.cache_results);
+}
+
+#[test]
+fn results_caching_needs_splitting_and_a_backend() {
+    let e = Config::load(&args(&[
+        "-querier.cache-results=true",
+        "-querier.split-queries-by-interval=0",
+    ]))
+    .unwrap_err();
+    assert!(e.to_string().contains("query_range.cache_results"), "{e}");
+    let e = Config::load(&args(&[
+        "-querier.cache-results=true",
+        "-query-range.results-cache.cache.backend=",
+    ]))
+    .unwrap_err();
+    assert!(e.to_string().contains("results_cache.cache.backend"), "{e}");
+    let e = Config::load(&args(&[
+        "-querier.cache-results=true",
+        "-query-range.results-cache.cache.backend=memcached",
+    ]))
+    .unwrap_err();
+    assert!(e.to_string().contains("memcached.addresses"), "{e}");
+}

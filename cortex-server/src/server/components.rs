@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use cortex_core::cache::open_cache;
 use cortex_core::distributor::ha::{HaTracker, HaTrackerConfig, MemoryReplicaStore, ReplicaStore};
 use cortex_core::distributor::{Distributor, DistributorMetrics, OverridesLimits, Replicator};
+use cortex_core::frontend::RangeFrontend;
 use cortex_core::ingester::{Bucket, Ingester};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::EngineOpts;
@@ -365,7 +367,25 @@ pub(crate) fn query_backend(
         config.auth_enabled,
         config.tenant_federation.enabled,
         q.max_concurrent,
-    ))
+    )
+    .with_frontend(range_frontend(config)?))
+}
+
+/// The range query frontend `query_range:` describes, with its results cache opened
+/// when `cache_results` is set.
+fn range_frontend(config: &Config) -> Result<Arc<RangeFrontend>, ServerError> {
+    let qr = &config.query_range;
+    let cache = if qr.cache_results {
+        open_cache(&qr.results_cache.cache, "frontend-cache")
+            .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?
+    } else {
+        None
+    };
+    Ok(Arc::new(RangeFrontend::new(
+        qr.split_queries_by_interval.to_std(),
+        qr.align_queries_with_step,
+        cache,
+    )))
 }
 
 /// Keeps `counts` current: the ingesters that are ACTIVE with a recent heartbeat, and

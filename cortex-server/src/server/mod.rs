@@ -5,6 +5,7 @@
 
 mod api;
 mod components;
+mod frontend_metrics;
 mod grpc;
 mod http;
 pub mod log;
@@ -286,6 +287,9 @@ impl Server {
         } else {
             None
         };
+        if let Some(q) = &query {
+            frontend_metrics::register(q.frontend().clone(), &mut registry);
+        }
         let counts_task = components::spawn_count_updater(
             counts,
             ring.clone(),

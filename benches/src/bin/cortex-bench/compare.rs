@@ -48,6 +48,11 @@ pub struct CompareArgs {
     /// `--cortex-flag=-blocks-storage.tsdb.wal-compression-type=snappy`.
     #[arg(long = "cortex-flag", allow_hyphen_values = true)]
     cortex_flags: Vec<String>,
+    /// Let the servers cache query results: cortex with its results cache on,
+    /// VictoriaMetrics without `-search.disableCache`. The warm-up run of each query
+    /// fills the caches; the timed repetitions read them.
+    #[arg(long)]
+    cached: bool,
 }
 
 /// What one server did.
@@ -95,6 +100,14 @@ pub fn run(a: &CompareArgs) -> Result<(), String> {
         describe_churn(&a.workload),
         opts.senders,
         opts.batch
+    );
+    println!(
+        "query results caches: {}",
+        if a.cached {
+            "on (cortex's results cache, VictoriaMetrics' rollup cache)"
+        } else {
+            "off (cortex without results cache, VictoriaMetrics with -search.disableCache)"
+        }
     );
     let t = Instant::now();
     let bodies = send::pregenerate(&workload, &opts);
@@ -146,7 +159,7 @@ fn measure(
     a: &CompareArgs,
 ) -> Result<Outcome, String> {
     println!("\n## {}", kind.name());
-    let mut server = Server::start(kind, dir, cortex, &a.cortex_flags)?;
+    let mut server = Server::start(kind, dir, cortex, &a.cortex_flags, a.cached)?;
     let before = ProcUsage::of(server.pid())?;
     let write = send::send(
         workload,

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cortex_core::api::ApiError;
+use cortex_core::frontend::RangeFrontend;
 use cortex_core::ingester::{Ingester, MetadataEntry, MetadataQuery};
 use cortex_core::limits::Overrides;
 use cortex_core::promql::{CancelToken, EngineOpts};
@@ -77,6 +78,7 @@ pub(crate) struct QueryBackend {
     auth_enabled: bool,
     federation: bool,
     slots: Arc<Semaphore>,
+    frontend: Arc<RangeFrontend>,
 }
 
 /// The per-query limits of the request's tenants (the strictest when several).
@@ -86,6 +88,10 @@ pub(crate) struct QueryLimits {
     pub max_query_length: i64,
     /// How far back queries may read (ms); 0 for no limit.
     pub max_query_lookback: i64,
+    /// Results newer than this (ms) are not cached (the longest among the tenants).
+    pub max_cache_freshness: i64,
+    /// The most parts of one split query run at once (the fewest among the tenants).
+    pub max_query_parallelism: usize,
 }
 
 /// The stricter of two limits where 0 means none.
@@ -124,7 +130,20 @@ impl QueryBackend {
             auth_enabled,
             federation,
             slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            frontend: Arc::new(RangeFrontend::new(Duration::ZERO, false, None)),
         }
+    }
+
+    /// The backend with range queries going through `frontend` (by default they are
+    /// neither split nor cached).
+    pub(crate) fn with_frontend(mut self, frontend: Arc<RangeFrontend>) -> QueryBackend {
+        self.frontend = frontend;
+        self
+    }
+
+    /// How range queries are split, aligned and cached.
+    pub(crate) fn frontend(&self) -> &Arc<RangeFrontend> {
+        &self.frontend
     }
 
     /// The engine settings queries start from.
@@ -219,7 +238,15 @@ impl QueryBackend {
             out.max_query_length = stricter(out.max_query_length, l.max_query_length.as_millis());
             out.max_query_lookback =
                 stricter(out.max_query_lookback, l.max_query_lookback.as_millis());
+            out.max_cache_freshness = out
+                .max_cache_freshness
+                .max(l.max_cache_freshness.as_millis());
+            out.max_query_parallelism = match out.max_query_parallelism {
+                0 => l.max_query_parallelism,
+                n => n.min(l.max_query_parallelism),
+            };
         }
+        out.max_query_parallelism = out.max_query_parallelism.max(1);
         out
     }
 

@@ -58,7 +58,7 @@ fn truncate<T>(items: &mut Vec<T>, limit: usize) -> Vec<String> {
 /// `GET|POST .../labels`.
 pub(crate) async fn names(
     State(state): State<Arc<AppState>>,
-    ApiCall { tenants, form }: ApiCall,
+    ApiCall { tenants, form, .. }: ApiCall,
 ) -> Response {
     let backend = match state.query() {
         Ok(b) => b,
@@ -104,7 +104,7 @@ fn is_legacy_label_name(name: &str) -> bool {
 pub(crate) async fn values(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    ApiCall { tenants, form }: ApiCall,
+    ApiCall { tenants, form, .. }: ApiCall,
 ) -> Response {
     let backend = match state.query() {
         Ok(b) => b,
@@ -146,7 +146,7 @@ pub(crate) async fn values(
 /// `GET|POST .../series`.
 pub(crate) async fn series(
     State(state): State<Arc<AppState>>,
-    ApiCall { tenants, form }: ApiCall,
+    ApiCall { tenants, form, .. }: ApiCall,
 ) -> Response {
     let backend = match state.query() {
         Ok(b) => b,

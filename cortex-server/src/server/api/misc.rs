@@ -24,7 +24,7 @@ use crate::server::AppState;
 /// `GET .../metadata`: the tenants' metric metadata by metric name.
 pub(crate) async fn metadata(
     State(state): State<Arc<AppState>>,
-    ApiCall { tenants, form }: ApiCall,
+    ApiCall { tenants, form, .. }: ApiCall,
 ) -> Response {
     let backend = match state.query() {
         Ok(b) => b,
@@ -130,7 +130,7 @@ fn selectors(e: &Expr, out: &mut Vec<Vec<Matcher>>) {
 /// `GET|POST .../query_exemplars`: exemplars of the series the query selects.
 pub(crate) async fn exemplars(
     State(state): State<Arc<AppState>>,
-    ApiCall { tenants, form }: ApiCall,
+    ApiCall { tenants, form, .. }: ApiCall,
 ) -> Response {
     let backend = match state.query() {
         Ok(b) => b,

@@ -38,6 +38,9 @@ pub(crate) struct ApiCall {
     pub tenants: Vec<String>,
     /// The parameters.
     pub form: Form,
+    /// The request asked not to be answered from or stored in caches
+    /// (`Cache-Control: no-store`).
+    pub no_store: bool,
 }
 
 impl axum::extract::FromRequest<Arc<AppState>> for ApiCall {
@@ -53,7 +56,18 @@ impl axum::extract::FromRequest<Arc<AppState>> for ApiCall {
             .await
             .map_err(|e| (StatusCode::PAYLOAD_TOO_LARGE, format!("{e}\n")).into_response())?;
         let form = Form::parse(&parts.method, &parts.headers, parts.uri.query(), &body);
-        Ok(ApiCall { tenants, form })
+        let no_store = parts
+            .headers
+            .get_all(header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|d| d.trim().eq_ignore_ascii_case("no-store"));
+        Ok(ApiCall {
+            tenants,
+            form,
+            no_store,
+        })
     }
 }
 

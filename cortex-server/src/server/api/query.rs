@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::Response;
 use cortex_core::api::params::{parse_duration, parse_time, parse_time_param};
 use cortex_core::api::{ApiError, encode};
+use cortex_core::frontend::{RangeQuery, RangeResult};
 use cortex_core::promql::parser::{Expr, parse_expr};
 use cortex_core::promql::{Engine, QueryRange, QueryResult, Value};
 
@@ -30,7 +31,7 @@ pub(crate) fn now_ms() -> i64 {
 /// `GET|POST .../query`.
 pub(crate) async fn instant(
     State(state): State<Arc<AppState>>,
-    ApiCall { tenants, form }: ApiCall,
+    ApiCall { tenants, form, .. }: ApiCall,
 ) -> Response {
     let backend = match state.query() {
         Ok(b) => b,
@@ -60,7 +61,11 @@ pub(crate) async fn instant(
 /// `GET|POST .../query_range`.
 pub(crate) async fn range(
     State(state): State<Arc<AppState>>,
-    ApiCall { tenants, form }: ApiCall,
+    ApiCall {
+        tenants,
+        form,
+        no_store,
+    }: ApiCall,
 ) -> Response {
     let backend = match state.query() {
         Ok(b) => b,
@@ -88,8 +93,97 @@ pub(crate) async fn range(
         }
         Err(e) => return fail(&e),
     };
-    let range = QueryRange { start, end, step };
-    run(backend, &tenants, common, expr, text, range).await
+    let q = RangeCall {
+        tenants: &tenants,
+        common,
+        expr,
+        text,
+        range: QueryRange { start, end, step },
+        limits,
+        use_cache: !no_store,
+    };
+    run_range(&state, backend, q).await
+}
+
+/// A range query, checked and ready to run.
+struct RangeCall<'a> {
+    tenants: &'a [String],
+    common: Common,
+    expr: Expr,
+    text: String,
+    range: QueryRange,
+    limits: QueryLimits,
+    use_cache: bool,
+}
+
+/// Runs a range query through the frontend (alignment, splitting, results cache),
+/// each stretch it needs evaluated by the engine on the blocking pool.
+async fn run_range(state: &Arc<AppState>, backend: &QueryBackend, call: RangeCall<'_>) -> Response {
+    let querier = backend.querier(call.tenants);
+    let mut opts = backend.engine_opts().clone();
+    opts.timeout = call.common.timeout;
+    if let Some(l) = call.common.lookback {
+        opts.lookback_delta = l;
+    }
+    let lookback_ms = i64::try_from(opts.lookback_delta.as_millis()).unwrap_or(i64::MAX);
+    let engine = Arc::new(Engine::new(opts));
+    let expr = Arc::new(call.expr);
+    let text: Arc<str> = Arc::from(call.text);
+    let step = call.range.step;
+    let q = RangeQuery {
+        tenants: call.tenants,
+        query: &text,
+        expr: &expr,
+        start: call.range.start,
+        end: call.range.end,
+        step,
+        lookback_ms,
+        now: now_ms(),
+        max_cache_freshness_ms: call.limits.max_cache_freshness,
+        parallelism: call.limits.max_query_parallelism,
+        use_cache: call.use_cache,
+    };
+    let res = backend
+        .frontend()
+        .run(&q, |start, end| {
+            let state = state.clone();
+            let (engine, querier) = (engine.clone(), querier.clone());
+            let (expr, text) = (expr.clone(), text.clone());
+            async move {
+                let backend = state
+                    .query()
+                    .map_err(|_| ApiError::internal("the querier stopped"))?;
+                let range = QueryRange { start, end, step };
+                let r = backend
+                    .run(move |cancel| engine.exec(&*querier, &expr, &text, range, Some(cancel)))
+                    .await?
+                    .map_err(ApiError::from_query)?;
+                let (warnings, infos) = (r.warnings(), r.infos());
+                match r.value {
+                    Value::Matrix(matrix) => Ok(RangeResult {
+                        matrix,
+                        warnings,
+                        infos,
+                    }),
+                    _ => Err(ApiError::internal("a range query gave no matrix")),
+                }
+            }
+        })
+        .await;
+    match res {
+        Ok(mut r) => {
+            if call.common.limit > 0 && r.matrix.len() > call.common.limit {
+                r.matrix.truncate(call.common.limit);
+                r.warnings.push(TRUNCATED.to_string());
+            }
+            ok(
+                &encode::query_data(&Value::Matrix(r.matrix)),
+                &r.warnings,
+                &r.infos,
+            )
+        }
+        Err(e) => fail(&e),
+    }
 }
 
 /// `start`, `end` and `step` (ms) of a range query, checked as Prometheus checks them.
@@ -293,7 +387,7 @@ mod tests {
     fn range_limits() {
         let l = QueryLimits {
             max_query_length: 3_600_000,
-            max_query_lookback: 0,
+            ..Default::default()
         };
         assert_eq!(
             apply_range_limits(&l, 0, 3_600_000, 0),
