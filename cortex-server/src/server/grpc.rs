@@ -38,7 +38,10 @@ pub(crate) fn serve(
             .add_service(health)
             .add_optional_service(ingester.map(|i| IngesterService::new(i).into_server()))
             .add_optional_service(store_gateway.map(|g| StoreGatewayService::new(g).into_server()))
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop)
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                stop,
+            )
             .await;
         if let Err(e) = served {
             log.error("gRPC server failed", &[("err", &e)]);

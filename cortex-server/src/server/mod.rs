@@ -388,6 +388,11 @@ impl Server {
             }
         };
         let timeout = state.config.server.graceful_shutdown_timeout.to_std();
+        // Answers go out as soon as they are written: without TCP_NODELAY a response
+        // written in two parts waits for the client's delayed ACK (milliseconds).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = axum::serve(listener, router).with_graceful_shutdown(graceful);
         let served = serve.into_future();
         // In-flight requests get `graceful_shutdown_timeout` once shutdown begins.
@@ -479,6 +484,8 @@ impl Server {
 }
 
 use std::future::IntoFuture as _;
+
+use axum::serve::ListenerExt as _;
 
 /// Binds a TCP listener on `address` (all interfaces when empty) and `port`.
 async fn bind(address: &str, port: u16) -> Result<(TcpListener, SocketAddr), ServerError> {
