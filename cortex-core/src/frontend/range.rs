@@ -192,7 +192,7 @@ impl RangeFrontend {
                     plan.push(Part::Cached(CachedPart {
                         start: s,
                         end: ce,
-                        key: self.key(q, s),
+                        key: self.key(q, start.rem_euclid(q.step), s),
                         extents: Vec::new(),
                         jobs: Vec::new(),
                     }));
@@ -262,8 +262,9 @@ impl RangeFrontend {
         Ok(combine(pieces))
     }
 
-    /// The cache key of the part of `q` starting at `part_start`.
-    fn key(&self, q: &RangeQuery<'_>, part_start: i64) -> String {
+    /// The cache key of the part of `q` starting at `part_start`, on the grid whose
+    /// timestamps are `phase` past a multiple of the step.
+    fn key(&self, q: &RangeQuery<'_>, phase: i64, part_start: i64) -> String {
         let interval = if self.split_interval > 0 {
             interval_of(part_start, self.split_interval)
         } else {
@@ -273,7 +274,7 @@ impl RangeFrontend {
             "fr:{}:{}:{}:{}:{}:{}",
             q.tenants.join("|"),
             q.step,
-            q.start.rem_euclid(q.step),
+            phase,
             q.lookback_ms,
             interval,
             q.query

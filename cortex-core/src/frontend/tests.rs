@@ -188,6 +188,18 @@ async fn different_grids_and_queries_do_not_share_results() {
 }
 
 #[tokio::test]
+async fn aligned_queries_share_cached_results() {
+    let mut h = Harness::new(Duration::from_secs(86_400), Some(cache()));
+    h.fe = RangeFrontend::new(Duration::from_secs(86_400), true, h.fe.cache().cloned());
+    let got = h.run("up", HOUR + 17_000, 2 * HOUR + 5_000, MIN).await;
+    assert_eq!(got, evaluate(HOUR, 2 * HOUR, MIN));
+    h.take_calls();
+    // Another start within the same step lands on the same grid and cache entry.
+    assert_eq!(h.run("up", HOUR + 42_000, 2 * HOUR, MIN).await, got);
+    assert!(h.take_calls().is_empty());
+}
+
+#[tokio::test]
 async fn recent_results_are_evaluated_every_time() {
     let h = Harness::new(Duration::from_secs(86_400), Some(cache()));
     let end = h.now;
