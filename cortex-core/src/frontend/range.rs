@@ -401,22 +401,20 @@ fn coalesce(mut extents: Vec<Extent>, step: i64) -> Vec<Extent> {
 
 /// The results of `[start, end]` from extents that cover it.
 fn answer_from(extents: &[Extent], start: i64, end: i64) -> RangeResult {
-    let mut out = RangeResult::default();
-    let mut matrices = Vec::new();
-    for e in extents.iter().filter(|e| e.end >= start && e.start <= end) {
-        matrices.push(if e.start >= start && e.end <= end {
-            e.matrix.clone()
-        } else {
-            slice_matrix(&e.matrix, start, end)
-        });
-        union_into(&mut out.warnings, e.warnings.iter().cloned());
-        union_into(&mut out.infos, e.infos.iter().cloned());
-    }
-    out.matrix = match matrices.len() {
-        1 => matrices.pop().unwrap_or_default(),
-        _ => merge_matrices(matrices),
-    };
-    out
+    let pieces = extents
+        .iter()
+        .filter(|e| e.end >= start && e.start <= end)
+        .map(|e| RangeResult {
+            matrix: if e.start >= start && e.end <= end {
+                e.matrix.clone()
+            } else {
+                slice_matrix(&e.matrix, start, end)
+            },
+            warnings: e.warnings.clone(),
+            infos: e.infos.clone(),
+        })
+        .collect();
+    combine(pieces)
 }
 
 /// The parts' results as one.

@@ -376,8 +376,7 @@ pub(crate) fn query_backend(
 fn range_frontend(config: &Config) -> Result<Arc<RangeFrontend>, ServerError> {
     let qr = &config.query_range;
     let cache = if qr.cache_results {
-        open_cache(&qr.results_cache.cache, "frontend-cache")
-            .map_err(|e| ServerError::Serve(std::io::Error::other(e)))?
+        open_cache(&qr.results_cache.cache, "frontend-cache").map_err(store_gateway::cache_error)?
     } else {
         None
     };

@@ -91,7 +91,8 @@ pub(crate) fn reading_bucket(config: &Config) -> Result<Arc<dyn BlockStore>, Ser
     )
 }
 
-fn cache_error(e: cortex_core::cache::CacheError) -> ServerError {
+/// A cache that could not be opened, as a server error.
+pub(crate) fn cache_error(e: cortex_core::cache::CacheError) -> ServerError {
     ServerError::Serve(std::io::Error::other(e))
 }
 
