@@ -44,7 +44,7 @@ const SLACK: usize = 9;
 
 /// Bytes a new stream starts with: room for the header and the first ten or so samples of
 /// a typical series, after which appenders that know their sample count size the buffer
-/// from the observed bytes per sample ([`BitWriter::ensure_room`]).
+/// from the observed bytes per sample ([`BitWriter::reserve_for`]).
 const INITIAL_CAPACITY: usize = 96;
 
 impl Default for BitWriter {
@@ -125,16 +125,19 @@ impl BitWriter {
         self.nbits.div_ceil(8) as usize
     }
 
-    /// Makes sure `bytes` more bytes can be written. When they cannot, the buffer grows
-    /// to exactly `total(used_bytes)` bytes (at least what is needed) instead of doubling: an
-    /// appender that can predict its chunk's final size wastes neither the unused half
-    /// of a doubled buffer nor a chain of freed smaller ones.
+    /// True when `bytes` more bytes cannot be written without growing the buffer.
     #[inline]
-    pub(crate) fn ensure_room(&mut self, bytes: usize, total: impl FnOnce(usize) -> usize) {
+    pub(crate) fn needs_room(&self, bytes: usize) -> bool {
+        (self.nbits / 8) as usize + SLACK + bytes > self.buf.len()
+    }
+
+    /// Grows the buffer to `total` bytes of stream (plus the slack), or to what `bytes`
+    /// more bytes need if that is more.
+    #[cold]
+    pub(crate) fn reserve_for(&mut self, bytes: usize, total: usize) {
         let need = (self.nbits / 8) as usize + SLACK + bytes;
-        if need > self.buf.len() {
-            let used = self.used_bytes();
-            self.grow_exact(need.max(total(used) + SLACK));
+        if need > self.buf.len() || total + SLACK > self.buf.len() {
+            self.grow_exact(need.max(total + SLACK));
         }
     }
 
@@ -148,7 +151,7 @@ impl BitWriter {
     }
 
     /// Bytes allocated for the stream.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }

@@ -152,7 +152,23 @@ impl XorChunk {
             self.state = state;
         }
         let XorChunk { w, state } = self;
-        Ok(XorAppender { w, st: state })
+        Ok(XorAppender {
+            w,
+            st: state,
+            end: i64::MAX,
+        })
+    }
+
+    /// An appender, as [`appender`](Self::appender), for a chunk that will be closed
+    /// before a sample at `end` (the head's chunk window). Knowing how many samples are
+    /// still to come, the appender grows the buffer in steps of half towards the size
+    /// those samples need, instead of sizing it for a typical full chunk at once: a
+    /// series scraped every 2 minutes fills 60 samples before its window ends, not 120,
+    /// and an open chunk never holds much more than it will use.
+    pub fn appender_until(&mut self, end: i64) -> Result<XorAppender<'_>, ChunkError> {
+        let mut app = self.appender()?;
+        app.end = end;
+        Ok(app)
     }
 }
 
@@ -161,6 +177,8 @@ impl XorChunk {
 pub struct XorAppender<'a> {
     w: &'a mut BitWriter,
     st: &'a mut XorState,
+    /// Time before which the chunk will be closed; `i64::MAX` when not known.
+    end: i64,
 }
 
 impl XorAppender<'_> {
@@ -168,13 +186,15 @@ impl XorAppender<'_> {
     /// appends in order), but any sequence round-trips.
     #[inline]
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), AppendError> {
-        let XorAppender { w, st } = self;
+        let XorAppender { w, st, end } = self;
         let num = st.num;
         // The first two samples and a full chunk take the out-of-line path.
         if num.wrapping_sub(2) >= u32::from(u16::MAX) - 2 {
             return append_head(w, st, t, v);
         }
-        w.ensure_room(MAX_SAMPLE_BYTES, |used| predicted_size(used, num));
+        if w.needs_room(MAX_SAMPLE_BYTES) {
+            grow(w, num, t, *end);
+        }
         let t_delta = t.wrapping_sub(st.t) as u64;
         let dod = t_delta.wrapping_sub(st.t_delta);
         let delta = v.to_bits() ^ st.v.to_bits();
@@ -205,21 +225,70 @@ const MAX_SAMPLE_BYTES: usize = 19;
 /// Samples a head chunk usually ends with (Prometheus cuts at 120).
 const TYPICAL_SAMPLES: usize = 120;
 
-/// The size a chunk of `num` samples in `used` bytes is expected to reach: the bytes of
-/// the samples after the second (header and the first two samples take about 15 bytes)
-/// extrapolated to [`TYPICAL_SAMPLES`] (less a tenth), plus one sample's worst case;
-/// past that, a quarter more.
+/// Most samples a head chunk takes (twice the 120 it aims for; see `head::chunk`).
+const MAX_EXPECTED_SAMPLES: usize = 240;
+
+/// Makes room for one more sample (at `t`, after `num`) in a chunk whose buffer is full.
+///
+/// Without a known end the buffer grows at once to the size a chunk of
+/// [`TYPICAL_SAMPLES`] is predicted to reach: one reallocation per chunk. With an end,
+/// the samples still to come are counted from the average interval so far, and the
+/// buffer grows by half its size at a time, never past what those samples need: an open
+/// head chunk is mostly full whenever it is looked at.
 #[cold]
-fn predicted_size(used: usize, num: u32) -> usize {
+#[inline(never)]
+fn grow(w: &mut BitWriter, num: u32, t: i64, end: i64) {
+    let used = w.used_bytes();
+    let target = if end == i64::MAX {
+        predicted_size(used, num, TYPICAL_SAMPLES)
+    } else {
+        let expect = expected_samples(first_time(w.bytes()), t, num, end);
+        let len = w.capacity();
+        predicted_size(used, num, expect).min(len + len / 2)
+    };
+    w.reserve_for(MAX_SAMPLE_BYTES, target);
+}
+
+/// The timestamp of a chunk's first sample: a zig-zag varint right after the header.
+fn first_time(bytes: &[u8]) -> i64 {
+    bytes
+        .get(HEADER_SIZE..)
+        .and_then(|b| crate::encoding::uvarint(b).ok())
+        .map_or(i64::MIN, |(ux, _)| {
+            let x = (ux >> 1) as i64;
+            if ux & 1 != 0 { !x } else { x }
+        })
+}
+
+/// How many samples a chunk that holds `num` samples from `first` on, and gets one at
+/// `t`, will hold when it is closed before `end`, at the average interval so far.
+fn expected_samples(first: i64, t: i64, num: u32, end: i64) -> usize {
+    let num = u64::from(num);
+    let span = t.saturating_sub(first);
+    if span <= 0 || first == i64::MIN {
+        return TYPICAL_SAMPLES;
+    }
+    // `num` intervals lie between the first sample and the one at `t`.
+    let left = (end.saturating_sub(t).saturating_sub(1)).max(0) as u128;
+    let more = left * u128::from(num) / span as u128;
+    (num + 1).saturating_add(u64::try_from(more).unwrap_or(u64::MAX)) as usize
+}
+
+/// The size a chunk of `num` samples in `used` bytes is expected to reach at `expect`
+/// samples: the bytes of the samples after the second (header and the first two samples
+/// take about 15 bytes) extrapolated (less a tenth), plus one sample's worst case; past
+/// `expect` samples, a quarter more.
+fn predicted_size(used: usize, num: u32, expect: usize) -> usize {
     let num = num as usize;
-    if num >= TYPICAL_SAMPLES {
+    let expect = expect.min(MAX_EXPECTED_SAMPLES);
+    if num >= expect {
         return used + used / 4;
     }
     let first = 15.min(used);
     let per_sample = (used - first) as f64 / num.saturating_sub(2).max(1) as f64;
     // Early samples cost more than later ones (value windows are still being found),
     // so the early rate overstates the rest a little.
-    let rest = per_sample * 0.9 * (TYPICAL_SAMPLES - num) as f64;
+    let rest = per_sample * 0.9 * (expect - num) as f64;
     used + rest as usize + MAX_SAMPLE_BYTES
 }
 
@@ -314,6 +383,55 @@ mod tests {
             );
         }
     }
+    #[test]
+    fn buffers_with_a_known_end_stay_close_to_their_samples() {
+        // A 2-minute interval in a 2-hour window: the chunk closes at 60 samples.
+        for step in [1000.0, 0.37, 1e9 + 0.123, 0.0] {
+            let end = 60 * 120_000;
+            let mut c = XorChunk::new();
+            let mut app = c.appender_until(end).unwrap();
+            let (mut t, mut v) = (0i64, 123_456_789.0f64);
+            let (mut grows, mut last_cap) = (0, app.w.capacity());
+            for i in 0..60 {
+                app.append(t, v).unwrap();
+                t += 120_000;
+                v += step * f64::from(i % 7);
+                let (used, cap) = (app.w.used_bytes(), app.w.capacity());
+                if cap != last_cap {
+                    grows += 1;
+                    last_cap = cap;
+                }
+                // Never much more than half again what is used (or the first buffer).
+                assert!(
+                    cap <= (used + used / 2 + 2 * MAX_SAMPLE_BYTES + 9).max(96),
+                    "step {step}, sample {i}: {used} bytes in a buffer of {cap}"
+                );
+            }
+            assert!(t >= end);
+            // Every growth but the first is by half, towards the predicted end.
+            assert!(grows <= 4, "step {step}: {grows} reallocations");
+            let used = c.bytes().len();
+            assert!(c.w.capacity() <= (used + used / 5 + 2 * MAX_SAMPLE_BYTES).max(96));
+        }
+    }
+
+    #[test]
+    fn expected_samples_follow_the_average_interval() {
+        // 10 samples 15 s apart so far, the 11th at 150 s, the window ends at 1800 s.
+        assert_eq!(expected_samples(0, 150_000, 10, 1_800_000), 11 + 109);
+        // Unknown first sample or no time passed: a typical chunk.
+        assert_eq!(
+            expected_samples(i64::MIN, 150_000, 10, 1_800_000),
+            TYPICAL_SAMPLES
+        );
+        assert_eq!(expected_samples(5, 5, 3, 1_800_000), TYPICAL_SAMPLES);
+        // Already past the end: just this sample more.
+        assert_eq!(expected_samples(0, 2_000_000, 10, 1_800_000), 11);
+        // Extreme values do not overflow.
+        assert!(expected_samples(i64::MIN + 1, i64::MAX - 1, u32::MAX, i64::MAX) > 0);
+        assert_eq!(first_time(&[0, 0]), i64::MIN);
+    }
+
     use crate::chunkenc::bstream::BitReader;
     use crate::value::STALE_NAN;
     use proptest::prelude::*;

@@ -117,6 +117,13 @@ impl CutPolicy {
         cut
     }
 
+    /// The time before which the open chunk will be closed, as far as it is known now
+    /// (the window's end, pulled in by the observed rate once a quarter is full).
+    #[inline]
+    pub fn end(&self) -> i64 {
+        self.next_at
+    }
+
     /// Notes that a chunk was started at `t` for another reason (encoding change, a
     /// histogram chunk the encoder cut).
     #[inline]

@@ -308,7 +308,7 @@ impl SeriesState {
             ..
         }) = self.head.as_mut()
         {
-            c.appender()?
+            c.appender_until(self.cut.end())?
                 .append(t, v)
                 .map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
         }
