@@ -28,6 +28,10 @@ pub struct WriteArgs {
     /// Build every request body before sending, so building costs nothing while measuring.
     #[arg(long)]
     pregenerate: bool,
+    /// End of a backfill in Unix seconds (default: now): two servers written with the same
+    /// end hold the same samples, so their query answers can be compared.
+    #[arg(long, conflicts_with = "realtime")]
+    end: Option<f64>,
     /// Keep sending after a non-2xx answer (counted) instead of stopping with an error.
     #[arg(long)]
     keep_going: bool,
@@ -42,7 +46,8 @@ pub fn run(a: &WriteArgs) -> Result<(), String> {
     let base_ms = if a.realtime {
         now
     } else {
-        now - spec.rounds as i64 * spec.interval_ms
+        let end = a.end.map_or(now, |s| (s * 1000.0) as i64);
+        end - spec.rounds as i64 * spec.interval_ms
     };
     let opts = SendOptions {
         senders: a.workload.senders,
