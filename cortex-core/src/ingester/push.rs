@@ -107,14 +107,21 @@ pub(crate) fn append_request(
     let mut stats = PushStats::default();
     let mut rej = Rejection { first: None };
     let mut app = db.appender();
-    for ts in &req.timeseries {
+    // The hashes first, so each lookup can prefetch the ones a few series ahead.
+    let hashes: Vec<u64> = req
+        .timeseries
+        .iter()
+        .map(|ts| stable_hash_of(ts.labels.iter().map(|l| (l.name, l.value))))
+        .collect();
+    for (i, ts) in req.timeseries.iter().enumerate() {
         let n = (ts.samples.len() + ts.histograms.len()) as u64;
+        app.prefetch_lookups(&hashes, i);
         // One lookup per series, by the request's own label pairs: a known series needs
         // no label set built (its labels are the stored ones) and later samples go
         // straight to it.
         let mut handle = if n > 0 {
             let pairs = || ts.labels.iter().map(|l| (l.name, l.value));
-            app.find_with(stable_hash_of(pairs()), |l| l.eq_pairs(pairs()))
+            app.find_with(hashes[i], |l| l.eq_pairs(pairs()))
         } else {
             None
         };

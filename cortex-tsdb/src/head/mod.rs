@@ -16,6 +16,7 @@ mod appender_exemplars;
 mod chunk;
 mod exemplars;
 mod export;
+mod hash_index;
 mod histogram_chunk;
 pub mod isolation;
 mod lookup;

@@ -184,6 +184,16 @@ impl SeriesState {
         }
     }
 
+    /// Starts bringing the end of the open chunk, where the next sample goes, into the
+    /// cache (for a commit that appends to it soon).
+    #[inline]
+    pub(crate) fn prefetch_open_chunk(&self) {
+        if let Some(h) = &self.head {
+            let b = h.chunk.bytes();
+            super::hash_index::prefetch(b.as_ptr().wrapping_add(b.len().saturating_sub(1)));
+        }
+    }
+
     fn last_histogram(&self) -> Option<&LastHistogram> {
         self.extra
             .as_ref()

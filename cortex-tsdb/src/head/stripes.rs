@@ -1,10 +1,10 @@
 //! The head's series maps: by reference and by label-set hash, each split into stripes
 //! with their own locks so concurrent appenders rarely meet.
 //!
-//! Both maps are hash tables of series pointers only: the key (the reference, or the
-//! stable hash of the labels) is read back from the series when a table grows, so an
-//! entry costs a pointer and a control byte. Series whose labels hash alike share a hash
-//! in the table and are told apart by their labels.
+//! The reference map is a hash table of series pointers only: the key is read back from
+//! the series when a table grows, so an entry costs a pointer and a control byte. The
+//! label-hash map ([`HashIndex`]) keeps each hash beside its pointer, which lets an
+//! appender prefetch the lookups it is about to make.
 
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use super::hash_index::HashIndex;
 use super::series::MemSeries;
 use crate::labels::Labels;
 
@@ -23,14 +24,14 @@ type Stripe = RwLock<HashTable<Arc<MemSeries>>>;
 pub struct SeriesMap {
     by_ref: Box<[Stripe]>,
     /// Keyed by [`Labels::stable_hash`] ([`MemSeries::labels_hash`]).
-    by_hash: Box<[Stripe]>,
+    pub(crate) by_hash: HashIndex,
 }
 
 impl Default for SeriesMap {
     fn default() -> Self {
         SeriesMap {
             by_ref: (0..STRIPES).map(|_| RwLock::default()).collect(),
-            by_hash: (0..STRIPES).map(|_| RwLock::default()).collect(),
+            by_hash: HashIndex::default(),
         }
     }
 }
@@ -72,9 +73,7 @@ impl SeriesMap {
     /// The series whose labels' stable hash is `hash` and whose labels satisfy `eq`.
     #[inline]
     pub fn get_by(&self, hash: u64, eq: impl Fn(&Labels) -> bool) -> Option<Arc<MemSeries>> {
-        read(stripe_of(&self.by_hash, hash))
-            .find(mix(hash), |s| s.labels_hash == hash && eq(&s.labels))
-            .cloned()
+        self.by_hash.get(hash, eq)
     }
 
     /// The series with `labels` (whose stable hash is `hash`), created by `create` if
@@ -90,14 +89,14 @@ impl SeriesMap {
         if let Some(s) = self.get_by_labels(hash, labels) {
             return (s, false);
         }
-        let mut stripe = write(stripe_of(&self.by_hash, hash));
-        if let Some(s) = stripe.find(mix(hash), |s| s.labels_hash == hash && s.labels == *labels) {
-            return (s.clone(), false);
+        let (s, created) = self.by_hash.get_or_insert(hash, labels, || {
+            let s = create();
+            debug_assert_eq!(s.labels_hash, hash);
+            s
+        });
+        if !created {
+            return (s, false);
         }
-        let s = create();
-        debug_assert_eq!(s.labels_hash, hash);
-        stripe.insert_unique(mix(hash), s.clone(), |x| mix(x.labels_hash));
-        drop(stripe);
         let r = s.series_ref;
         let mut stripe = write(stripe_of(&self.by_ref, r));
         match stripe.find_mut(mix(r), |x| x.series_ref == r) {
@@ -113,12 +112,7 @@ impl SeriesMap {
     /// Removes the given series.
     pub fn remove(&self, series: &[Arc<MemSeries>]) {
         for s in series {
-            let hash = s.labels_hash;
-            if let Ok(e) =
-                write(stripe_of(&self.by_hash, hash)).find_entry(mix(hash), |x| Arc::ptr_eq(x, s))
-            {
-                e.remove();
-            }
+            self.by_hash.remove(s.labels_hash, s);
             let r = s.series_ref;
             if let Ok(e) =
                 write(stripe_of(&self.by_ref, r)).find_entry(mix(r), |x| x.series_ref == r)

@@ -165,7 +165,7 @@ impl Labels {
         let mut mine = self.iter();
         for (n, v) in pairs {
             match mine.next() {
-                Some(l) if l.name == n && l.value == v => {}
+                Some(l) if short_eq(l.name, n) && short_eq(l.value, v) => {}
                 _ => return false,
             }
         }
@@ -181,6 +181,11 @@ impl Labels {
             h.update(&[0xff]);
         }
         h.digest()
+    }
+
+    /// The packed bytes of the set (length-prefixed names and values), for prefetching.
+    pub(crate) fn packed(&self) -> &[u8] {
+        &self.data
     }
 
     /// Bytes of memory the set owns (its shared buffer), for accounting.
@@ -301,6 +306,31 @@ impl<'a> Iterator for Iter<'a> {
         let name = take_str(&mut self.rest);
         let value = take_str(&mut self.rest);
         Some(Label { name, value })
+    }
+}
+
+/// String equality that compares the short strings label sets are made of inline, with
+/// a few overlapping word loads, instead of calling `memcmp` (a lookup compares a
+/// couple of dozen strings, and the calls cost more than the comparing).
+#[inline(always)]
+fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    #[inline(always)]
+    fn word<const W: usize>(s: &[u8], i: usize) -> [u8; W] {
+        let mut w = [0u8; W];
+        w.copy_from_slice(&s[i..i + W]);
+        w
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -476,6 +506,22 @@ fn take_str<'a>(rest: &mut &'a [u8]) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_eq_agrees_with_str_eq_at_every_length() {
+        for n in 0..40usize {
+            let a: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            assert!(short_eq(&a, &a.clone()));
+            for i in 0..n {
+                // One byte different at each position, and a different length.
+                let mut b = a.clone().into_bytes();
+                b[i] = b'#';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!short_eq(&a, &b), "{a} vs {b}");
+            }
+            assert!(!short_eq(&a, &format!("{a}x")));
+        }
+    }
 
     fn ls(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(pairs.iter().copied()).unwrap()
