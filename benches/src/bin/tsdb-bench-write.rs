@@ -9,7 +9,8 @@
 //! cores, with the WAL on and compaction off. Then each reopens the data directory,
 //! replaying its WAL. Our WAL is snappy-compressed by default (promtool's is not, but an
 //! uncompressed WAL makes ours slower, as it writes three times the bytes);
-//! `--wal-compression` picks another.
+//! `--wal-compression` picks another. It allocates with mimalloc, as the `cortex` binary
+//! does.
 //!
 //! ```text
 //! tsdb-bench-write [--series N] [--scrapes S] [--out DIR] [--no-prometheus]
@@ -28,6 +29,9 @@ use cortex_tsdb::head::SeriesHandle;
 use cortex_tsdb::labels::Labels;
 use cortex_tsdb::wal::Compression;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TIME_DELTA: i64 = 30_000;
 const SHARD: usize = 1000;
 
@@ -38,6 +42,9 @@ struct Args {
     prometheus: bool,
     wal_compression: Compression,
 }
+
+const USAGE: &str = "usage: tsdb-bench-write [--series N] [--scrapes S] [--out DIR] \
+[--no-prometheus] [--wal-compression none|snappy|zstd]";
 
 fn parse_args() -> Args {
     let mut a = Args {
@@ -62,7 +69,14 @@ fn parse_args() -> Args {
                     _ => panic!("--wal-compression none|snappy|zstd"),
                 }
             }
-            other => panic!("unknown argument {other}"),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("unknown argument {other}\n{USAGE}");
+                std::process::exit(2);
+            }
         }
     }
     a
