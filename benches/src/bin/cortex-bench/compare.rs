@@ -64,6 +64,9 @@ struct Outcome {
     peak_rss_all: u64,
     disk: u64,
     disk_note: &'static str,
+    /// Bytes on disk once the server has shut down cleanly: whatever it still held in
+    /// write buffers (Prometheus keeps up to 4 MiB of head chunks in one) is written.
+    disk_stopped: u64,
     queries: Vec<QueryTimes>,
 }
 
@@ -185,6 +188,11 @@ fn measure(
     crate::query::print_table(&times);
     let end = ProcUsage::of(server.pid())?;
     server.stop();
+    let disk_stopped = dir_bytes(&server.data_dir);
+    println!(
+        "disk after a clean shutdown: {:.1} MB",
+        disk_stopped as f64 / 1e6
+    );
     Ok(Outcome {
         kind,
         write_cpu_s: after.cpu_s - before.cpu_s,
@@ -193,6 +201,7 @@ fn measure(
         write,
         disk,
         disk_note,
+        disk_stopped,
         queries: times,
     })
 }
@@ -270,6 +279,11 @@ fn print_table(outcomes: &[Outcome], series: usize) {
     row(
         "disk bytes per sample".into(),
         &|o| o.disk as f64 / samples(o).max(1.0),
+        2,
+    );
+    row(
+        "disk bytes per sample after shutdown".into(),
+        &|o| o.disk_stopped as f64 / samples(o).max(1.0),
         2,
     );
     let names: Vec<(&'static str, String, i64)> = outcomes
