@@ -37,6 +37,30 @@ pub struct HeadSeries {
     maxt: i64,
 }
 
+/// Sorts series into label order. A large selection is sorted by sort keys laid out
+/// side by side ([`Labels::sort_key_into`]): comparing two series' labels where the
+/// lookup left them, scattered over the heap, missed the cache on every comparison.
+fn sort_by_labels(out: &mut Vec<Series>) {
+    if out.len() < 256 {
+        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        return;
+    }
+    let mut keys = Vec::with_capacity(out.len() * 128);
+    let mut ends = Vec::with_capacity(out.len());
+    for s in out.iter() {
+        s.labels.sort_key_into(&mut keys);
+        ends.push(keys.len());
+    }
+    let key = |i: usize| {
+        let start = if i == 0 { 0 } else { ends[i - 1] };
+        &keys[start..ends[i]]
+    };
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+    let mut taken: Vec<Option<Series>> = out.drain(..).map(Some).collect();
+    out.extend(order.iter().filter_map(|&i| taken[i].take()));
+}
+
 impl<'a> HeadQuerier<'a> {
     pub(super) fn new(
         head: &'a Head,
@@ -72,7 +96,7 @@ impl<'a> HeadQuerier<'a> {
         for r in refs {
             out.extend(self.select_ref(r)?);
         }
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        sort_by_labels(&mut out);
         Ok(out)
     }
 
@@ -338,6 +362,46 @@ impl HeadSampleIter<'_> {
             self.cur
                 .as_ref()
                 .map_or(ValueType::Float, |c| c.value_type())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::head::{Head, HeadOptions};
+    use crate::labels::{Labels, Matcher};
+
+    #[test]
+    fn large_selections_come_out_in_label_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (head, _) = Head::open(dir.path(), HeadOptions::default(), i64::MIN).unwrap();
+        let mut app = head.appender();
+        // Created in a scrambled order; values of different lengths, prefixes of one
+        // another, and some series with a label the others lack.
+        for i in 0..1500u64 {
+            let k = (i * 7919) % 1500;
+            let mut pairs = vec![
+                ("__name__", "m".to_string()),
+                ("a", format!("{}", k % 37)),
+                ("b", format!("v{k}")),
+            ];
+            if k % 5 == 0 {
+                pairs.push(("c", "x".to_string()));
+            }
+            app.append(&Labels::from_pairs(pairs).unwrap(), 1000, 1.0)
+                .unwrap();
+        }
+        app.commit().unwrap();
+        let q = head.querier(0, 2000);
+        let got = q.select(&[Matcher::equal("__name__", "m")]).unwrap();
+        assert_eq!(got.len(), 1500);
+        for w in got.windows(2) {
+            assert!(
+                w[0].labels < w[1].labels,
+                "{:?} before {:?}",
+                w[0].labels,
+                w[1].labels
+            );
         }
     }
 }

@@ -183,6 +183,31 @@ impl Labels {
         h.digest()
     }
 
+    /// Appends to `out` bytes that compare, as byte strings, the way the set compares
+    /// ([`Ord`]): every name and value in turn, with each zero byte written as `00 FF`
+    /// and the string ended by `00 01`. The ending sorts below any byte that could
+    /// follow it, so a string sorts before the strings it is a prefix of, and a set
+    /// before the sets it is a prefix of. Sorting many sets by these keys compares flat
+    /// bytes once instead of walking two sets per comparison.
+    pub fn sort_key_into(&self, out: &mut Vec<u8>) {
+        for l in self.iter() {
+            for s in [l.name, l.value] {
+                let b = s.as_bytes();
+                if b.contains(&0) {
+                    for &c in b {
+                        out.push(c);
+                        if c == 0 {
+                            out.push(0xff);
+                        }
+                    }
+                } else {
+                    out.extend_from_slice(b);
+                }
+                out.extend_from_slice(&[0, 1]);
+            }
+        }
+    }
+
     /// The packed bytes of the set (length-prefixed names and values), for prefetching.
     pub(crate) fn packed(&self) -> &[u8] {
         &self.data
@@ -506,6 +531,33 @@ fn take_str<'a>(rest: &mut &'a [u8]) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_keys_order_sets_as_they_compare() {
+        let strings = [
+            "", "a", "a\0", "a\0b", "a\u{1}", "ab", "b", "\0", "\u{ff}", "é",
+        ];
+        let mut sets = vec![Labels::empty()];
+        for n in ["a", "b", "ab"] {
+            for v in strings.iter().filter(|v| !v.is_empty()) {
+                sets.push(ls(&[(n, v)]));
+                for v2 in ["a", "a\0", "b"] {
+                    sets.push(ls(&[(n, v), ("c", v2)]));
+                    sets.push(ls(&[(n, v), ("c\0", v2)]));
+                }
+            }
+        }
+        let key = |l: &Labels| {
+            let mut k = Vec::new();
+            l.sort_key_into(&mut k);
+            k
+        };
+        for a in &sets {
+            for b in &sets {
+                assert_eq!(key(a).cmp(&key(b)), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn short_eq_agrees_with_str_eq_at_every_length() {
