@@ -253,11 +253,8 @@ fn grow(w: &mut BitWriter, num: u32, t: i64, end: i64) {
 fn first_time(bytes: &[u8]) -> i64 {
     bytes
         .get(HEADER_SIZE..)
-        .and_then(|b| crate::encoding::uvarint(b).ok())
-        .map_or(i64::MIN, |(ux, _)| {
-            let x = (ux >> 1) as i64;
-            if ux & 1 != 0 { !x } else { x }
-        })
+        .and_then(|b| crate::encoding::Decoder::new(b).varint().ok())
+        .unwrap_or(i64::MIN)
 }
 
 /// How many samples a chunk that holds `num` samples from `first` on, and gets one at
