@@ -379,15 +379,14 @@ impl Head {
 
     /// The series with `labels` and reference `r` (as a WAL series record names it),
     /// created if missing; true when created. An existing series keeps its reference.
-    fn create_with_ref(&self, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
+    /// The series with `labels`, created under reference `r` if there is none, and
+    /// whether it was created. A new series is left out of the postings: the caller adds
+    /// it (replay does so on another thread).
+    fn create_unindexed(&self, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let hash = labels.stable_hash();
-        let (s, created) = self.series.get_or_create(hash, labels, || {
+        self.series.get_or_create(hash, labels, || {
             Arc::new(MemSeries::with_hash(r, labels.clone(), hash))
-        });
-        if created {
-            self.postings.add(s.series_ref, &s.labels);
-        }
-        (s, created)
+        })
     }
 
     fn get_or_create(&self, labels: &Labels) -> (Arc<MemSeries>, bool) {

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::sync_channel;
 
 use rustc_hash::FxHashMap;
 
@@ -86,6 +87,9 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
     }
     let mut reader = replay_reader(&wal_dir)?.tolerate_torn_tail(true);
     let mut by_ref: FxHashMap<u64, Arc<MemSeries>> = FxHashMap::default();
+    // WAL references of series records that repeat another reference's labels, and the
+    // reference of the series they stand for: their samples are applied under it.
+    let mut aliases: FxHashMap<u64, u64> = FxHashMap::default();
     let mut series_buf: Vec<RefSeries> = Vec::new();
     let mut samples: Vec<RefSample> = Vec::new();
     let mut hists: Vec<RefHistogramSample> = Vec::new();
@@ -107,7 +111,19 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
     // else in WAL order on this thread.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     std::thread::scope(|scope| -> Result<()> {
-        let mut appliers = FloatAppliers::start(scope, workers, ctx, window);
+        let mut appliers = FloatAppliers::start(scope, workers, ctx, window, min_valid);
+        // New series go into the postings on a thread of their own, which the loop
+        // would otherwise spend a good part of its time on.
+        let (index_tx, index_rx) = sync_channel::<Vec<Arc<MemSeries>>>(64);
+        let postings = &head.postings;
+        let indexer = scope.spawn(move || {
+            for batch in index_rx {
+                for s in batch {
+                    postings.add(s.series_ref, &s.labels);
+                }
+            }
+        });
+        let mut to_index: Vec<Arc<MemSeries>> = Vec::new();
         let read = (|| -> Result<()> {
             while let Some(rec) = reader.next_record()? {
                 stats.records += 1;
@@ -119,10 +135,11 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                         decode_series(rec, &mut series_buf).map_err(|e| reader.record_error(e))?;
                         for rs in series_buf.drain(..) {
                             max_ref = max_ref.max(rs.series_ref);
-                            let (s, created) = head.create_with_ref(rs.series_ref, &rs.labels);
+                            let (s, created) = head.create_unindexed(rs.series_ref, &rs.labels);
                             s.logged.store(true, Ordering::Release);
                             if created {
                                 stats.series += 1;
+                                to_index.push(s.clone());
                                 if let Some(chunks) = mmapped.remove(&rs.series_ref) {
                                     let mut st = s.lock();
                                     for c in &chunks {
@@ -135,18 +152,34 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
                                     st.mmapped = chunks.into_boxed_slice();
                                 }
                             }
+                            if s.series_ref == rs.series_ref {
+                                if !aliases.is_empty() {
+                                    aliases.remove(&rs.series_ref);
+                                }
+                                appliers.add_series(rs.series_ref, s.clone());
+                            } else {
+                                aliases.insert(rs.series_ref, s.series_ref);
+                            }
                             by_ref.insert(rs.series_ref, s);
+                        }
+                        if !to_index.is_empty() {
+                            // The indexer only ends when the channel closes.
+                            let _ = index_tx.send(std::mem::take(&mut to_index));
                         }
                     }
                     RecordType::Samples | RecordType::SamplesV2 => {
                         decode_samples(rec, &mut samples).map_err(|e| reader.record_error(e))?;
-                        for rs in &samples {
-                            let Some(s) =
-                                sample_series(&by_ref, rs.series_ref, rs.t, min_valid, &mut stats)
-                            else {
-                                continue;
-                            };
-                            appliers.push(s, rs.t, rs.v);
+                        // Unknown references and samples before the head are counted
+                        // by the workers, which know the series.
+                        if aliases.is_empty() {
+                            for rs in &samples {
+                                appliers.push(rs.series_ref, rs.t, rs.v);
+                            }
+                        } else {
+                            for rs in &samples {
+                                let r = aliases.get(&rs.series_ref).copied();
+                                appliers.push(r.unwrap_or(rs.series_ref), rs.t, rs.v);
+                            }
                         }
                     }
                     RecordType::HistogramSamples
@@ -219,11 +252,17 @@ pub(super) fn replay(head: Head) -> Result<(Head, ReplayStats)> {
             Ok(())
         })();
         let applied = appliers.finish();
+        drop(index_tx);
+        if let Err(panic) = indexer.join() {
+            std::panic::resume_unwind(panic);
+        }
         read?;
         let applied = applied?;
         stats.samples += applied.samples;
         stats.samples_in_chunk_files += applied.samples_in_chunk_files;
         stats.out_of_order += applied.out_of_order;
+        stats.unknown_series_refs += applied.unknown_series_refs;
+        stats.samples_before_head += applied.samples_before_head;
         mint = mint.min(applied.mint);
         maxt = maxt.max(applied.maxt);
         Ok(())
