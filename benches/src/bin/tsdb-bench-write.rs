@@ -7,7 +7,9 @@
 //! a time (100 scrapes per round, 30 s apart, series handles cached after the first
 //! append, as promtool caches series references), on as many threads as the machine has
 //! cores, with the WAL on and compaction off. Then each reopens the data directory,
-//! replaying its WAL. Our WAL is snappy-compressed by default (promtool's is not, but an
+//! replaying its WAL. Besides samples per second, each engine's samples per CPU second
+//! while ingesting (all its threads, user plus system time) are reported: throughput
+//! per core, which does not depend on how well either spreads over the cores. Our WAL is snappy-compressed by default (promtool's is not, but an
 //! uncompressed WAL makes ours slower, as it writes three times the bytes);
 //! `--wal-compression` picks another. It allocates with mimalloc, as the `cortex` binary
 //! does.
@@ -24,6 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use cortex_benches::e2e::servers::ProcUsage;
 use cortex_tsdb::db::{Db, DbOptions};
 use cortex_tsdb::head::SeriesHandle;
 use cortex_tsdb::labels::Labels;
@@ -125,6 +128,11 @@ fn read_labels(path: &Path, n: usize) -> Vec<Labels> {
     out
 }
 
+/// User plus system CPU seconds process `pid` has used; 0 if it cannot be read.
+fn cpu_seconds(pid: u32) -> f64 {
+    ProcUsage::of(pid).map_or(0.0, |u| u.cpu_s)
+}
+
 fn rss_bytes(pid: &str, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     s.lines()
@@ -196,6 +204,9 @@ fn ingest(db: &Arc<Db>, labels: &Arc<Vec<Labels>>, scrapes: usize) -> u64 {
 
 struct Report {
     samples_per_sec: f64,
+    /// Samples appended per CPU second (user plus system, all threads) while
+    /// ingesting: throughput per core.
+    samples_per_cpu_sec: f64,
     rss_per_series: f64,
     replay: Duration,
 }
@@ -214,12 +225,14 @@ fn run_ours(args: &Args, labels_path: &Path) -> Report {
     };
     opts.head.wal_compression = args.wal_compression;
     let db = Db::open(&dir, opts.clone()).unwrap();
+    let cpu_before = cpu_seconds(std::process::id());
     let start = Instant::now();
     let total = ingest(&db, &labels, args.scrapes);
     let took = start.elapsed();
+    let cpu = cpu_seconds(std::process::id()) - cpu_before;
     let rss = rss_bytes("self", "VmRSS:");
     println!(
-        "cortex: {total} samples in {took:.2?}: {:.0} samples/s; RSS {} MiB",
+        "cortex: {total} samples in {took:.2?} ({cpu:.2} CPU s): {:.0} samples/s; RSS {} MiB",
         total as f64 / took.as_secs_f64(),
         rss >> 20
     );
@@ -235,6 +248,7 @@ fn run_ours(args: &Args, labels_path: &Path) -> Report {
     );
     Report {
         samples_per_sec: total as f64 / took.as_secs_f64(),
+        samples_per_cpu_sec: total as f64 / cpu,
         rss_per_series: rss as f64 / labels.len() as f64,
         replay,
     }
@@ -261,20 +275,44 @@ fn run_prometheus(args: &Args, labels_path: &Path) -> Option<Report> {
         .spawn()
         .map_err(|e| eprintln!("promtool not runnable ({e}); skipping Prometheus"))
         .ok()?;
-    let pid = child.id().to_string();
+    let pid = child.id();
+    // promtool prints its stages as they start and end: the CPU time it used between
+    // the start and the end of ingestion is read as the lines arrive.
+    let stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let (mut text, mut cpu_start, mut cpu_end) = (String::new(), None, None);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("start stage=ingestScrapes") {
+                cpu_start = Some(cpu_seconds(pid));
+            } else if line.contains("completed stage=ingestScrapes") {
+                cpu_end = Some(cpu_seconds(pid));
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        (text, cpu_start.zip(cpu_end).map(|(a, b)| b - a))
+    });
     let mut peak = 0;
     while child.try_wait().ok()?.is_none() {
-        peak = peak.max(rss_bytes(&pid, "VmRSS:"));
+        peak = peak.max(rss_bytes(&pid.to_string(), "VmRSS:"));
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut text).ok()?;
+    let (text, cpu) = reader.join().ok()?;
     let rate: f64 = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("> samples/sec:"))
         .and_then(|v| v.trim().parse().ok())?;
+    let total: f64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("> total samples:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    let Some(cpu) = cpu.filter(|&c| c > 0.0) else {
+        eprintln!("promtool did not report its ingestion stage; skipping Prometheus");
+        return None;
+    };
     println!(
-        "prometheus: {rate:.0} samples/s; peak RSS {} MiB",
+        "prometheus: {rate:.0} samples/s ({cpu:.2} CPU s ingesting); peak RSS {} MiB",
         peak >> 20
     );
     // Replay: open the directory read-only and query nothing, which replays the WAL.
@@ -290,6 +328,7 @@ fn run_prometheus(args: &Args, labels_path: &Path) -> Option<Report> {
     println!("prometheus: replay (promtool tsdb dump of nothing) {replay:.2?}, {st}");
     Some(Report {
         samples_per_sec: rate,
+        samples_per_cpu_sec: total / cpu,
         rss_per_series: peak as f64 / args.series as f64,
         replay,
     })
@@ -324,6 +363,12 @@ fn main() {
                 ours.samples_per_sec / p.samples_per_sec
             );
             println!(
+                "| append samples per CPU second | {:.0} | {:.0} | {:.2}x |",
+                ours.samples_per_cpu_sec,
+                p.samples_per_cpu_sec,
+                ours.samples_per_cpu_sec / p.samples_per_cpu_sec
+            );
+            println!(
                 "| RSS bytes/series | {:.0} | {:.0} | {:.2}x less |",
                 ours.rss_per_series,
                 p.rss_per_series,
@@ -338,6 +383,10 @@ fn main() {
         }
         None => {
             println!("| append samples/s | {:.0} | - | - |", ours.samples_per_sec);
+            println!(
+                "| append samples per CPU second | {:.0} | - | - |",
+                ours.samples_per_cpu_sec
+            );
             println!("| RSS bytes/series | {:.0} | - | - |", ours.rss_per_series);
             println!("| WAL replay | {:.2?} | - | - |", ours.replay);
         }
