@@ -377,11 +377,10 @@ impl Head {
             .cloned()
     }
 
-    /// The series with `labels` and reference `r` (as a WAL series record names it),
-    /// created if missing; true when created. An existing series keeps its reference.
-    /// The series with `labels`, created under reference `r` if there is none, and
-    /// whether it was created. A new series is left out of the postings: the caller adds
-    /// it (replay does so on another thread).
+    /// The series with `labels`, created under reference `r` (as a WAL series record
+    /// names it) if there is none, and whether it was created. An existing series keeps
+    /// its reference. A new series is left out of the postings: the caller adds it
+    /// (replay does so on another thread).
     fn create_unindexed(&self, r: u64, labels: &Labels) -> (Arc<MemSeries>, bool) {
         let hash = labels.stable_hash();
         self.series.get_or_create(hash, labels, || {
