@@ -130,26 +130,10 @@ impl XorChunk {
     /// [`from_bytes`](Self::from_bytes) the first call decodes the chunk (and fails if it is
     /// damaged); it also drops bytes after the last sample, so appending continues in the
     /// last sample's padding bits exactly as uninterrupted appending would.
+    #[inline]
     pub fn appender(&mut self) -> Result<XorAppender<'_>, ChunkError> {
         if self.state.num == UNDECODED {
-            let mut it = self.iter();
-            while it.next()? {}
-            let (t, v, t_delta, window, used) = it.resume_state();
-            let state = XorState {
-                num: u32::from(self.num_samples()),
-                t: if self.num_samples() == 0 { i64::MIN } else { t },
-                v,
-                t_delta,
-                win: match window {
-                    Some((leading, trailing)) => XorWindow { leading, trailing },
-                    None => XorWindow::UNSET,
-                },
-            };
-            let used_bits = HEADER_SIZE as u64 * 8 + used;
-            let compat = self.w.compat();
-            let bytes = std::mem::take(&mut self.w).into_bytes();
-            self.w = BitWriter::resume(bytes, used_bits, compat);
-            self.state = state;
+            self.resume()?;
         }
         let XorChunk { w, state } = self;
         Ok(XorAppender {
@@ -159,12 +143,39 @@ impl XorChunk {
         })
     }
 
+    /// Decodes a chunk made by [`from_bytes`](Self::from_bytes) to learn the state
+    /// appending continues from (kept out of line: the head's appends never need it).
+    #[cold]
+    #[inline(never)]
+    fn resume(&mut self) -> Result<(), ChunkError> {
+        let mut it = self.iter();
+        while it.next()? {}
+        let (t, v, t_delta, window, used) = it.resume_state();
+        let state = XorState {
+            num: u32::from(self.num_samples()),
+            t: if self.num_samples() == 0 { i64::MIN } else { t },
+            v,
+            t_delta,
+            win: match window {
+                Some((leading, trailing)) => XorWindow { leading, trailing },
+                None => XorWindow::UNSET,
+            },
+        };
+        let used_bits = HEADER_SIZE as u64 * 8 + used;
+        let compat = self.w.compat();
+        let bytes = std::mem::take(&mut self.w).into_bytes();
+        self.w = BitWriter::resume(bytes, used_bits, compat);
+        self.state = state;
+        Ok(())
+    }
+
     /// An appender, as [`appender`](Self::appender), for a chunk that will be closed
     /// before a sample at `end` (the head's chunk window). Knowing how many samples are
     /// still to come, the appender grows the buffer in steps of half towards the size
     /// those samples need, instead of sizing it for a typical full chunk at once: a
     /// series scraped every 2 minutes fills 60 samples before its window ends, not 120,
     /// and an open chunk never holds much more than it will use.
+    #[inline]
     pub fn appender_until(&mut self, end: i64) -> Result<XorAppender<'_>, ChunkError> {
         let mut app = self.appender()?;
         app.end = end;

@@ -106,11 +106,49 @@ impl Added {
 }
 
 struct Pending {
-    series: Arc<MemSeries>,
+    series: PendingSeries,
     t: i64,
     value: Value,
     /// Goes to the out-of-order buffer.
     ooo: bool,
+}
+
+/// The series of a pending sample, held without a reference count: taking and
+/// releasing one per sample cost two atomic read-modify-writes on the append path.
+///
+/// Valid for as long as the sample is pending, which is at most as long as its appender
+/// lives: adding the sample raised the series' pending count under the series lock,
+/// after checking the series had not been removed, and truncation (the only thing that
+/// removes series from the head) leaves series with a pending count above zero in the
+/// head's series map, whose `Arc` keeps them alive. The appender borrows the head, so
+/// the map outlives it; every pending sample's count is released before it is forgotten
+/// (`commit`, or the appender's `Drop`).
+#[derive(Clone, Copy)]
+struct PendingSeries(std::ptr::NonNull<MemSeries>);
+
+// SAFETY: a `PendingSeries` only gives out `&MemSeries` (see `Deref`), and `MemSeries`
+// is `Sync`, so moving or sharing one across threads is as safe as doing so with a
+// `&MemSeries`.
+unsafe impl Send for PendingSeries {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for PendingSeries {}
+
+impl PendingSeries {
+    /// To be called only with the series lock's pending count raised for the sample
+    /// (see the type's documentation).
+    fn new(series: &Arc<MemSeries>) -> PendingSeries {
+        PendingSeries(std::ptr::NonNull::from(&**series))
+    }
+}
+
+impl std::ops::Deref for PendingSeries {
+    type Target = MemSeries;
+
+    fn deref(&self) -> &MemSeries {
+        // SAFETY: the series lives while its sample is pending (see the type's
+        // documentation), and a `PendingSeries` exists only inside a pending sample.
+        unsafe { self.0.as_ref() }
+    }
 }
 
 /// Buffers an appender needs, kept in a pool on the head so that appenders created per
@@ -253,7 +291,7 @@ impl<'a> HeadAppender<'a> {
             .series
             .get(r)
             .ok_or(AppendError::UnknownSeries(r))?;
-        self.add(series, t, Value::Float(v))
+        self.add(&series, t, Value::Float(v))
             .map_err(|e| e.into_error(t, self.head))
     }
 
@@ -314,11 +352,11 @@ impl<'a> HeadAppender<'a> {
         t: i64,
         value: Value,
     ) -> Result<Option<Arc<MemSeries>>, AppendError> {
-        match self.add(Arc::clone(series), t, value) {
+        match self.add(series, t, value) {
             Ok(()) => Ok(None),
             Err(Added::Removed(value)) => {
                 let fresh = self.series_for(&series.labels)?;
-                self.add(Arc::clone(&fresh), t, value)
+                self.add(&fresh, t, value)
                     .map(|()| Some(fresh))
                     .map_err(|e| e.into_error(t, self.head))
             }
@@ -341,7 +379,7 @@ impl<'a> HeadAppender<'a> {
         Ok(())
     }
 
-    fn add(&mut self, series: Arc<MemSeries>, t: i64, value: Value) -> Result<(), Added> {
+    fn add(&mut self, series: &Arc<MemSeries>, t: i64, value: Value) -> Result<(), Added> {
         self.check_bounds(t).map_err(Added::Refused)?;
         let mut ooo = false;
         {
@@ -400,7 +438,7 @@ impl<'a> HeadAppender<'a> {
             st.prefetch_open_chunk();
         }
         self.pending.push(Pending {
-            series,
+            series: PendingSeries::new(series),
             t,
             value,
             ooo,
@@ -482,8 +520,10 @@ impl<'a> HeadAppender<'a> {
                         st.append_float_histogram(s.series_ref, p.t, h, ctx)?
                     }
                 }
-                drop(st);
+                // Before the lock goes: with the pending count released, the series
+                // may be truncated away as soon as it is unlocked.
                 s.touched.store(touched, Ordering::Relaxed);
+                drop(st);
                 stats.appended += 1;
                 mint = mint.min(p.t);
                 maxt = maxt.max(p.t);

@@ -97,6 +97,38 @@ mod tests {
     }
 
     #[test]
+    fn a_series_with_pending_samples_survives_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (head, _) = Head::open(dir.path(), HeadOptions::default(), i64::MIN).unwrap();
+        let a = Labels::from_pairs([("__name__", "up"), ("job", "a")]).unwrap();
+        let mut app = head.appender();
+        let r = app.append(&a, 1000, 1.0).unwrap();
+        app.commit().unwrap();
+        // Added by reference, so nothing but the head holds the series while its
+        // sample waits; the truncation drops its only committed sample.
+        let mut app = head.appender();
+        app.append_ref(r, 5000, 5.0).unwrap();
+        head.truncate(3000).unwrap();
+        assert!(
+            head.contains_series(&a),
+            "a series with pending samples stays"
+        );
+        let stats = app.commit().unwrap();
+        assert_eq!((stats.appended, stats.rejected), (1, 0));
+        head.truncate(3000).unwrap();
+        assert!(
+            head.contains_series(&a),
+            "it holds a sample after the truncation"
+        );
+        let app = head.appender();
+        assert_eq!(app.find(&a, a.stable_hash()).unwrap().series_ref(), r);
+        // Without a sample it goes at the next truncation past its data.
+        drop(app);
+        head.truncate(6000).unwrap();
+        assert!(!head.contains_series(&a));
+    }
+
+    #[test]
     fn active_series_counts_series_written_within_the_window() {
         let dir = tempfile::tempdir().unwrap();
         // Samples before 5000 are out of bounds.

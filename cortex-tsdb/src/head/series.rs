@@ -323,7 +323,9 @@ impl SeriesState {
                 .map_err(|e| Error::InvalidArgument(format!("append to chunk: {e}")))?;
         }
         self.max_time = t;
-        self.set_last_histogram(None);
+        if self.extra.is_some() {
+            self.set_last_histogram(None);
+        }
         self.total_samples += 1;
         Ok(())
     }
