@@ -100,6 +100,7 @@ impl XorChunk {
     }
 
     /// The chunk's bytes, as stored in a chunk file after the encoding byte.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         self.w.bytes()
     }
@@ -110,6 +111,7 @@ impl XorChunk {
     }
 
     /// The number of samples the header announces.
+    #[inline]
     pub fn num_samples(&self) -> u16 {
         num_samples(self.w.bytes())
     }

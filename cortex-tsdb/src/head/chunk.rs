@@ -40,6 +40,7 @@ impl OpenChunk {
     }
 
     /// The chunk's bytes.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         match self {
             OpenChunk::Xor(c) => c.bytes(),
@@ -49,6 +50,7 @@ impl OpenChunk {
     }
 
     /// Samples in the chunk.
+    #[inline]
     pub fn num_samples(&self) -> u16 {
         match self {
             OpenChunk::Xor(c) => c.num_samples(),
@@ -83,7 +85,7 @@ impl CutPolicy {
 
     /// Says whether a sample at `t` must start a new chunk after `open` (if any), whose
     /// last sample is at `max_time`.
-    #[inline]
+    #[inline(always)]
     pub fn must_cut(
         &mut self,
         open: Option<&HeadChunk>,
@@ -95,9 +97,9 @@ impl CutPolicy {
             self.start(t, chunk_range);
             return true;
         };
-        let n = h.chunk.num_samples();
         let cut = match &h.chunk {
             OpenChunk::Xor(c) => {
+                let n = c.num_samples();
                 if u32::from(n) == SAMPLES_PER_CHUNK / 4 {
                     self.next_at = compute_chunk_end(h.min_time, max_time, self.next_at);
                 }
@@ -107,7 +109,7 @@ impl CutPolicy {
             }
             OpenChunk::Histogram(_) | OpenChunk::FloatHistogram(_) => {
                 t >= self.next_at
-                    || (n >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
+                    || (h.chunk.num_samples() >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
                         && h.chunk.bytes().len() >= TARGET_BYTES_PER_HISTOGRAM_CHUNK)
             }
         };

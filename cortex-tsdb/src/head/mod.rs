@@ -25,6 +25,7 @@ mod read;
 pub mod replay;
 mod replay_workers;
 mod series;
+mod series_lock;
 mod stripes;
 mod truncate;
 

@@ -1,19 +1,19 @@
 //! One series of the head: its labels, its full chunks (in head chunk files), its open
 //! chunk, and what appends and queries need to know about them.
 //!
-//! All mutable state sits behind the series' own mutex, so appends to different series
+//! All mutable state sits behind the series' own lock (`series_lock.rs`), so appends to different series
 //! never contend. Appending validates order (out of order, duplicate timestamp with a
 //! different value — the same value is accepted and ignored, as Prometheus does), cuts
 //! chunks by [`CutPolicy`] and writes full chunks to the head chunk files. Readers take
 //! a [`SeriesSnapshot`]: the chunk list as of now, limited to what the reader's
 //! isolation state may see.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::chunk::{CutPolicy, HeadChunk, OpenChunk};
 use super::histogram_chunk::HeadHistogramChunk;
 use super::isolation::{IsolationState, RecordHorizon};
+use super::series_lock::{SeriesGuard, SeriesLock};
 use crate::chunkenc::{
     AppendOutcome, ByteCompat, Encoding, FloatHistogramChunk, HistogramChunk, XorChunk,
 };
@@ -65,7 +65,7 @@ pub struct MemSeries {
     ///
     /// [`Head::clock`]: super::Head::clock
     pub(crate) touched: AtomicU32,
-    pub(crate) state: Mutex<SeriesState>,
+    pub(crate) state: SeriesLock<SeriesState>,
 }
 
 /// The mutable part of a series.
@@ -137,7 +137,7 @@ impl MemSeries {
             labels_hash,
             logged: AtomicBool::new(false),
             touched: AtomicU32::new(0),
-            state: Mutex::new(SeriesState {
+            state: SeriesLock::new(SeriesState {
                 mmapped: Box::default(),
                 head: None,
                 cut: CutPolicy::new(),
@@ -152,8 +152,8 @@ impl MemSeries {
         }
     }
 
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, SeriesState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock(&self) -> SeriesGuard<'_, SeriesState> {
+        self.state.lock()
     }
 
     /// True when a WAL series record was written for this series.
