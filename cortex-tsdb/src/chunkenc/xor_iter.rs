@@ -3,14 +3,16 @@
 //! Decoding is the hot path of every query, so [`XorIter`] decodes in batches of
 //! [`BATCH`] samples: a tight loop keeps the decoder state in registers and writes
 //! timestamps and values into a small array inside the iterator, and `next` mostly just
-//! steps through that array. The loop reads from a 64-bit buffer refilled eight bytes at a
-//! time and decodes the common cases (delta of deltas in at most 24 bits, value unchanged
-//! or inside the current leading/trailing window) from one buffered word. The first two
-//! samples (varint timestamp, raw value, uvarint delta) take a plain bit-reader path.
-//! Encoding lives in `xor.rs`.
+//! steps through that array. Runs of the common sample shapes go through the loop in
+//! `fast.rs`; the rest (wide deltas of deltas, wide or unusual value windows, runs of
+//! unchanged samples, the last bytes) through [`Decoder::decode_later`], which reads from a
+//! 64-bit buffer refilled eight bytes at a time. The first two samples (varint timestamp,
+//! raw value, uvarint delta) take a plain bit-reader path. Encoding lives in `xor.rs`.
 
 use super::ChunkError;
 use super::varbit::from_bit_range;
+
+mod fast;
 
 /// Samples decoded per batch.
 const BATCH: usize = 32;
@@ -391,6 +393,10 @@ impl<'a> XorIter<'a> {
             let end = n + (BATCH - n).min(usize::from(d.total - d.read));
             let start = n;
             while n < end {
+                n = d.fast_samples(&mut self.ts, &mut self.vs, n, end);
+                if n == end {
+                    break;
+                }
                 match d.decode_later(end - n) {
                     Ok(0) => {
                         self.ts[n % BATCH] = d.t;
