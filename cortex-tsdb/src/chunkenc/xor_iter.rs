@@ -445,8 +445,15 @@ impl<'a> XorIter<'a> {
     /// The current sample; valid after `next` or `seek` returned `true`.
     #[inline]
     pub fn at(&self) -> (i64, f64) {
-        let i = self.cur % BATCH;
-        (self.ts[i], f64::from_bits(self.vs[i]))
+        debug_assert!(self.cur < BATCH);
+        // SAFETY: `cur` is below `BATCH`: it starts at 0, `next` raises it only below
+        // `len`, which is at most `BATCH`, and a new batch resets it to 0.
+        unsafe {
+            (
+                *self.ts.get_unchecked(self.cur),
+                f64::from_bits(*self.vs.get_unchecked(self.cur)),
+            )
+        }
     }
 
     /// The current sample's timestamp.

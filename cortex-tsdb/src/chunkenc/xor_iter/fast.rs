@@ -101,18 +101,16 @@ impl Decoder<'_> {
                     if per_refill > 1 {
                         while refill(&mut bits, &mut valid, &mut rest) {
                             let group_end = end.min(n + per_refill);
-                            loop {
+                            let slots = ts[n..group_end].iter_mut().zip(&mut vs[n..group_end]);
+                            for (slot_t, slot_v) in slots {
                                 if bits >= 3 << 61 {
                                     break 'special;
                                 }
                                 win.decode(&mut bits, &mut valid, &mut v);
                                 t = t.wrapping_add(td);
-                                ts[n] = t;
-                                vs[n] = v;
+                                *slot_t = t;
+                                *slot_v = v;
                                 n += 1;
-                                if n >= group_end {
-                                    break;
-                                }
                             }
                             if n >= end {
                                 break 'window;
