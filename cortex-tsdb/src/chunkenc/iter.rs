@@ -37,10 +37,11 @@ impl<'a> ChunkIter<'a> {
         Ok(ChunkIter { inner })
     }
 
-    /// Starts over on another chunk, reusing histogram buffers when the encoding is the
-    /// same kind as before.
+    /// Starts over on another chunk, reusing the sample buffers when the encoding is the
+    /// same as before (as Prometheus reuses iterators, and cheaper than a new one).
     pub fn reset(&mut self, enc: Encoding, data: &'a [u8]) -> Result<(), ChunkError> {
         match (&mut self.inner, enc) {
+            (Inner::Xor(it), Encoding::Xor) => it.reset(data),
             (Inner::Histogram(it), Encoding::Histogram) => it.reset(data),
             (Inner::FloatHistogram(it), Encoding::FloatHistogram) => it.reset(data),
             _ => {

@@ -51,6 +51,27 @@ struct Decoder<'a> {
 const EOF: ChunkError = ChunkError::Truncated("XOR sample");
 
 impl<'a> Decoder<'a> {
+    /// A decoder at the start of `data`, whose first two bytes are `header`.
+    #[inline]
+    fn new(header: [u8; HEADER_SIZE], data: &'a [u8]) -> Decoder<'a> {
+        Decoder {
+            rest: data.get(HEADER_SIZE..).unwrap_or_default(),
+            stream_len: data.len().saturating_sub(HEADER_SIZE),
+            bits: 0,
+            valid: 0,
+            t: i64::MIN,
+            v: 0,
+            t_delta: 0,
+            leading: 0,
+            trailing: 0,
+            sig: 64,
+            sig_shift: 0,
+            window_seen: false,
+            read: 0,
+            total: u16::from_be_bytes(header),
+        }
+    }
+
     /// Loads whole bytes until at least 56 bits are valid or the data is exhausted; never
     /// more than 63.
     #[inline(always)]
@@ -326,22 +347,7 @@ impl<'a> XorIter<'a> {
         let mut ts = [0; BATCH];
         ts[0] = i64::MIN;
         XorIter {
-            dec: Decoder {
-                rest: data.get(HEADER_SIZE..).unwrap_or_default(),
-                stream_len: data.len().saturating_sub(HEADER_SIZE),
-                bits: 0,
-                valid: 0,
-                t: i64::MIN,
-                v: 0,
-                t_delta: 0,
-                leading: 0,
-                trailing: 0,
-                sig: 64,
-                sig_shift: 0,
-                window_seen: false,
-                read: 0,
-                total: u16::from_be_bytes(header),
-            },
+            dec: Decoder::new(header, data),
             ts,
             vs: [0; BATCH],
             cur: 0,
@@ -349,6 +355,23 @@ impl<'a> XorIter<'a> {
             started: false,
             err: None,
         }
+    }
+
+    /// Starts over on other chunk bytes, as [`new`](Self::new) would, but reusing this
+    /// iterator's buffers.
+    #[inline]
+    pub fn reset(&mut self, data: &'a [u8]) -> Result<(), ChunkError> {
+        let Some(header) = data.first_chunk::<HEADER_SIZE>() else {
+            return Err(ChunkError::Truncated("XOR chunk header"));
+        };
+        self.dec = Decoder::new(*header, data);
+        self.ts[0] = i64::MIN;
+        self.vs[0] = 0;
+        self.cur = 0;
+        self.len = 0;
+        self.started = false;
+        self.err = None;
+        Ok(())
     }
 
     /// The number of samples the header announces.

@@ -210,7 +210,10 @@ impl HeadSampleIter<'_> {
                 };
                 self.next_chunk += 1;
                 self.left = self.series.visible.get(i).copied().unwrap_or(0);
-                self.cur = Some(ChunkIter::new(enc, data).map_err(Error::from)?);
+                match self.cur.as_mut() {
+                    Some(it) => it.reset(enc, data).map_err(Error::from)?,
+                    None => self.cur = Some(ChunkIter::new(enc, data).map_err(Error::from)?),
+                }
                 continue;
             }
             let Some(it) = self.cur.as_mut() else {

@@ -136,9 +136,22 @@ impl<'a> BlockSampleIter<'a> {
         };
         self.next_chunk += 1;
         self.cur_meta = meta;
-        let raw = self.block.chunks().chunk(meta.chunk_ref)?;
-        let it = ChunkIter::new(raw.encoding, raw.data).map_err(|e| self.corrupt(e.to_string()))?;
-        self.cur = Some(it);
+        let raw = match self.block.chunks().chunk(meta.chunk_ref) {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.cur = None;
+                return Err(e);
+            }
+        };
+        // The previous chunk's iterator, if any, starts over on this one.
+        let opened = match self.cur.as_mut() {
+            Some(it) => it.reset(raw.encoding, raw.data),
+            None => ChunkIter::new(raw.encoding, raw.data).map(|it| self.cur = Some(it)),
+        };
+        if let Err(e) = opened {
+            self.cur = None;
+            return Err(self.corrupt(e.to_string()));
+        }
         Ok(true)
     }
 
@@ -153,7 +166,12 @@ impl<'a> BlockSampleIter<'a> {
             };
             match it.next() {
                 Err(e) => return Err(self.corrupt(e.to_string())),
-                Ok(None) => self.cur = None,
+                Ok(None) => {
+                    if !self.open_next_chunk()? {
+                        self.cur = None;
+                        return Ok(None);
+                    }
+                }
                 Ok(Some(vt)) => {
                     let t = it.timestamp();
                     let m = self.cur_meta;

@@ -363,6 +363,68 @@ mod tests {
         }
     }
 
+    /// Every sample an iterator yields from where it stands, and how it stopped.
+    fn drain(it: &mut XorIter<'_>) -> (Vec<(i64, u64)>, Result<(), ChunkError>) {
+        let mut out = Vec::new();
+        loop {
+            match it.next() {
+                Ok(true) => {
+                    let (t, v) = it.at();
+                    out.push((t, v.to_bits()));
+                }
+                Ok(false) => return (out, Ok(())),
+                Err(e) => return (out, Err(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn a_reset_iterator_decodes_like_a_new_one() {
+        let shape: Vec<(Step, Change)> = (0..200u32)
+            .map(|i| {
+                let step = if i % 7 == 3 {
+                    Step::Jitter(5)
+                } else {
+                    Step::Same
+                };
+                (step, Change::Add(i % 13))
+            })
+            .collect();
+        let long = encode(&series(&shape));
+        let short = encode(&series(&shape[..3]));
+        let cut = &long.bytes()[..long.bytes().len() / 2];
+        let fresh = |data: &[u8]| decode(data);
+        let mut it = XorIter::new(long.bytes()).unwrap();
+        // Part way through a batch, at the end, and after an error.
+        for _ in 0..40 {
+            assert_eq!(it.next(), Ok(true));
+        }
+        it.reset(short.bytes()).unwrap();
+        assert_eq!(it.at(), (i64::MIN, 0.0), "no sample before the first next");
+        assert_eq!(drain(&mut it), fresh(short.bytes()));
+        it.reset(cut).unwrap();
+        let (got, end) = drain(&mut it);
+        assert_eq!((got, end), fresh(cut));
+        assert!(end.is_err());
+        it.reset(long.bytes()).unwrap();
+        assert_eq!(drain(&mut it), fresh(long.bytes()));
+        assert_eq!(
+            it.resume_state(),
+            XorIter::new(long.bytes())
+                .map(|mut f| {
+                    drain(&mut f);
+                    f.resume_state()
+                })
+                .unwrap()
+        );
+        // A header cut short is refused, and the iterator stays where it was.
+        assert_eq!(
+            it.reset(&long.bytes()[..1]),
+            Err(ChunkError::Truncated("XOR chunk header"))
+        );
+        assert_eq!(it.next(), Ok(false));
+    }
+
     proptest! {
         // A fixed seed keeps the run deterministic.
         #![proptest_config(ProptestConfig {
