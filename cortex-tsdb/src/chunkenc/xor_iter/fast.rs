@@ -408,15 +408,9 @@ mod tests {
         assert!(end.is_err());
         it.reset(long.bytes()).unwrap();
         assert_eq!(drain(&mut it), fresh(long.bytes()));
-        assert_eq!(
-            it.resume_state(),
-            XorIter::new(long.bytes())
-                .map(|mut f| {
-                    drain(&mut f);
-                    f.resume_state()
-                })
-                .unwrap()
-        );
+        let mut new = XorIter::new(long.bytes()).unwrap();
+        assert_eq!(drain(&mut new).1, Ok(()));
+        assert_eq!(it.resume_state(), new.resume_state());
         // A header cut short is refused, and the iterator stays where it was.
         assert_eq!(
             it.reset(&long.bytes()[..1]),
