@@ -1,7 +1,8 @@
 //! Decodes arbitrary bytes as a chunk: the first byte is the encoding, the rest the chunk
 //! data. Runs `ChunkIter` to the end (reading every sample in every form it offers),
-//! checks that it never stops quietly before the announced sample count, seeks on a second
-//! iterator, and resumes an appender on the bytes.
+//! checks that it never stops quietly before the announced sample count and that a reset
+//! iterator reads the same, seeks on a second iterator, and resumes an appender on the
+//! bytes.
 #![no_main]
 
 use cortex_tsdb::chunkenc::{
@@ -53,6 +54,16 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => break,
         }
     }
+
+    // The same iterator, reset onto the same bytes, reads them again alike.
+    it.reset(enc, chunk).expect("the header was read before");
+    let mut again = 0usize;
+    let mut again_t = i64::MIN;
+    while let Ok(Some(_)) = it.next() {
+        again_t = it.timestamp();
+        again += 1;
+    }
+    assert_eq!((again, again_t), (seen, last_t), "a reset iterator read differently");
 
     // Seeking never moves backwards and agrees with plain iteration.
     if let Ok(mut it) = ChunkIter::new(enc, chunk)
