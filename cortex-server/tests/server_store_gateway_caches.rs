@@ -97,6 +97,10 @@ fn store_gateway_caches_in_memcached_serve_shipped_blocks() {
             // Every chunk store of the cold pass must reach memcached.
             "-blocks-storage.bucket-store.chunks-cache.memcached.max-async-buffer-size=100000"
                 .to_string(),
+            // One query, one read of each chunk. Split at UTC midnight, the second part's
+            // lookback would read the first part's last chunks again, and would hit them
+            // once their asynchronous stores had landed.
+            "-querier.split-queries-by-interval=0".to_string(),
         ])
         .collect();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
