@@ -412,7 +412,7 @@ impl<'a> XorIter<'a> {
             n += 1;
         }
         if self.err.is_none() {
-            let mut d = self.dec;
+            let d = &mut self.dec;
             let end = n + (BATCH - n).min(usize::from(d.total - d.read));
             let start = n;
             while n < end {
@@ -437,7 +437,6 @@ impl<'a> XorIter<'a> {
                 }
             }
             d.read += (n - start) as u16;
-            self.dec = d;
         }
         if n == 0 {
             return match self.err {
