@@ -2,27 +2,14 @@
 //! buffer, the timestamp and the value in registers.
 //!
 //! Almost every sample of a scraped series has a delta of deltas of 0 and a value that is
-//! unchanged (`0`) or inside the current leading/trailing window (`10`). Each refill loads
-//! at least 56 bits, so a group of such samples sized to the window needs no length checks,
-//! and whether a value changed picks the bit count and the change by selection rather than
-//! by a branch the data would make unpredictable. Small timestamp jitter (a 14-bit delta of
-//! deltas) and new windows of up to 56 bits are decoded here too; anything else is left to
-//! [`Decoder::decode_later`].
+//! unchanged (`0`) or inside the current leading/trailing window (`10`). The loop refills
+//! the buffer only when the largest such sample might not fit in it (each refill loads at
+//! least 56 bits), with the load itself unchecked behind one bound per refill. Small
+//! timestamp jitter (a 14-bit delta of deltas) and new windows of up to 56 bits are decoded
+//! here too; anything else is left to [`Decoder::decode_later`].
 
 use super::{BATCH, Decoder};
 use crate::chunkenc::varbit::from_bit_range;
-
-/// How many samples of a window fit the 56 bits a refill guarantees, indexed by the most
-/// bits such a sample takes (`sig + 3`, for windows of up to 53 bits).
-const PER_REFILL: [u8; 64] = {
-    let mut t = [1u8; 64];
-    let mut i = 4;
-    while i <= 56 {
-        t[i] = (56 / i) as u8;
-        i += 1;
-    }
-    t
-};
 
 /// A value window of at most 53 bits, as the fast loop applies it.
 #[derive(Clone, Copy)]
@@ -40,27 +27,66 @@ impl Window {
     /// (`00`) or inside the window (`010`), and consumes the sample.
     #[inline(always)]
     fn decode(self, bits: &mut u64, valid: &mut u32, v: &mut u64) {
-        let changed = *bits >= 1 << 62;
-        let used = if changed { self.sig3 } else { 2 };
-        let xor = (*bits >> self.shift) & self.mask;
-        *v ^= if changed { xor } else { 0 };
-        *bits <<= used;
-        *valid -= used;
+        // A branch, not a selection: a selection puts the test on the path from one
+        // sample's bits to the next, and that costs more than the mispredictions do,
+        // even for values that change at random every other sample.
+        if *bits >= 1 << 62 {
+            *v ^= (*bits >> self.shift) & self.mask;
+            *bits <<= self.sig3;
+            *valid -= self.sig3;
+        } else {
+            *bits <<= 2;
+            *valid -= 2;
+        }
     }
 }
 
-/// Tops the bit buffer up to at least 56 bits from the next eight bytes; `false` (and
-/// nothing loaded) when fewer than eight are left. Like [`Decoder::refill`], it may leave
-/// stream bits below the `valid` ones; a later refill ORs in the same bits again.
-#[inline(always)]
-fn refill(bits: &mut u64, valid: &mut u32, rest: &mut &[u8]) -> bool {
-    let Some(word) = rest.first_chunk::<8>() else {
-        return false;
-    };
-    *bits |= u64::from_be_bytes(*word) >> *valid;
-    *rest = &rest[((!*valid >> 3) & 7) as usize..];
-    *valid |= 56;
-    true
+/// The stream bytes the fast loop reads, as a cursor that loads eight bytes at a time
+/// without bounds checks.
+#[derive(Clone, Copy)]
+struct Cursor {
+    /// The next byte not fully loaded into the bit buffer.
+    p: *const u8,
+    /// One past the highest address from which eight bytes can be loaded (0 when fewer
+    /// than eight are left): a load at `p` is in bounds while `p < stop`.
+    stop: usize,
+}
+
+impl Cursor {
+    /// A cursor at the start of `rest`.
+    fn new(rest: &[u8]) -> Cursor {
+        let p = rest.as_ptr();
+        let stop = match rest.len().checked_sub(7) {
+            Some(loads) => p.addr() + loads,
+            None => 0,
+        };
+        Cursor { p, stop }
+    }
+
+    /// Whether `extra + 8` bytes are left.
+    #[inline(always)]
+    fn has(self, extra: usize) -> bool {
+        self.p.addr() + extra < self.stop
+    }
+
+    /// Tops the bit buffer up to at least 56 bits from the next eight bytes, which must be
+    /// in bounds ([`has`](Self::has)`(0)`). Like [`Decoder::refill`], it may leave stream
+    /// bits below the `valid` ones; a later refill ORs in the same bits again.
+    #[inline(always)]
+    fn refill(&mut self, bits: &mut u64, valid: &mut u32) {
+        debug_assert!(self.has(0));
+        // SAFETY: the caller checked that eight bytes from `p` are inside the stream.
+        let word = unsafe { self.p.cast::<[u8; 8]>().read_unaligned() };
+        *bits |= u64::from_be_bytes(word) >> *valid;
+        // SAFETY: at most 7 bytes ahead, inside the eight just loaded.
+        self.p = unsafe { self.p.add(((!*valid >> 3) & 7) as usize) };
+        *valid |= 56;
+    }
+
+    /// The bytes from the cursor on, within `rest` (which it was made from).
+    fn rest(self, rest: &[u8]) -> &[u8] {
+        &rest[self.p.addr() - rest.as_ptr().addr()..]
+    }
 }
 
 impl Decoder<'_> {
@@ -84,9 +110,19 @@ impl Decoder<'_> {
         if n >= end || sig > 56 || leading < 3 {
             return n;
         }
+        let (tp, vp) = (ts.as_mut_ptr(), vs.as_mut_ptr());
+        // Stores a sample at `n`, which every caller keeps below `end`.
+        let store = |n: usize, t: i64, v: u64| {
+            debug_assert!(n < end && end <= BATCH);
+            // SAFETY: `n < end <= BATCH`, the length of both arrays.
+            unsafe {
+                *tp.add(n) = t;
+                *vp.add(n) = v;
+            }
+        };
         let mut td = self.t_delta as i64;
-        let (mut bits, mut valid, mut rest, mut t, mut v) =
-            (self.bits, self.valid, self.rest, self.t, self.v);
+        let mut cur = Cursor::new(self.rest);
+        let (mut bits, mut valid, mut t, mut v) = (self.bits, self.valid, self.t, self.v);
         'window: loop {
             'special: {
                 if sig <= 53 {
@@ -97,55 +133,38 @@ impl Decoder<'_> {
                         shift: leading - 3,
                         mask: (u64::MAX >> leading) & (u64::MAX << trailing),
                     };
-                    let per_refill = usize::from(PER_REFILL[((sig + 3) & 63) as usize]);
-                    if per_refill > 1 {
-                        while refill(&mut bits, &mut valid, &mut rest) {
-                            let group_end = end.min(n + per_refill);
-                            let slots = ts[n..group_end].iter_mut().zip(&mut vs[n..group_end]);
-                            for (slot_t, slot_v) in slots {
-                                if bits >= 3 << 61 {
-                                    break 'special;
-                                }
-                                win.decode(&mut bits, &mut valid, &mut v);
-                                t = t.wrapping_add(td);
-                                *slot_t = t;
-                                *slot_v = v;
-                                n += 1;
-                            }
-                            if n >= end {
+                    loop {
+                        // A refill whenever the next sample might not fit: before each
+                        // sample of a wide window, before every few of a narrow one.
+                        if valid < win.sig3 {
+                            if !cur.has(0) {
                                 break 'window;
                             }
+                            cur.refill(&mut bits, &mut valid);
                         }
-                        break 'window;
-                    }
-                    // The same loop for windows of 26 bits or more, one sample per refill:
-                    // without the group bookkeeping, wide gauges decode about 4% faster.
-                    while refill(&mut bits, &mut valid, &mut rest) {
                         if bits >= 3 << 61 {
                             break 'special;
                         }
                         win.decode(&mut bits, &mut valid, &mut v);
                         t = t.wrapping_add(td);
-                        ts[n] = t;
-                        vs[n] = v;
+                        store(n, t, v);
                         n += 1;
                         if n >= end {
                             break 'window;
                         }
                     }
-                    break 'window;
                 }
                 // A window of 54 to 56 bits: the control bits and the value bits are
                 // loaded separately. Two refills succeed with 15 bytes left.
-                while rest.len() >= 15 {
-                    refill(&mut bits, &mut valid, &mut rest);
+                while cur.has(7) {
+                    cur.refill(&mut bits, &mut valid);
                     if bits >= 3 << 61 {
                         break 'special;
                     }
                     if bits >= 1 << 62 {
                         bits <<= 3;
                         valid -= 3;
-                        refill(&mut bits, &mut valid, &mut rest);
+                        cur.refill(&mut bits, &mut valid);
                         v ^= (bits >> (64 - sig)) << trailing;
                         bits <<= sig;
                         valid -= sig;
@@ -154,8 +173,7 @@ impl Decoder<'_> {
                         valid -= 2;
                     }
                     t = t.wrapping_add(td);
-                    ts[n] = t;
-                    vs[n] = v;
+                    store(n, t, v);
                     n += 1;
                     if n >= end {
                         break 'window;
@@ -165,11 +183,11 @@ impl Decoder<'_> {
             }
             // `1…`, a timestamp change, or `011`, a new window. The buffer holds at least
             // the three bits tested; two refills succeed with 15 bytes left.
-            if bits >= 3 << 62 || rest.len() < 15 {
+            if bits >= 3 << 62 || !cur.has(7) {
                 // A delta of deltas wider than 14 bits, or near the end.
                 break;
             }
-            refill(&mut bits, &mut valid, &mut rest);
+            cur.refill(&mut bits, &mut valid);
             if bits >= 1 << 63 {
                 // `10` and a 14-bit delta of deltas. What follows is the value, as after a
                 // `0`: clear the field's last bit to make it one, and decode the rest as
@@ -187,7 +205,7 @@ impl Decoder<'_> {
             }
             bits <<= 14;
             valid -= 14;
-            refill(&mut bits, &mut valid, &mut rest);
+            cur.refill(&mut bits, &mut valid);
             leading = new_leading;
             sig = new_sig;
             trailing = 64 - leading - sig;
@@ -195,8 +213,7 @@ impl Decoder<'_> {
             t = t.wrapping_add(td);
             bits <<= sig;
             valid -= sig;
-            ts[n] = t;
-            vs[n] = v;
+            store(n, t, v);
             n += 1;
             if n >= end {
                 break;
@@ -209,7 +226,7 @@ impl Decoder<'_> {
         self.sig_shift = 64 - sig;
         self.bits = bits;
         self.valid = valid;
-        self.rest = rest;
+        self.rest = cur.rest(self.rest);
         self.t = t;
         self.v = v;
         n
@@ -332,10 +349,10 @@ mod tests {
     }
 
     #[test]
-    fn groups_of_every_window_width_decode_exactly() {
+    fn windows_of_every_width_decode_exactly() {
         // One window per width: opened by a change that sets both its ends, then reused
-        // by changes inside it, with unchanged values mixed in, so that groups of every
-        // size run to their end.
+        // by changes inside it, with unchanged values mixed in, so that refills come at
+        // every bit position.
         let mut samples = Vec::new();
         let (mut t, mut v) = (0i64, 0x4059_0000_0000_0000u64);
         let mut r = 0x9E37_79B9_7F4A_7C15u64;
