@@ -327,20 +327,9 @@ mod tests {
 
     /// The samples decoded before the iterator stopped, and how it stopped.
     fn decode(data: &[u8]) -> (Vec<(i64, u64)>, Result<(), ChunkError>) {
-        let mut out = Vec::new();
-        let mut it = match XorIter::new(data) {
-            Ok(it) => it,
-            Err(e) => return (out, Err(e)),
-        };
-        loop {
-            match it.next() {
-                Ok(true) => {
-                    let (t, v) = it.at();
-                    out.push((t, v.to_bits()));
-                }
-                Ok(false) => return (out, Ok(())),
-                Err(e) => return (out, Err(e)),
-            }
+        match XorIter::new(data) {
+            Ok(mut it) => drain(&mut it),
+            Err(e) => (Vec::new(), Err(e)),
         }
     }
 
