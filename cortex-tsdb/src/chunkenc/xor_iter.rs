@@ -23,10 +23,11 @@ const HEADER_SIZE: usize = 2;
 /// Where decoding stands: the bit position and the values the next sample is relative to.
 #[derive(Debug, Clone, Copy)]
 struct Decoder<'a> {
-    /// The bytes not yet fully loaded into `bits`.
+    /// The bytes not yet fully loaded into `bits`: a tail of `stream`.
     rest: &'a [u8],
-    /// Length of the whole bit stream, to tell how much was used.
-    stream_len: usize,
+    /// The whole bit stream, to tell how much was used and to read again bits already
+    /// loaded.
+    stream: &'a [u8],
     /// Buffered stream bits, left-aligned; the top `valid` (at most 63) are unconsumed
     /// stream bits.
     bits: u64,
@@ -56,7 +57,7 @@ impl<'a> Decoder<'a> {
     fn new(header: [u8; HEADER_SIZE], data: &'a [u8]) -> Decoder<'a> {
         Decoder {
             rest: data.get(HEADER_SIZE..).unwrap_or_default(),
-            stream_len: data.len().saturating_sub(HEADER_SIZE),
+            stream: data.get(HEADER_SIZE..).unwrap_or_default(),
             bits: 0,
             valid: 0,
             t: i64::MIN,
@@ -99,7 +100,7 @@ impl<'a> Decoder<'a> {
 
     /// Bits used so far.
     fn used_bits(&self) -> u64 {
-        (self.stream_len - self.rest.len()) as u64 * 8 - u64::from(self.valid)
+        (self.stream.len() - self.rest.len()) as u64 * 8 - u64::from(self.valid)
     }
 
     /// Consumes `n` (< 64) bits known to be valid.
@@ -416,7 +417,11 @@ impl<'a> XorIter<'a> {
             let end = n + (BATCH - n).min(usize::from(d.total - d.read));
             let start = n;
             while n < end {
-                n = d.fast_samples(&mut self.ts, &mut self.vs, n, end);
+                n = if d.sig >= fast::WIDE_SIG {
+                    d.fast_samples::<true>(&mut self.ts, &mut self.vs, n, end)
+                } else {
+                    d.fast_samples::<false>(&mut self.ts, &mut self.vs, n, end)
+                };
                 if n == end {
                     break;
                 }

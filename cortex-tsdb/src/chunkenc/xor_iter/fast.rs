@@ -2,14 +2,29 @@
 //! buffer, the timestamp and the value in registers.
 //!
 //! Almost every sample of a scraped series has a delta of deltas of 0 and a value that is
-//! unchanged (`0`) or inside the current leading/trailing window (`10`). The loop refills
-//! the buffer only when the largest such sample might not fit in it (each refill loads at
-//! least 56 bits), with the load itself unchecked behind one bound per refill. Small
-//! timestamp jitter (a 14-bit delta of deltas) and new windows of up to 56 bits are decoded
-//! here too; anything else is left to [`Decoder::decode_later`].
+//! unchanged (`0`) or inside the current leading/trailing window (`10`). Small timestamp
+//! jitter (a 14-bit delta of deltas) and new windows of up to 56 bits are decoded here
+//! too; anything else is left to [`Decoder::decode_later`].
+//!
+//! Two loops do the common samples:
+//! - Narrow windows (counters): the loop refills the buffer only when the largest sample
+//!   might not fit in it (each refill loads at least 56 bits), with the load itself
+//!   unchecked behind one bound per refill.
+//! - Wide windows (gauges, whose samples nearly all need a refill): each sample is loaded
+//!   on its own from its bit position, eight bytes shifted into place. The position moves
+//!   by a constant on each predicted branch, so no sample waits for the one before; the
+//!   loads are unchecked for as many samples as are certain to have eight bytes left.
+//!   This loop also decodes jitter and new windows without leaving.
+//!
+//! [`Decoder::fast_samples`] comes in one build for each, picked per batch by the width of
+//! the current window ([`WIDE_SIG`]), so that neither loop costs the other registers.
 
 use super::{BATCH, Decoder};
 use crate::chunkenc::varbit::from_bit_range;
+
+/// Windows at least this wide are decoded from bit positions; narrower ones through the
+/// buffer.
+pub(super) const WIDE_SIG: u32 = 27;
 
 /// A value window of at most 53 bits, as the fast loop applies it.
 #[derive(Clone, Copy)]
@@ -23,6 +38,17 @@ struct Window {
 }
 
 impl Window {
+    /// The window `leading` bits from the top with `trailing` bits below it and `sig`
+    /// bits wide; `leading` is at least 3.
+    #[inline(always)]
+    fn of(leading: u32, trailing: u32, sig: u32) -> Window {
+        Window {
+            sig3: sig + 3,
+            shift: leading - 3,
+            mask: (u64::MAX >> leading) & (u64::MAX << trailing),
+        }
+    }
+
     /// Decodes the value of a sample with delta of deltas 0 whose value is unchanged
     /// (`00`) or inside the window (`010`), and consumes the sample.
     #[inline(always)]
@@ -53,11 +79,11 @@ struct Cursor {
 }
 
 impl Cursor {
-    /// A cursor at the start of `rest`.
-    fn new(rest: &[u8]) -> Cursor {
-        let p = rest.as_ptr();
-        let stop = match rest.len().checked_sub(7) {
-            Some(loads) => p.addr() + loads,
+    /// A cursor `at` bytes into `stream`, which it may read anywhere.
+    fn new(stream: &[u8], at: usize) -> Cursor {
+        let p = stream.as_ptr().wrapping_add(at);
+        let stop = match stream.len().checked_sub(7) {
+            Some(loads) => stream.as_ptr().addr() + loads,
             None => 0,
         };
         Cursor { p, stop }
@@ -79,14 +105,96 @@ impl Cursor {
         let word = unsafe { self.p.cast::<[u8; 8]>().read_unaligned() };
         *bits |= u64::from_be_bytes(word) >> *valid;
         // SAFETY: at most 7 bytes ahead, inside the eight just loaded.
-        self.p = unsafe { self.p.add(((!*valid >> 3) & 7) as usize) };
+        self.p = unsafe { self.p.add(7).sub((*valid >> 3) as usize) };
         *valid |= 56;
     }
 
-    /// The bytes from the cursor on, within `rest` (which it was made from).
-    fn rest(self, rest: &[u8]) -> &[u8] {
-        &rest[self.p.addr() - rest.as_ptr().addr()..]
+    /// The bytes from the cursor on, within `stream` (which it was made from).
+    fn rest(self, stream: &[u8]) -> &[u8] {
+        &stream[self.p.addr() - stream.as_ptr().addr()..]
     }
+}
+
+/// A bit position in the stream, from which a wide window's samples are loaded one by
+/// one: eight bytes from the byte holding it, shifted to start at it.
+#[derive(Clone, Copy)]
+struct BitPos {
+    /// Eight bytes past the byte the position was counted from: the position is never
+    /// more than 64 bits before it.
+    base: *const u8,
+    /// Bits from `base - 8` to the next bit to decode.
+    pos: usize,
+}
+
+impl BitPos {
+    /// The position of the cursor's first bit not yet decoded: `valid` bits before the
+    /// byte it stands at. The buffer must hold no stand-in bits.
+    #[inline(always)]
+    fn new(cur: Cursor, valid: u32) -> BitPos {
+        BitPos {
+            base: cur.p,
+            pos: 64 - valid as usize,
+        }
+    }
+
+    /// The address of the byte holding the position.
+    #[inline(always)]
+    fn byte(self) -> *const u8 {
+        self.base.wrapping_add(self.pos >> 3).wrapping_sub(8)
+    }
+
+    /// How many samples of at most 56 bits (7 bytes; counted as 8) certainly leave
+    /// eight bytes to load from.
+    #[inline(always)]
+    fn room(self, cur: Cursor) -> usize {
+        cur.stop.saturating_sub(self.byte().addr()) >> 3
+    }
+
+    /// The 57 to 64 bits from the position on, in the top bits. Eight bytes must be left
+    /// from the byte holding it: the cursor's bound is only checked in debug builds.
+    #[inline(always)]
+    fn load(self, cur: Cursor) -> u64 {
+        debug_assert!(self.byte().addr() < cur.stop);
+        // SAFETY: callers load only within the samples `room` counted, or after checking
+        // the bound themselves.
+        let word = unsafe { self.byte().cast::<[u8; 8]>().read_unaligned() };
+        u64::from_be_bytes(word) << (self.pos & 7)
+    }
+
+    /// Moves past `n` bits.
+    #[inline(always)]
+    fn skip(&mut self, n: u32) {
+        self.pos += n as usize;
+    }
+
+    /// The buffer and count of valid bits for `w`, the word just loaded at the position,
+    /// with the cursor moved past the bytes it holds.
+    #[inline(always)]
+    fn into_buffer(self, w: u64, cur: &mut Cursor) -> (u64, u32) {
+        cur.p = self.byte().wrapping_add(7);
+        (w, 56 - (self.pos & 7) as u32)
+    }
+
+    /// The buffer and count of valid bits of the byte holding the position, with the
+    /// cursor moved past it. That byte is at most 7 past the last load, so inside it.
+    #[inline(always)]
+    fn into_byte(self, cur: &mut Cursor) -> (u64, u32) {
+        // SAFETY: as above.
+        let byte = unsafe { *self.byte() };
+        cur.p = self.byte().wrapping_add(1);
+        (
+            u64::from(byte) << (56 + (self.pos & 7)),
+            8 - (self.pos & 7) as u32,
+        )
+    }
+}
+
+/// Keeps the branch it sits in a branch: a selection would put the loaded word on the
+/// path from one sample's position to the next.
+#[inline(always)]
+fn keep_branch() {
+    // SAFETY: an empty block that touches nothing.
+    unsafe { std::arch::asm!("", options(nomem, nostack, preserves_flags)) };
 }
 
 impl Decoder<'_> {
@@ -96,8 +204,11 @@ impl Decoder<'_> {
     /// unchecked loads. It may stop inside a sample after its delta of deltas, with the
     /// buffer then starting as a sample with delta of deltas 0 would: `decode_later`
     /// finishes it correctly.
+    ///
+    /// `WIDE` builds the loop for windows of [`WIDE_SIG`] bits or more; either build
+    /// decodes every window correctly.
     #[inline(always)]
-    pub(super) fn fast_samples(
+    pub(super) fn fast_samples<const WIDE: bool>(
         &mut self,
         ts: &mut [i64; BATCH],
         vs: &mut [u64; BATCH],
@@ -121,18 +232,84 @@ impl Decoder<'_> {
             }
         };
         let mut td = self.t_delta as i64;
-        let mut cur = Cursor::new(self.rest);
+        let mut cur = Cursor::new(self.stream, self.stream.len() - self.rest.len());
         let (mut bits, mut valid, mut t, mut v) = (self.bits, self.valid, self.t, self.v);
         'window: loop {
             'special: {
                 if sig <= 53 {
                     // The window's bits start 3 bits into the sample (`0`, `10`) and
                     // belong `leading` bits from the top.
-                    let win = Window {
-                        sig3: sig + 3,
-                        shift: leading - 3,
-                        mask: (u64::MAX >> leading) & (u64::MAX << trailing),
-                    };
+                    let win = Window::of(leading, trailing, sig);
+                    if WIDE && sig >= WIDE_SIG && cur.has(7) {
+                        // A wide window: each sample is loaded on its own from its bit
+                        // position. Timestamp jitter and new windows are decoded here too;
+                        // a window wider than 53 bits ends the run.
+                        let mut win = win;
+                        let mut at = BitPos::new(cur, valid);
+                        let mut run_end = end.min(n + at.room(cur));
+                        while n < run_end {
+                            let mut w = at.load(cur);
+                            if w >= 3 << 61 {
+                                // `1…` or `011`: two more loads, up to 4 bytes further on.
+                                if w >= 3 << 62 || at.byte().addr() + 4 >= cur.stop {
+                                    (bits, valid) = at.into_buffer(w, &mut cur);
+                                    break 'special;
+                                }
+                                if w >= 1 << 63 {
+                                    // `10` and a 14-bit delta of deltas; then the value, read
+                                    // as a sample with its last bit cleared to stand in for
+                                    // a delta of deltas 0.
+                                    td = td.wrapping_add(from_bit_range((w >> 48) & 0x3fff, 14));
+                                    at.skip(15);
+                                    w = at.load(cur) & (u64::MAX >> 1);
+                                    run_end = end.min(n + at.room(cur));
+                                }
+                                if w >= 3 << 61 {
+                                    // `011`: 5 bits of leading zeros, 6 of width, then the
+                                    // window's bits.
+                                    let new_leading = ((w >> 56) & 31) as u32;
+                                    let new_sig = ((w >> 50) & 63) as u32;
+                                    if new_sig == 0
+                                        || new_sig > 56
+                                        || new_leading < 3
+                                        || new_leading + new_sig > 64
+                                    {
+                                        (bits, valid) = at.into_buffer(w, &mut cur);
+                                        break 'special;
+                                    }
+                                    at.skip(14);
+                                    (leading, sig) = (new_leading, new_sig);
+                                    trailing = 64 - leading - sig;
+                                    v ^= (at.load(cur) >> (64 - sig)) << trailing;
+                                    at.skip(sig);
+                                    t = t.wrapping_add(td);
+                                    store(n, t, v);
+                                    n += 1;
+                                    if sig > 53 {
+                                        break;
+                                    }
+                                    win = Window::of(leading, trailing, sig);
+                                    run_end = end.min(n + at.room(cur));
+                                    continue;
+                                }
+                            }
+                            if w >= 1 << 62 {
+                                keep_branch();
+                                v ^= (w >> win.shift) & win.mask;
+                                at.skip(win.sig3);
+                            } else {
+                                at.skip(2);
+                            }
+                            t = t.wrapping_add(td);
+                            store(n, t, v);
+                            n += 1;
+                        }
+                        (bits, valid) = at.into_byte(&mut cur);
+                        if n >= end {
+                            break 'window;
+                        }
+                        continue 'window;
+                    }
                     loop {
                         // A refill whenever the next sample might not fit: before each
                         // sample of a wide window, before every few of a narrow one.
@@ -190,12 +367,29 @@ impl Decoder<'_> {
             cur.refill(&mut bits, &mut valid);
             if bits >= 1 << 63 {
                 // `10` and a 14-bit delta of deltas. What follows is the value, as after a
-                // `0`: clear the field's last bit to make it one, and decode the rest as
-                // any other sample.
+                // `0`: clear the field's last bit to make it one. The loops that read the
+                // buffer decode the rest as any other sample. The wide build decodes the
+                // value here instead, as its position loop reloads samples from memory,
+                // where that bit is not cleared.
                 td = td.wrapping_add(from_bit_range((bits >> 48) & 0x3fff, 14));
                 bits = (bits << 15) & (u64::MAX >> 1);
                 valid -= 15;
-                continue;
+                if bits < 3 << 61 {
+                    if !WIDE || sig > 53 {
+                        continue;
+                    }
+                    cur.refill(&mut bits, &mut valid);
+                    let win = Window::of(leading, trailing, sig);
+                    win.decode(&mut bits, &mut valid, &mut v);
+                    t = t.wrapping_add(td);
+                    store(n, t, v);
+                    n += 1;
+                    if n >= end {
+                        break;
+                    }
+                    continue;
+                }
+                // A new window, read below after one refill: the two this sample needs.
             }
             // `011`: 5 bits of leading zeros, 6 of width, then the window's bits.
             let new_leading = ((bits >> 56) & 31) as u32;
@@ -226,7 +420,7 @@ impl Decoder<'_> {
         self.sig_shift = 64 - sig;
         self.bits = bits;
         self.valid = valid;
-        self.rest = cur.rest(self.rest);
+        self.rest = cur.rest(self.stream);
         self.t = t;
         self.v = v;
         n
@@ -335,6 +529,52 @@ mod tests {
 
     fn bits(samples: &[(i64, f64)]) -> Vec<(i64, u64)> {
         samples.iter().map(|&(t, v)| (t, v.to_bits())).collect()
+    }
+
+    #[test]
+    fn wide_windows_with_jitter_decode_exactly_at_every_cut() {
+        // Gauges with two decimals: windows of about 50 bits, decoded sample by sample
+        // from their bit positions, with new windows, unchanged values and timestamp
+        // jitter (14-bit deltas of deltas, and now and then a wider one) in between.
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: u64| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % n
+        };
+        for series in 0..20 {
+            let (mut t, mut cents) = (1_700_000_000_000i64, 2_000 + next(4_000) as i64);
+            let samples: Vec<(i64, f64)> = (0..240)
+                .map(|_| {
+                    t += 15_000;
+                    let jitter = match next(40) {
+                        0 => next(7) as i64 - 3,
+                        1 if series % 4 == 0 => next(100_000) as i64,
+                        _ => 0,
+                    };
+                    if next(10) != 0 {
+                        cents += next(41) as i64 - 20;
+                    }
+                    (t + jitter, cents as f64 / 100.0)
+                })
+                .collect();
+            let c = encode(&samples);
+            assert_eq!(
+                decode(c.bytes()),
+                (bits(&samples), Ok(())),
+                "series {series}"
+            );
+            let want = bits(&samples);
+            for len in 2..c.bytes().len() {
+                let (got, end) = decode(&c.bytes()[..len]);
+                assert_eq!(&got[..], &want[..got.len()], "series {series} cut at {len}");
+                assert!(
+                    end.is_err(),
+                    "series {series} cut at {len} ended without an error"
+                );
+            }
+        }
     }
 
     #[test]
