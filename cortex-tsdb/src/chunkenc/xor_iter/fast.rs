@@ -189,6 +189,16 @@ impl BitPos {
     }
 }
 
+/// The leading zeros and width of the new window whose `011` header starts `w`, when
+/// the fast loops can apply it: 1 to 56 bits wide, at least 3 bits from the top, and
+/// inside the 64 bits.
+#[inline(always)]
+fn new_window(w: u64) -> Option<(u32, u32)> {
+    let leading = ((w >> 56) & 31) as u32;
+    let sig = ((w >> 50) & 63) as u32;
+    (sig != 0 && sig <= 56 && leading >= 3 && leading + sig <= 64).then_some((leading, sig))
+}
+
 /// Keeps the branch it sits in a branch: a selection would put the loaded word on the
 /// path from one sample's position to the next.
 #[inline(always)]
@@ -267,16 +277,10 @@ impl Decoder<'_> {
                                 if w >= 3 << 61 {
                                     // `011`: 5 bits of leading zeros, 6 of width, then the
                                     // window's bits.
-                                    let new_leading = ((w >> 56) & 31) as u32;
-                                    let new_sig = ((w >> 50) & 63) as u32;
-                                    if new_sig == 0
-                                        || new_sig > 56
-                                        || new_leading < 3
-                                        || new_leading + new_sig > 64
-                                    {
+                                    let Some((new_leading, new_sig)) = new_window(w) else {
                                         (bits, valid) = at.into_buffer(w, &mut cur);
                                         break 'special;
-                                    }
+                                    };
                                     at.skip(14);
                                     (leading, sig) = (new_leading, new_sig);
                                     trailing = 64 - leading - sig;
@@ -392,11 +396,9 @@ impl Decoder<'_> {
                 // A new window, read below after one refill: the two this sample needs.
             }
             // `011`: 5 bits of leading zeros, 6 of width, then the window's bits.
-            let new_leading = ((bits >> 56) & 31) as u32;
-            let new_sig = ((bits >> 50) & 63) as u32;
-            if new_sig == 0 || new_sig > 56 || new_leading < 3 || new_leading + new_sig > 64 {
+            let Some((new_leading, new_sig)) = new_window(bits) else {
                 break;
-            }
+            };
             bits <<= 14;
             valid -= 14;
             cur.refill(&mut bits, &mut valid);
